@@ -1,0 +1,51 @@
+# fixgw — `make help` lists the targets.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+SOURCES := setup.py pyproject.toml $(wildcard engine/*.pyx engine/*.pxd)
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-11s %s\n", $$1, $$2}'
+
+$(STAMP): $(SOURCES)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+.PHONY: install
+install: $(STAMP) ## Create .venv and install fixgw with its dev tools (compiles the book)
+
+.PHONY: run
+run: $(STAMP) ## Run the seeded engine demo and print the trades it produced
+	$(BIN)/fixgw demo
+
+.PHONY: lint
+lint: $(STAMP) ## ruff and mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+.PHONY: test
+test: lint ## Lint, then run the default test suite (both book implementations)
+	$(BIN)/pytest -m 'not slow'
+
+.PHONY: test-slow
+test-slow: $(STAMP) ## The long randomized campaigns (a million-operation differential run)
+	$(BIN)/pytest -m slow
+
+.PHONY: bench
+bench: $(STAMP) ## Book benchmark: Cython vs pure-Python twin on one seeded order flow
+	$(BIN)/python -m bench.book_throughput
+
+.PHONY: bench-micro
+bench-micro: $(STAMP) ## pytest-benchmark micro-benchmarks of single book operations
+	$(BIN)/pytest bench/micro --benchmark-only -p no:cacheprovider
+
+.PHONY: clean
+clean: ## Remove build products (keeps .venv)
+	rm -rf build engine/_book.cpp engine/*.so engine/*.html
