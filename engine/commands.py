@@ -1,0 +1,80 @@
+"""Immutable commands: everything that can change engine state, as the sequencer sees it.
+
+Prices are in ticks and quantities in lots (already converted exactly at the edge); times
+are nanoseconds since the epoch. A command carries no time of its own: the runner stamps
+each one with the sequencer's clock when it applies it, so replay uses recorded times.
+`participant=""` on a mass cancel means the venue operator (every participant).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from engine.instruments import TradingStatus
+from engine.model import OrderType, Side, TimeInForce
+
+
+@dataclass(frozen=True, slots=True)
+class NewOrder:
+    participant: str
+    client_order_id: str
+    symbol: str
+    side: Side
+    order_type: OrderType
+    time_in_force: TimeInForce
+    qty: int
+    price: int = 0
+    expire_time: int = 0
+    post_only: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class CancelOrder:
+    """Cancel by venue order id if given (non-zero), else by the client's previous id."""
+
+    participant: str
+    client_order_id: str
+    orig_client_order_id: str
+    order_id: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ReplaceOrder:
+    """New total quantity and price for a resting limit order."""
+
+    participant: str
+    client_order_id: str
+    orig_client_order_id: str
+    qty: int
+    price: int
+    order_id: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class MassCancel:
+    """Cancel every open order of `participant` ("" = all) in `symbol` ("" = all)."""
+
+    participant: str
+    client_order_id: str
+    symbol: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class EndOfDay:
+    """Expire every DAY order and forget the client ids of orders that are done."""
+
+
+@dataclass(frozen=True, slots=True)
+class ExpireOrders:
+    """Expire every GTD order whose expire time is at or before the command's time."""
+
+
+@dataclass(frozen=True, slots=True)
+class SetTradingStatus:
+    symbol: str
+    status: TradingStatus
+
+
+Command = (
+    NewOrder | CancelOrder | ReplaceOrder | MassCancel | EndOfDay | ExpireOrders | SetTradingStatus
+)

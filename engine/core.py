@@ -1,0 +1,477 @@
+"""The matching engine: a deterministic state machine from commands to events.
+
+Every handler validates the whole command before it touches anything, so a refused command
+leaves the state exactly as it was; ids come from counters in the state, and time only from
+the stamp the runner passes in. That is what makes a replayed journal reproduce the state
+hash bit for bit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from engine import book_codes as bc
+from engine.books import Book, OrderBook
+from engine.commands import (
+    CancelOrder,
+    Command,
+    EndOfDay,
+    ExpireOrders,
+    MassCancel,
+    NewOrder,
+    ReplaceOrder,
+    SetTradingStatus,
+)
+from engine.events import (
+    Event,
+    Fill,
+    MassCancelDone,
+    OrderAccepted,
+    OrderCancelled,
+    OrderExpired,
+    OrderReplaced,
+    Rejected,
+    Trade,
+    TradingStatusChanged,
+)
+from engine.instruments import InstrumentSpec, InstrumentState, TradingStatus
+from engine.model import (
+    CancelReason,
+    OrderStatus,
+    OrderType,
+    Participant,
+    RejectCode,
+    RequestKind,
+    Side,
+    TimeInForce,
+)
+from engine.orders import Change, Order
+from engine.values import ValueRejected
+
+_EXECUTION_MODE = {
+    TimeInForce.DAY: bc.REST,
+    TimeInForce.GTC: bc.REST,
+    TimeInForce.GTD: bc.REST,
+    TimeInForce.IOC: bc.IOC,
+    TimeInForce.FOK: bc.FOK,
+}
+
+
+class Refused(Exception):
+    """A command that fails validation; becomes a `Rejected` event, never a crash."""
+
+    def __init__(self, code: RejectCode, text: str, order_id: int = 0) -> None:
+        super().__init__(text)
+        self.code = code
+        self.text = text
+        self.order_id = order_id
+
+
+class Engine:
+    """Instruments, their books and the open orders of every participant."""
+
+    def __init__(
+        self,
+        instruments: Iterable[InstrumentSpec],
+        participants: Iterable[Participant],
+        book_factory: Callable[[], Book] = OrderBook,
+    ) -> None:
+        self.instruments = {spec.symbol: InstrumentState(spec) for spec in instruments}
+        self.books = {symbol: book_factory() for symbol in self.instruments}
+        self.participants = {p.name: p for p in participants}
+        self._orders: dict[int, Order] = {}
+        self._client_ids: dict[str, dict[str, int]] = {name: {} for name in self.participants}
+        self.next_order_id = 1
+        self.next_exec_id = 1
+        self.next_trade_id = 1
+        self._handlers: dict[type[Any], Callable[[Any, int], list[Event]]] = {
+            NewOrder: self._new_order,
+            CancelOrder: self._cancel,
+            ReplaceOrder: self._replace,
+            MassCancel: self._mass_cancel,
+            EndOfDay: self._end_of_day,
+            ExpireOrders: self._expire_gtd,
+            SetTradingStatus: self._set_trading_status,
+        }
+
+    # -- QUERIES --
+
+    def open_orders(self) -> Iterator[Order]:
+        return iter(self._orders.values())
+
+    def order(self, order_id: int) -> Order | None:
+        return self._orders.get(order_id)
+
+    def state_hash(self) -> str:
+        """A digest of the whole state, independent of which book implementation holds it."""
+        digest = hashlib.blake2b(digest_size=16)
+
+        def feed(*items: object) -> None:
+            digest.update(repr(items).encode())
+
+        feed(self.next_order_id, self.next_exec_id, self.next_trade_id)
+        for symbol in sorted(self.instruments):
+            state = self.instruments[symbol]
+            feed(symbol, state.status.value, state.reference_price)
+            for resting in self.books[symbol].orders():
+                feed(*resting)
+        for order_id in sorted(self._orders):
+            feed(*self._orders[order_id].fingerprint())
+        for name in sorted(self._client_ids):
+            feed(name, sorted(self._client_ids[name].items()))
+        return digest.hexdigest()
+
+    # -- COMMANDS --
+
+    def apply(self, command: Command, ts: int) -> list[Event]:
+        """Apply one sequenced command stamped with time `ts` (ns); returns its events."""
+        return self._handlers[type(command)](command, ts)
+
+    def _new_order(self, cmd: NewOrder, ts: int) -> list[Event]:
+        try:
+            participant, state = self._check_new(cmd, ts)
+        except Refused as refusal:
+            return [self._rejected(ts, RequestKind.NEW_ORDER, cmd.participant,
+                                   cmd.client_order_id, refusal)]
+        order = Order(
+            self.next_order_id, cmd.participant, cmd.client_order_id, cmd.symbol, cmd.side,
+            cmd.order_type, cmd.time_in_force, cmd.price, cmd.qty, cmd.expire_time,
+            cmd.post_only, participant.role.value,
+        )
+        self.next_order_id += 1
+        self._client_ids[cmd.participant][cmd.client_order_id] = order.order_id
+        self._orders[order.order_id] = order
+        events: list[Event] = [
+            OrderAccepted(
+                ts, self._exec_id(), order.order_id, cmd.participant, cmd.client_order_id,
+                cmd.symbol, cmd.side, cmd.order_type, cmd.time_in_force, cmd.price, cmd.qty,
+                cmd.expire_time, cmd.post_only,
+            )
+        ]
+        if cmd.order_type is OrderType.MARKET:
+            low, high = state.band()
+            limit = high if cmd.side is Side.BUY else low
+            mode = bc.FOK if cmd.time_in_force is TimeInForce.FOK else bc.IOC
+        else:
+            limit = cmd.price
+            mode = bc.POST_ONLY if cmd.post_only else _EXECUTION_MODE[cmd.time_in_force]
+        self._match(order, participant, state, limit, cmd.qty, mode, ts, events)
+        return events
+
+    def _cancel(self, cmd: CancelOrder, ts: int) -> list[Event]:
+        try:
+            self._participant(cmd.participant)
+            order = self._resolve(cmd.participant, cmd.order_id, cmd.orig_client_order_id)
+            self._check_client_id(cmd.participant, cmd.client_order_id)
+        except Refused as refusal:
+            return [self._rejected(ts, RequestKind.CANCEL, cmd.participant,
+                                   cmd.client_order_id, refusal)]
+        self.books[order.symbol].cancel(order.order_id)
+        orig = self._rename(order, cmd.client_order_id)
+        return [self._close(order, CancelReason.USER, ts, orig)]
+
+    def _replace(self, cmd: ReplaceOrder, ts: int) -> list[Event]:
+        try:
+            participant = self._participant(cmd.participant)
+            order = self._resolve(cmd.participant, cmd.order_id, cmd.orig_client_order_id)
+            self._check_client_id(cmd.participant, cmd.client_order_id)
+            state = self._open_instrument(order.symbol)
+            moves = self._check_replace(cmd, order, state)
+        except Refused as refusal:
+            return [self._rejected(ts, RequestKind.REPLACE, cmd.participant,
+                                   cmd.client_order_id, refusal)]
+        book = self.books[order.symbol]
+        orig = self._rename(order, cmd.client_order_id)
+        new_leaves = max(0, cmd.qty - order.cum_qty)
+        if new_leaves == 0 or moves:
+            book.cancel(order.order_id)
+        elif new_leaves < order.leaves_qty:
+            book.reduce(order.order_id, new_leaves)
+        order.price = cmd.price
+        order.qty = cmd.qty
+        order.leaves_qty = new_leaves
+        order.move(Change.REPLACE)
+        events: list[Event] = [
+            OrderReplaced(
+                ts, self._exec_id(), order.order_id, order.participant, order.client_order_id,
+                orig, order.symbol, order.side, order.price, order.qty, order.leaves_qty,
+                order.cum_qty, order.notional, order.status,
+            )
+        ]
+        if not order.is_open:
+            del self._orders[order.order_id]
+        elif moves:
+            mode = bc.POST_ONLY if order.post_only else bc.REST
+            self._match(order, participant, state, cmd.price, new_leaves, mode, ts, events)
+        return events
+
+    def _mass_cancel(self, cmd: MassCancel, ts: int) -> list[Event]:
+        try:
+            if cmd.participant:
+                self._participant(cmd.participant)
+            if cmd.symbol:
+                self._instrument(cmd.symbol)
+        except Refused as refusal:
+            return [self._rejected(ts, RequestKind.MASS_CANCEL, cmd.participant,
+                                   cmd.client_order_id, refusal)]
+        doomed = [
+            o
+            for o in self._orders.values()
+            if (not cmd.participant or o.participant == cmd.participant)
+            and (not cmd.symbol or o.symbol == cmd.symbol)
+        ]
+        events: list[Event] = []
+        for order in doomed:
+            self.books[order.symbol].cancel(order.order_id)
+            events.append(self._close(order, CancelReason.MASS_CANCEL, ts))
+        events.append(
+            MassCancelDone(ts, cmd.participant, cmd.client_order_id, cmd.symbol, len(doomed))
+        )
+        return events
+
+    def _end_of_day(self, _cmd: EndOfDay, ts: int) -> list[Event]:
+        events = self._expire_where(lambda o: o.time_in_force is TimeInForce.DAY, ts)
+        for ids in self._client_ids.values():
+            for client_order_id in [c for c, oid in ids.items() if oid not in self._orders]:
+                del ids[client_order_id]
+        return events
+
+    def _expire_gtd(self, _cmd: ExpireOrders, ts: int) -> list[Event]:
+        return self._expire_where(
+            lambda o: o.time_in_force is TimeInForce.GTD and o.expire_time <= ts, ts
+        )
+
+    def _set_trading_status(self, cmd: SetTradingStatus, ts: int) -> list[Event]:
+        try:
+            state = self._instrument(cmd.symbol)
+        except Refused as refusal:
+            return [self._rejected(ts, RequestKind.TRADING_STATUS, "", "", refusal)]
+        state.status = cmd.status
+        return [TradingStatusChanged(ts, cmd.symbol, cmd.status)]
+
+    # -- EXECUTION --
+
+    def _match(
+        self,
+        order: Order,
+        participant: Participant,
+        state: InstrumentState,
+        limit: int,
+        qty: int,
+        mode: int,
+        ts: int,
+        events: list[Event],
+    ) -> None:
+        """Run `order` (already in `_orders`) through the book and record what happened."""
+        outcome, leaves, fired = self.books[order.symbol].submit(
+            order.order_id, participant.account, order.side.value, limit, qty, order.prio,
+            mode, participant.stp_mode.value,
+        )
+        for kind, order_id, _account, price, cut, rest, _prio in fired:
+            if kind == bc.EV_FILL:
+                events.append(self._trade(order, self._orders[order_id], price, cut, rest, ts))
+                state.reference_price = price
+            else:
+                target = order if kind == bc.EV_STP_INCOMING else self._orders[order_id]
+                events.append(self._self_trade_cut(target, cut, rest, ts))
+        if leaves and outcome != bc.RESTED:
+            if outcome == bc.STP_CANCELLED:
+                reason = CancelReason.SELF_TRADE
+            elif outcome == bc.FOK_UNFILLED:
+                reason = CancelReason.FOK_UNFILLED
+            elif order.order_type is OrderType.MARKET:
+                reason = CancelReason.MARKET_REMAINDER
+            else:
+                reason = CancelReason.IOC_REMAINDER
+            events.append(self._close(order, reason, ts))
+        elif order.status is OrderStatus.FILLED:
+            del self._orders[order.order_id]
+
+    def _trade(self, taker: Order, maker: Order, price: int, qty: int, maker_leaves: int,
+               ts: int) -> Trade:
+        maker.leaves_qty = maker_leaves
+        taker.leaves_qty -= qty
+        for order in (maker, taker):
+            order.cum_qty += qty
+            order.notional += price * qty
+            order.move(Change.FILL)
+        if not maker.is_open:
+            del self._orders[maker.order_id]
+        trade_id = self.next_trade_id
+        self.next_trade_id += 1
+        return Trade(ts, trade_id, taker.symbol, price, qty, taker.side, maker.prio,
+                     self._fill(maker), self._fill(taker))
+
+    def _fill(self, order: Order) -> Fill:
+        return Fill(self._exec_id(), order.order_id, order.participant, order.client_order_id,
+                    order.side, order.cum_qty, order.leaves_qty, order.notional, order.status)
+
+    def _self_trade_cut(self, order: Order, qty: int, leaves: int, ts: int) -> OrderCancelled:
+        if leaves == 0:
+            return self._close(order, CancelReason.SELF_TRADE, ts)
+        order.leaves_qty = leaves
+        order.qty -= qty
+        order.move(Change.RESTATE)
+        return self._cancelled(order, qty, CancelReason.SELF_TRADE, ts, "")
+
+    def _close(self, order: Order, reason: CancelReason, ts: int, orig: str = "") -> OrderCancelled:
+        """Cancel everything an order has left (already out of the book) and forget it."""
+        qty = order.leaves_qty
+        order.leaves_qty = 0
+        order.move(Change.CANCEL)
+        del self._orders[order.order_id]
+        return self._cancelled(order, qty, reason, ts, orig)
+
+    def _cancelled(self, order: Order, qty: int, reason: CancelReason, ts: int,
+                   orig: str) -> OrderCancelled:
+        return OrderCancelled(
+            ts, self._exec_id(), order.order_id, order.participant, order.client_order_id, orig,
+            order.symbol, order.side, qty, order.leaves_qty, order.cum_qty, order.notional,
+            reason, order.status,
+        )
+
+    def _expire_where(self, due: Callable[[Order], bool], ts: int) -> list[Event]:
+        events: list[Event] = []
+        for order in [o for o in self._orders.values() if due(o)]:
+            qty = self.books[order.symbol].cancel(order.order_id)
+            order.leaves_qty = 0
+            order.move(Change.EXPIRE)
+            del self._orders[order.order_id]
+            events.append(
+                OrderExpired(ts, self._exec_id(), order.order_id, order.participant,
+                             order.client_order_id, order.symbol, order.side, qty,
+                             order.cum_qty, order.notional)
+            )
+        return events
+
+    def _exec_id(self) -> int:
+        exec_id = self.next_exec_id
+        self.next_exec_id += 1
+        return exec_id
+
+    def _rename(self, order: Order, client_order_id: str) -> str:
+        """Give the order the id of the request that changed it; returns the previous one."""
+        orig = order.client_order_id
+        order.client_order_id = client_order_id
+        self._client_ids[order.participant][client_order_id] = order.order_id
+        return orig
+
+    def _rejected(self, ts: int, request: RequestKind, participant: str, client_order_id: str,
+                  refusal: Refused) -> Rejected:
+        return Rejected(ts, self._exec_id(), request, participant, client_order_id,
+                        refusal.order_id, refusal.code, refusal.text)
+
+    # -- VALIDATION --
+
+    def _participant(self, name: str) -> Participant:
+        participant = self.participants.get(name)
+        if participant is None:
+            raise Refused(RejectCode.UNKNOWN_PARTICIPANT, f"unknown participant {name!r}")
+        return participant
+
+    def _instrument(self, symbol: str) -> InstrumentState:
+        state = self.instruments.get(symbol)
+        if state is None:
+            raise Refused(RejectCode.UNKNOWN_SYMBOL, f"unknown symbol {symbol!r}")
+        return state
+
+    def _open_instrument(self, symbol: str) -> InstrumentState:
+        state = self._instrument(symbol)
+        if state.status is TradingStatus.HALTED:
+            raise Refused(RejectCode.TRADING_HALTED, f"{symbol} is halted")
+        return state
+
+    def _check_client_id(self, participant: str, client_order_id: str) -> None:
+        if not client_order_id:
+            raise Refused(RejectCode.DUPLICATE_CLIENT_ORDER_ID, "client order id is empty")
+        if client_order_id in self._client_ids[participant]:
+            raise Refused(
+                RejectCode.DUPLICATE_CLIENT_ORDER_ID,
+                f"client order id {client_order_id!r} was already used",
+            )
+
+    def _resolve(self, participant: str, order_id: int, orig_client_order_id: str) -> Order:
+        """Find the open order a cancel or replace refers to, and check who owns it."""
+        if not order_id:
+            known = self._client_ids[participant].get(orig_client_order_id)
+            if known is None:
+                raise Refused(RejectCode.UNKNOWN_ORDER,
+                              f"no order with client order id {orig_client_order_id!r}")
+            order_id = known
+        order = self._orders.get(order_id)
+        if order is None:
+            if 0 < order_id < self.next_order_id:
+                raise Refused(RejectCode.ORDER_ALREADY_DONE,
+                              f"order {order_id} is no longer open", order_id)
+            raise Refused(RejectCode.UNKNOWN_ORDER, f"unknown order {order_id}")
+        if order.participant != participant:
+            raise Refused(RejectCode.NOT_ORDER_OWNER,
+                          f"order {order_id} belongs to another participant")
+        return order
+
+    def _check_new(self, cmd: NewOrder, ts: int) -> tuple[Participant, InstrumentState]:
+        participant = self._participant(cmd.participant)
+        self._check_client_id(cmd.participant, cmd.client_order_id)
+        state = self._open_instrument(cmd.symbol)
+        spec = state.spec
+        try:
+            spec.check_qty(cmd.qty)
+        except ValueRejected as bad:
+            raise Refused(RejectCode.INVALID_QUANTITY, str(bad)) from None
+        tif = cmd.time_in_force
+        if cmd.order_type is OrderType.LIMIT:
+            if cmd.price <= 0:
+                raise Refused(RejectCode.INVALID_PRICE, "a limit order needs a positive price")
+            self._check_band(state, cmd.price)
+        elif cmd.price:
+            raise Refused(RejectCode.UNSUPPORTED_ORDER, "a market order carries no price")
+        elif cmd.post_only or tif is TimeInForce.GTD:
+            raise Refused(RejectCode.UNSUPPORTED_ORDER, "a market order cannot rest")
+        if tif is TimeInForce.GTD:
+            if cmd.expire_time <= ts:
+                raise Refused(RejectCode.INVALID_EXPIRE_TIME,
+                              f"expire time {cmd.expire_time} is not after {ts}")
+        elif cmd.expire_time:
+            raise Refused(RejectCode.INVALID_EXPIRE_TIME, "only GTD orders carry an expire time")
+        if cmd.post_only:
+            if tif in (TimeInForce.IOC, TimeInForce.FOK):
+                raise Refused(RejectCode.UNSUPPORTED_ORDER, "a post-only order must rest")
+            self._check_passive(state, cmd.side, cmd.price)
+        return participant, state
+
+    def _check_replace(self, cmd: ReplaceOrder, order: Order, state: InstrumentState) -> bool:
+        """Validate a replace; returns whether the order loses its place in the queue."""
+        try:
+            state.spec.check_qty(cmd.qty)
+        except ValueRejected as bad:
+            raise Refused(RejectCode.INVALID_QUANTITY, str(bad), order.order_id) from None
+        if cmd.price <= 0:
+            raise Refused(RejectCode.INVALID_PRICE, "a limit order needs a positive price",
+                          order.order_id)
+        new_leaves = cmd.qty - order.cum_qty
+        if new_leaves <= 0:
+            return False
+        if cmd.price != order.price:
+            self._check_band(state, cmd.price, order.order_id)
+        moves = cmd.price != order.price or new_leaves > order.leaves_qty
+        if moves and order.post_only:
+            self._check_passive(state, order.side, cmd.price, order.order_id)
+        return moves
+
+    def _check_band(self, state: InstrumentState, price: int, order_id: int = 0) -> None:
+        try:
+            state.check_band(price)
+        except ValueRejected as bad:
+            raise Refused(RejectCode.PRICE_OUTSIDE_BAND, str(bad), order_id) from None
+
+    def _check_passive(self, state: InstrumentState, side: Side, price: int,
+                       order_id: int = 0) -> None:
+        if self.books[state.spec.symbol].would_cross(side.value, price):
+            raise Refused(
+                RejectCode.POST_ONLY_WOULD_TAKE,
+                f"post-only {side.name.lower()} at {state.spec.price_text(price)} would take "
+                "liquidity",
+                order_id,
+            )

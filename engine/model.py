@@ -1,0 +1,98 @@
+"""The venue's enumerations and participant reference data, shared by commands and events.
+
+Enum values equal the FIX 4.4 codes where FIX has one (Side, OrdType, TimeInForce,
+OrdStatus), so the gateway maps them without tables; the book's own integers are in
+`book_codes`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum, IntEnum
+
+from engine import book_codes
+
+
+class Side(IntEnum):
+    BUY = book_codes.BUY
+    SELL = book_codes.SELL
+
+
+class OrderType(Enum):
+    MARKET = "1"
+    LIMIT = "2"
+
+
+class TimeInForce(Enum):
+    DAY = "0"
+    GTC = "1"
+    IOC = "3"
+    FOK = "4"
+    GTD = "6"
+
+
+class OrderStatus(Enum):
+    NEW = "0"
+    PARTIALLY_FILLED = "1"
+    FILLED = "2"
+    CANCELLED = "4"
+    REJECTED = "8"
+    EXPIRED = "C"
+
+
+class Role(IntEnum):
+    """A participant's role in the roster; its value is the priority class of its orders."""
+
+    CUSTOMER = book_codes.CUSTOMER
+    AFFILIATE_VENUE = book_codes.AFFILIATE_VENUE
+    MARKET_MAKER = book_codes.MARKET_MAKER
+
+
+class StpMode(IntEnum):
+    CANCEL_RESTING = book_codes.STP_CANCEL_RESTING
+    CANCEL_INCOMING = book_codes.STP_CANCEL_INCOMING
+    CANCEL_BOTH = book_codes.STP_CANCEL_BOTH
+    DECREMENT = book_codes.STP_DECREMENT
+
+
+class CancelReason(Enum):
+    USER = "user"
+    IOC_REMAINDER = "ioc_remainder"
+    FOK_UNFILLED = "fok_unfilled"
+    MARKET_REMAINDER = "market_remainder"
+    SELF_TRADE = "self_trade_prevention"
+    MASS_CANCEL = "mass_cancel"
+
+
+class RequestKind(Enum):
+    NEW_ORDER = "new_order"
+    CANCEL = "cancel"
+    REPLACE = "replace"
+    MASS_CANCEL = "mass_cancel"
+    TRADING_STATUS = "trading_status"
+
+
+class RejectCode(Enum):
+    UNKNOWN_PARTICIPANT = "unknown_participant"
+    UNKNOWN_SYMBOL = "unknown_symbol"
+    TRADING_HALTED = "trading_halted"
+    INVALID_PRICE = "invalid_price"
+    PRICE_OUTSIDE_BAND = "price_outside_band"
+    INVALID_QUANTITY = "invalid_quantity"
+    DUPLICATE_CLIENT_ORDER_ID = "duplicate_client_order_id"
+    UNSUPPORTED_ORDER = "unsupported_order"
+    INVALID_EXPIRE_TIME = "invalid_expire_time"
+    POST_ONLY_WOULD_TAKE = "post_only_would_take"
+    UNKNOWN_ORDER = "unknown_order"
+    NOT_ORDER_OWNER = "not_order_owner"
+    ORDER_ALREADY_DONE = "order_already_done"
+
+
+@dataclass(frozen=True, slots=True)
+class Participant:
+    """A trading participant as the engine sees it: who it trades for and how it ranks."""
+
+    name: str
+    account: int
+    role: Role
+    stp_mode: StpMode = StpMode.CANCEL_RESTING

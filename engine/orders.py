@@ -1,0 +1,110 @@
+"""The engine's record of an open order, and the one table its status moves through.
+
+The book knows only what matching needs (price, leaves, class, account); this record keeps
+the rest of the order's life — client ids, fills so far, time in force — and its status,
+which changes only through `TRANSITIONS`, so an impossible move is a loud bug, not a
+silently wrong execution report.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+from engine.model import OrderStatus, OrderType, Side, TimeInForce
+
+
+class Change(Enum):
+    FILL = "fill"
+    CANCEL = "cancel"
+    RESTATE = "restate"  # reduced by the venue, still open
+    REPLACE = "replace"
+    EXPIRE = "expire"
+
+
+_OPEN = (OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED)
+
+# (status, change, leaves_qty == 0 afterwards) -> next status. Terminal statuses have no row.
+TRANSITIONS: dict[tuple[OrderStatus, Change, bool], OrderStatus] = {}
+for _status in _OPEN:
+    TRANSITIONS[_status, Change.FILL, False] = OrderStatus.PARTIALLY_FILLED
+    TRANSITIONS[_status, Change.FILL, True] = OrderStatus.FILLED
+    TRANSITIONS[_status, Change.CANCEL, True] = OrderStatus.CANCELLED
+    TRANSITIONS[_status, Change.RESTATE, False] = _status
+    TRANSITIONS[_status, Change.EXPIRE, True] = OrderStatus.EXPIRED
+TRANSITIONS[OrderStatus.NEW, Change.REPLACE, False] = OrderStatus.NEW
+TRANSITIONS[OrderStatus.PARTIALLY_FILLED, Change.REPLACE, False] = OrderStatus.PARTIALLY_FILLED
+# FIX 4.4: a replace down to the filled quantity leaves nothing open; the order is filled.
+TRANSITIONS[OrderStatus.PARTIALLY_FILLED, Change.REPLACE, True] = OrderStatus.FILLED
+
+
+class Order:
+    """An order the engine has accepted and not yet finished."""
+
+    __slots__ = (
+        "client_order_id",
+        "cum_qty",
+        "expire_time",
+        "leaves_qty",
+        "notional",
+        "order_id",
+        "order_type",
+        "participant",
+        "post_only",
+        "price",
+        "prio",
+        "qty",
+        "side",
+        "status",
+        "symbol",
+        "time_in_force",
+    )
+
+    def __init__(
+        self,
+        order_id: int,
+        participant: str,
+        client_order_id: str,
+        symbol: str,
+        side: Side,
+        order_type: OrderType,
+        time_in_force: TimeInForce,
+        price: int,
+        qty: int,
+        expire_time: int,
+        post_only: bool,
+        prio: int,
+    ) -> None:
+        self.order_id = order_id
+        self.participant = participant
+        self.client_order_id = client_order_id
+        self.symbol = symbol
+        self.side = side
+        self.order_type = order_type
+        self.time_in_force = time_in_force
+        self.price = price
+        self.qty = qty
+        self.expire_time = expire_time
+        self.post_only = post_only
+        self.prio = prio
+        self.cum_qty = 0
+        self.leaves_qty = qty
+        self.notional = 0
+        self.status = OrderStatus.NEW
+
+    def move(self, change: Change) -> None:
+        """Apply a status change for the current leaves; raises on an impossible move."""
+        key = (self.status, change, self.leaves_qty == 0)
+        try:
+            self.status = TRANSITIONS[key]
+        except KeyError:
+            raise AssertionError(f"order {self.order_id}: no transition for {key}") from None
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in _OPEN
+
+    def fingerprint(self) -> tuple[object, ...]:
+        """Every field, in a fixed order, for the engine's state hash."""
+        return tuple(
+            v.value if isinstance(v, Enum) else v for v in (getattr(self, s) for s in self.__slots__)
+        )
