@@ -95,7 +95,7 @@ cdef class OrderBook:
         int prio, int mode, int stp, int64_t* leaves_out
     ) noexcept nogil
     cdef int64_t _cancel(self, int64_t order_id) noexcept nogil
-    cdef int _reduce(self, int64_t order_id, int64_t leaves) noexcept nogil
+    cdef bint _reduce(self, int64_t order_id, int64_t leaves) noexcept nogil
     cdef void _rest(
         self, int64_t order_id, int64_t account, int side, int64_t price, int64_t qty, int prio
     ) noexcept nogil

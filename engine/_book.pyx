@@ -177,14 +177,9 @@ cdef class OrderBook:
         return self._cancel(order_id)
 
     def reduce(self, int64_t order_id, int64_t leaves):
-        """Shrink a resting order in place, keeping its time priority."""
-        cdef int done = self._reduce(order_id, leaves)
-        if done < 0:
-            current = self.order(order_id)[2]
-            raise ValueError(
-                f"order {order_id}: reduce to {leaves} needs 0 < leaves < {current}"
-            )
-        return done == 1
+        """Shrink a resting order in place, keeping its time priority; False (and nothing
+        changed) if it is not resting or `leaves` is not between 0 and its current size."""
+        return self._reduce(order_id, leaves)
 
     def run_batch(self, const int64_t[::1] ops not None):
         """Apply rows of operations (see `book_codes`); returns per-row (outcome, leaves)
@@ -192,7 +187,7 @@ cdef class OrderBook:
         cdef Py_ssize_t rows = ops.shape[0] // BATCH_FIELDS
         cdef Py_ssize_t row, base, i
         cdef int64_t leaves, flags
-        cdef int outcome, done
+        cdef int outcome
         cdef vector[int64_t] results
         cdef vector[int64_t] events
         cdef BookEvent* e
@@ -226,11 +221,8 @@ cdef class OrderBook:
                 results.push_back(0)
                 results.push_back(self._cancel(ops[base + 1]))
             elif ops[base] == OP_REDUCE:
-                done = self._reduce(ops[base + 1], ops[base + 5])
-                if done < 0:
-                    raise ValueError(f"batch row {row}: reduce to {ops[base + 5]} is not a cut")
                 results.push_back(0)
-                results.push_back(ops[base + 5] if done else 0)
+                results.push_back(self._reduce(ops[base + 1], ops[base + 5]))
             else:
                 raise ValueError(f"batch row {row}: operation {ops[base]} is unknown")
         return _to_array(results), _to_array(events)
@@ -334,13 +326,13 @@ cdef class OrderBook:
             self._spare_levels = level
         return qty
 
-    cdef int _reduce(self, int64_t order_id, int64_t leaves) noexcept nogil:
+    cdef bint _reduce(self, int64_t order_id, int64_t leaves) noexcept nogil:
         it = self._index.find(order_id)
         if it == self._index.end():
             return 0
         cdef Resting* order = deref(it).second
         if leaves <= 0 or leaves >= order.qty:
-            return -1
+            return 0
         order.level.qty -= order.qty - leaves
         order.qty = leaves
         return 1

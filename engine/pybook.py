@@ -250,12 +250,11 @@ class PyOrderBook:
         return r.qty
 
     def reduce(self, order_id: int, leaves: int) -> bool:
-        """Shrink a resting order in place, keeping its time priority."""
+        """Shrink a resting order in place, keeping its time priority; False (and nothing
+        changed) if it is not resting or `leaves` is not between 0 and its current size."""
         r = self._index.get(order_id)
-        if r is None:
+        if r is None or not 0 < leaves < r.qty:
             return False
-        if not 0 < leaves < r.qty:
-            raise ValueError(f"order {order_id}: reduce to {leaves} needs 0 < leaves < {r.qty}")
         self._sides[r.side][_key(r.side, r.price)].qty -= r.qty - leaves
         r.qty = leaves
         return True
@@ -278,7 +277,7 @@ class PyOrderBook:
             elif op == OP_CANCEL:
                 results.extend((0, self.cancel(order_id)))
             elif op == OP_REDUCE:
-                results.extend((0, qty if self.reduce(order_id, qty) else 0))
+                results.extend((0, int(self.reduce(order_id, qty))))
             else:
                 raise ValueError(f"batch row {row}: operation {op} is unknown")
         return results, events
