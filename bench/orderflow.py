@@ -6,6 +6,7 @@ power-law distance behind a drifting mid, a third of the operations cancel a liv
 some replace one (cut in place or move), and aggressive IOCs and marketable limits trade.
 It tracks only what it created, not what the book did with it, so a cancel may find its
 order already filled — as on a real venue.
+Most cancels and amends target recent orders, as quoting algorithms do.
 """
 
 from __future__ import annotations
@@ -46,11 +47,11 @@ class FlowOp:
 
 # (kind, weight): a venue's message mix is dominated by adds and cancels.
 BASIC_MIX = (
-    (FlowKind.ADD, 46),
-    (FlowKind.CANCEL, 30),
-    (FlowKind.CUT, 6),
-    (FlowKind.MOVE, 6),
-    (FlowKind.IOC, 12),
+    (FlowKind.ADD, 48),
+    (FlowKind.CANCEL, 34),
+    (FlowKind.CUT, 5),
+    (FlowKind.MOVE, 5),
+    (FlowKind.IOC, 8),
 )
 # Every kind the engine supports, for differential testing.
 FULL_MIX = (*BASIC_MIX, (FlowKind.FOK, 3), (FlowKind.MARKET, 2), (FlowKind.POST_ONLY, 4))
@@ -87,8 +88,8 @@ class OrderFlow:
     def __iter__(self) -> Iterator[FlowOp]:
         rng = self._rng
         while True:
-            if rng.random() < 0.05:
-                self._mid += rng.choice((-1, 1)) * rng.randint(1, 3)
+            if rng.random() < 0.005:
+                self._mid += rng.choice((-1, 1))
             kind = rng.choices(self._kinds, self._weights)[0]
             if kind in (FlowKind.CANCEL, FlowKind.CUT, FlowKind.MOVE) and self._live:
                 yield self._touch(kind)
@@ -102,9 +103,9 @@ class OrderFlow:
 
     def _passive_price(self, side: int) -> int:
         """A power-law distance behind the mid: most orders within a few ticks."""
-        offset = int(self._rng.paretovariate(self._alpha)) - 1
-        if self._rng.random() < 0.08:
-            offset = -self._rng.randint(1, 3)  # marketable limit
+        offset = int(self._rng.paretovariate(self._alpha))  # 1, 2, ... ticks behind
+        if self._rng.random() < 0.02:
+            offset = -self._rng.randint(0, 2)  # marketable limit
         return self._mid - offset if side == bc.BUY else self._mid + offset
 
     def _qty(self) -> int:
@@ -127,7 +128,10 @@ class OrderFlow:
 
     def _touch(self, kind: FlowKind) -> FlowOp:
         rng = self._rng
-        index = rng.randrange(len(self._live))
+        if rng.random() < 0.7:  # most cancels and amends chase the newest quotes
+            index = max(0, len(self._live) - 1 - int(rng.expovariate(1 / 20)))
+        else:
+            index = rng.randrange(len(self._live))
         ref, account, side, price, qty = self._live[index]
         if kind is FlowKind.CANCEL:
             self._live[index] = self._live[-1]
