@@ -94,8 +94,11 @@ class OrderFlow:
             if kind in (FlowKind.CANCEL, FlowKind.CUT, FlowKind.MOVE) and self._live:
                 yield self._touch(kind)
             else:
-                yield self._new(kind if kind not in (FlowKind.CANCEL, FlowKind.CUT,
-                                                     FlowKind.MOVE) else FlowKind.ADD)
+                yield self._new(
+                    kind
+                    if kind not in (FlowKind.CANCEL, FlowKind.CUT, FlowKind.MOVE)
+                    else FlowKind.ADD
+                )
 
     def take(self, count: int) -> list[FlowOp]:
         stream = iter(self)
@@ -172,8 +175,16 @@ def to_book_rows(ops: list[FlowOp], stp: int = bc.STP_CANCEL_RESTING) -> array[i
         if op.kind is FlowKind.MARKET:
             price = price + MARKET_REACH if op.side == bc.BUY else max(1, price - MARKET_REACH)
         rows.extend(
-            (bc.OP_SUBMIT, op.ref, op.account, op.side, price, op.qty,
-             priority_class(op.account), mode_of[op.kind] | (stp << 8))
+            (
+                bc.OP_SUBMIT,
+                op.ref,
+                op.account,
+                op.side,
+                price,
+                op.qty,
+                priority_class(op.account),
+                mode_of[op.kind] | (stp << 8),
+            )
         )
     return rows
 
@@ -198,12 +209,24 @@ def to_engine_commands(ops: list[FlowOp], symbol: str) -> list[Command]:
         elif op.kind in (FlowKind.CUT, FlowKind.MOVE):
             commands.append(ReplaceOrder(who, f"x{i}", f"c{op.ref}", op.qty, op.price))
         elif op.kind is FlowKind.MARKET:
-            commands.append(NewOrder(who, f"c{op.ref}", symbol, side, OrderType.MARKET,
-                                     TimeInForce.IOC, op.qty))
+            commands.append(
+                NewOrder(who, f"c{op.ref}", symbol, side, OrderType.MARKET, TimeInForce.IOC, op.qty)
+            )
         else:
             tif = {FlowKind.IOC: TimeInForce.IOC, FlowKind.FOK: TimeInForce.FOK}.get(
                 op.kind, TimeInForce.DAY if op.ref % 5 == 0 else TimeInForce.GTC
             )
-            commands.append(NewOrder(who, f"c{op.ref}", symbol, side, OrderType.LIMIT, tif,
-                                     op.qty, op.price, post_only=op.kind is FlowKind.POST_ONLY))
+            commands.append(
+                NewOrder(
+                    who,
+                    f"c{op.ref}",
+                    symbol,
+                    side,
+                    OrderType.LIMIT,
+                    tif,
+                    op.qty,
+                    op.price,
+                    post_only=op.kind is FlowKind.POST_ONLY,
+                )
+            )
     return commands

@@ -10,6 +10,7 @@ import os
 from array import array
 from typing import Protocol
 
+from engine._book import OrderBook as CompiledOrderBook
 from engine.book_codes import SubmitResult
 from engine.pybook import PyOrderBook
 
@@ -43,11 +44,7 @@ class Book(Protocol):
     def run_batch(self, ops: array[int], /) -> tuple[array[int], array[int]]: ...
 
 
-def compiled_book() -> type[Book]:
-    from engine._book import OrderBook
-
-    return OrderBook
-
+__all__ = ["PURE", "Book", "CompiledOrderBook", "OrderBook", "PyOrderBook"]
 
 PURE = os.environ.get("FIXGW_PURE") == "1"
-OrderBook: type[Book] = PyOrderBook if PURE else compiled_book()
+OrderBook: type[Book] = PyOrderBook if PURE else CompiledOrderBook

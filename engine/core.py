@@ -133,21 +133,43 @@ class Engine:
         try:
             participant, state = self._check_new(cmd, ts)
         except Refused as refusal:
-            return [self._rejected(ts, RequestKind.NEW_ORDER, cmd.participant,
-                                   cmd.client_order_id, refusal)]
+            return [
+                self._rejected(
+                    ts, RequestKind.NEW_ORDER, cmd.participant, cmd.client_order_id, refusal
+                )
+            ]
         order = Order(
-            self.next_order_id, cmd.participant, cmd.client_order_id, cmd.symbol, cmd.side,
-            cmd.order_type, cmd.time_in_force, cmd.price, cmd.qty, cmd.expire_time,
-            cmd.post_only, participant.role.value,
+            self.next_order_id,
+            cmd.participant,
+            cmd.client_order_id,
+            cmd.symbol,
+            cmd.side,
+            cmd.order_type,
+            cmd.time_in_force,
+            cmd.price,
+            cmd.qty,
+            cmd.expire_time,
+            cmd.post_only,
+            participant.role.value,
         )
         self.next_order_id += 1
         self._client_ids[cmd.participant][cmd.client_order_id] = order.order_id
         self._orders[order.order_id] = order
         events: list[Event] = [
             OrderAccepted(
-                ts, self._exec_id(), order.order_id, cmd.participant, cmd.client_order_id,
-                cmd.symbol, cmd.side, cmd.order_type, cmd.time_in_force, cmd.price, cmd.qty,
-                cmd.expire_time, cmd.post_only,
+                ts,
+                self._exec_id(),
+                order.order_id,
+                cmd.participant,
+                cmd.client_order_id,
+                cmd.symbol,
+                cmd.side,
+                cmd.order_type,
+                cmd.time_in_force,
+                cmd.price,
+                cmd.qty,
+                cmd.expire_time,
+                cmd.post_only,
             )
         ]
         if cmd.order_type is OrderType.MARKET:
@@ -166,8 +188,11 @@ class Engine:
             order = self._resolve(cmd.participant, cmd.order_id, cmd.orig_client_order_id)
             self._check_client_id(cmd.participant, cmd.client_order_id)
         except Refused as refusal:
-            return [self._rejected(ts, RequestKind.CANCEL, cmd.participant,
-                                   cmd.client_order_id, refusal)]
+            return [
+                self._rejected(
+                    ts, RequestKind.CANCEL, cmd.participant, cmd.client_order_id, refusal
+                )
+            ]
         self.books[order.symbol].cancel(order.order_id)
         orig = self._rename(order, cmd.client_order_id)
         return [self._close(order, CancelReason.USER, ts, orig)]
@@ -180,8 +205,11 @@ class Engine:
             state = self._open_instrument(order.symbol)
             moves = self._check_replace(cmd, order, state)
         except Refused as refusal:
-            return [self._rejected(ts, RequestKind.REPLACE, cmd.participant,
-                                   cmd.client_order_id, refusal)]
+            return [
+                self._rejected(
+                    ts, RequestKind.REPLACE, cmd.participant, cmd.client_order_id, refusal
+                )
+            ]
         book = self.books[order.symbol]
         orig = self._rename(order, cmd.client_order_id)
         new_leaves = max(0, cmd.qty - order.cum_qty)
@@ -195,9 +223,20 @@ class Engine:
         order.move(Change.REPLACE)
         events: list[Event] = [
             OrderReplaced(
-                ts, self._exec_id(), order.order_id, order.participant, order.client_order_id,
-                orig, order.symbol, order.side, order.price, order.qty, order.leaves_qty,
-                order.cum_qty, order.notional, order.status,
+                ts,
+                self._exec_id(),
+                order.order_id,
+                order.participant,
+                order.client_order_id,
+                orig,
+                order.symbol,
+                order.side,
+                order.price,
+                order.qty,
+                order.leaves_qty,
+                order.cum_qty,
+                order.notional,
+                order.status,
             )
         ]
         if not order.is_open:
@@ -214,8 +253,11 @@ class Engine:
             if cmd.symbol:
                 self._instrument(cmd.symbol)
         except Refused as refusal:
-            return [self._rejected(ts, RequestKind.MASS_CANCEL, cmd.participant,
-                                   cmd.client_order_id, refusal)]
+            return [
+                self._rejected(
+                    ts, RequestKind.MASS_CANCEL, cmd.participant, cmd.client_order_id, refusal
+                )
+            ]
         doomed = [
             o
             for o in self._orders.values()
@@ -266,8 +308,14 @@ class Engine:
     ) -> None:
         """Run `order` (already in `_orders`) through the book and record what happened."""
         outcome, leaves, fired = self.books[order.symbol].submit(
-            order.order_id, participant.account, order.side.value, limit, qty, order.prio,
-            mode, participant.stp_mode.value,
+            order.order_id,
+            participant.account,
+            order.side.value,
+            limit,
+            qty,
+            order.prio,
+            mode,
+            participant.stp_mode.value,
         )
         for kind, order_id, _account, price, cut, rest, _prio in fired:
             if kind == bc.EV_FILL:
@@ -289,8 +337,9 @@ class Engine:
         elif order.status is OrderStatus.FILLED:
             del self._orders[order.order_id]
 
-    def _trade(self, taker: Order, maker: Order, price: int, qty: int, maker_leaves: int,
-               ts: int) -> Trade:
+    def _trade(
+        self, taker: Order, maker: Order, price: int, qty: int, maker_leaves: int, ts: int
+    ) -> Trade:
         maker.leaves_qty = maker_leaves
         taker.leaves_qty -= qty
         for order in (maker, taker):
@@ -301,12 +350,30 @@ class Engine:
             del self._orders[maker.order_id]
         trade_id = self.next_trade_id
         self.next_trade_id += 1
-        return Trade(ts, trade_id, taker.symbol, price, qty, taker.side, maker.prio,
-                     self._fill(maker), self._fill(taker))
+        return Trade(
+            ts,
+            trade_id,
+            taker.symbol,
+            price,
+            qty,
+            taker.side,
+            maker.prio,
+            self._fill(maker),
+            self._fill(taker),
+        )
 
     def _fill(self, order: Order) -> Fill:
-        return Fill(self._exec_id(), order.order_id, order.participant, order.client_order_id,
-                    order.side, order.cum_qty, order.leaves_qty, order.notional, order.status)
+        return Fill(
+            self._exec_id(),
+            order.order_id,
+            order.participant,
+            order.client_order_id,
+            order.side,
+            order.cum_qty,
+            order.leaves_qty,
+            order.notional,
+            order.status,
+        )
 
     def _self_trade_cut(self, order: Order, qty: int, leaves: int, ts: int) -> OrderCancelled:
         if leaves == 0:
@@ -324,12 +391,24 @@ class Engine:
         del self._orders[order.order_id]
         return self._cancelled(order, qty, reason, ts, orig)
 
-    def _cancelled(self, order: Order, qty: int, reason: CancelReason, ts: int,
-                   orig: str) -> OrderCancelled:
+    def _cancelled(
+        self, order: Order, qty: int, reason: CancelReason, ts: int, orig: str
+    ) -> OrderCancelled:
         return OrderCancelled(
-            ts, self._exec_id(), order.order_id, order.participant, order.client_order_id, orig,
-            order.symbol, order.side, qty, order.leaves_qty, order.cum_qty, order.notional,
-            reason, order.status,
+            ts,
+            self._exec_id(),
+            order.order_id,
+            order.participant,
+            order.client_order_id,
+            orig,
+            order.symbol,
+            order.side,
+            qty,
+            order.leaves_qty,
+            order.cum_qty,
+            order.notional,
+            reason,
+            order.status,
         )
 
     def _expire_where(self, due: Callable[[Order], bool], ts: int) -> list[Event]:
@@ -340,9 +419,18 @@ class Engine:
             order.move(Change.EXPIRE)
             del self._orders[order.order_id]
             events.append(
-                OrderExpired(ts, self._exec_id(), order.order_id, order.participant,
-                             order.client_order_id, order.symbol, order.side, qty,
-                             order.cum_qty, order.notional)
+                OrderExpired(
+                    ts,
+                    self._exec_id(),
+                    order.order_id,
+                    order.participant,
+                    order.client_order_id,
+                    order.symbol,
+                    order.side,
+                    qty,
+                    order.cum_qty,
+                    order.notional,
+                )
             )
         return events
 
@@ -358,10 +446,24 @@ class Engine:
         self._client_ids[order.participant][client_order_id] = order.order_id
         return orig
 
-    def _rejected(self, ts: int, request: RequestKind, participant: str, client_order_id: str,
-                  refusal: Refused) -> Rejected:
-        return Rejected(ts, self._exec_id(), request, participant, client_order_id,
-                        refusal.order_id, refusal.code, refusal.text)
+    def _rejected(
+        self,
+        ts: int,
+        request: RequestKind,
+        participant: str,
+        client_order_id: str,
+        refusal: Refused,
+    ) -> Rejected:
+        return Rejected(
+            ts,
+            self._exec_id(),
+            request,
+            participant,
+            client_order_id,
+            refusal.order_id,
+            refusal.code,
+            refusal.text,
+        )
 
     # -- VALIDATION --
 
@@ -397,18 +499,22 @@ class Engine:
         if not order_id:
             known = self._client_ids[participant].get(orig_client_order_id)
             if known is None:
-                raise Refused(RejectCode.UNKNOWN_ORDER,
-                              f"no order with client order id {orig_client_order_id!r}")
+                raise Refused(
+                    RejectCode.UNKNOWN_ORDER,
+                    f"no order with client order id {orig_client_order_id!r}",
+                )
             order_id = known
         order = self._orders.get(order_id)
         if order is None:
             if 0 < order_id < self.next_order_id:
-                raise Refused(RejectCode.ORDER_ALREADY_DONE,
-                              f"order {order_id} is no longer open", order_id)
+                raise Refused(
+                    RejectCode.ORDER_ALREADY_DONE, f"order {order_id} is no longer open", order_id
+                )
             raise Refused(RejectCode.UNKNOWN_ORDER, f"unknown order {order_id}")
         if order.participant != participant:
-            raise Refused(RejectCode.NOT_ORDER_OWNER,
-                          f"order {order_id} belongs to another participant")
+            raise Refused(
+                RejectCode.NOT_ORDER_OWNER, f"order {order_id} belongs to another participant"
+            )
         return order
 
     def _check_new(self, cmd: NewOrder, ts: int) -> tuple[Participant, InstrumentState]:
@@ -431,8 +537,10 @@ class Engine:
             raise Refused(RejectCode.UNSUPPORTED_ORDER, "a market order cannot rest")
         if tif is TimeInForce.GTD:
             if cmd.expire_time <= ts:
-                raise Refused(RejectCode.INVALID_EXPIRE_TIME,
-                              f"expire time {cmd.expire_time} is not after {ts}")
+                raise Refused(
+                    RejectCode.INVALID_EXPIRE_TIME,
+                    f"expire time {cmd.expire_time} is not after {ts}",
+                )
         elif cmd.expire_time:
             raise Refused(RejectCode.INVALID_EXPIRE_TIME, "only GTD orders carry an expire time")
         if cmd.post_only:
@@ -448,8 +556,9 @@ class Engine:
         except ValueRejected as bad:
             raise Refused(RejectCode.INVALID_QUANTITY, str(bad), order.order_id) from None
         if cmd.price <= 0:
-            raise Refused(RejectCode.INVALID_PRICE, "a limit order needs a positive price",
-                          order.order_id)
+            raise Refused(
+                RejectCode.INVALID_PRICE, "a limit order needs a positive price", order.order_id
+            )
         new_leaves = cmd.qty - order.cum_qty
         if new_leaves <= 0:
             return False
@@ -466,8 +575,9 @@ class Engine:
         except ValueRejected as bad:
             raise Refused(RejectCode.PRICE_OUTSIDE_BAND, str(bad), order_id) from None
 
-    def _check_passive(self, state: InstrumentState, side: Side, price: int,
-                       order_id: int = 0) -> None:
+    def _check_passive(
+        self, state: InstrumentState, side: Side, price: int, order_id: int = 0
+    ) -> None:
         if self.books[state.spec.symbol].would_cross(side.value, price):
             raise Refused(
                 RejectCode.POST_ONLY_WOULD_TAKE,

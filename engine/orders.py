@@ -106,5 +106,6 @@ class Order:
     def fingerprint(self) -> tuple[object, ...]:
         """Every field, in a fixed order, for the engine's state hash."""
         return tuple(
-            v.value if isinstance(v, Enum) else v for v in (getattr(self, s) for s in self.__slots__)
+            v.value if isinstance(v, Enum) else v
+            for v in (getattr(self, s) for s in self.__slots__)
         )

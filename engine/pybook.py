@@ -127,7 +127,7 @@ class PyOrderBook:
 
     def depth(self, side: int, levels: int) -> list[tuple[int, int, int]]:
         """(price, qty, order count) for the best `levels` prices of one side."""
-        out = []
+        out: list[tuple[int, int, int]] = []
         for level in self._sides[side].values():
             if len(out) == levels:
                 break
@@ -194,16 +194,30 @@ class PyOrderBook:
                         leaves -= traded
                         self._take(level, queue, maker, traded)
                         events.append(
-                            (EV_FILL, maker.order_id, maker.account, level.price, traded,
-                             maker.qty, maker.prio)
+                            (
+                                EV_FILL,
+                                maker.order_id,
+                                maker.account,
+                                level.price,
+                                traded,
+                                maker.qty,
+                                maker.prio,
+                            )
                         )
                     elif stp == STP_DECREMENT:
                         cut = min(leaves, maker.qty)
                         leaves -= cut
                         self._take(level, queue, maker, cut)
                         events.append(
-                            (EV_STP_RESTING, maker.order_id, account, level.price, cut,
-                             maker.qty, maker.prio)
+                            (
+                                EV_STP_RESTING,
+                                maker.order_id,
+                                account,
+                                level.price,
+                                cut,
+                                maker.qty,
+                                maker.prio,
+                            )
                         )
                         events.append(
                             (EV_STP_INCOMING, order_id, account, price, cut, leaves, prio)
@@ -215,8 +229,15 @@ class PyOrderBook:
                         cut = maker.qty
                         self._take(level, queue, maker, cut)
                         events.append(
-                            (EV_STP_RESTING, maker.order_id, account, level.price, cut, 0,
-                             maker.prio)
+                            (
+                                EV_STP_RESTING,
+                                maker.order_id,
+                                account,
+                                level.price,
+                                cut,
+                                0,
+                                maker.prio,
+                            )
                         )
                         stopped = stp == STP_CANCEL_BOTH
                 if stopped or not leaves:
@@ -287,6 +308,7 @@ class PyOrderBook:
     def _fillable(self, account: int, side: int, price: int, qty: int, stp: int) -> int:
         """How much an FOK order could trade, walking the book as matching would."""
         available = 0
+        level: _Level
         for level in self._sides[SELL if side == BUY else BUY].values():
             if (level.price > price) if side == BUY else (level.price < price):
                 break

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from engine.books import Book, compiled_book
+from engine.books import Book, CompiledOrderBook
 from engine.pybook import PyOrderBook
 from tests.venue import VENUE_PARTICIPANTS, VENUE_SPECS, Venue
 
-BOOKS: dict[str, type[Book]] = {"cython": compiled_book(), "pure": PyOrderBook}
+BOOKS: dict[str, type[Book]] = {"cython": CompiledOrderBook, "pure": PyOrderBook}
 
 
 @pytest.fixture(params=sorted(BOOKS))

@@ -118,8 +118,9 @@ def test_post_only_that_would_take_is_refused_untouched(book: Book) -> None:
 def test_stp_cancel_resting_removes_own_order_and_keeps_matching(book: Book) -> None:
     sell(book, 1, 100, 3, account=7)
     sell(book, 2, 100, 3)
-    outcome, leaves, events = book.submit(9, 7, bc.BUY, 100, 5, CUST, bc.REST,
-                                          bc.STP_CANCEL_RESTING)
+    outcome, leaves, events = book.submit(
+        9, 7, bc.BUY, 100, 5, CUST, bc.REST, bc.STP_CANCEL_RESTING
+    )
     assert list(events) == [
         (bc.EV_STP_RESTING, 1, 7, 100, 3, 0, CUST),
         (bc.EV_FILL, 2, 2, 100, 3, 0, CUST),
@@ -132,8 +133,9 @@ def test_stp_cancel_incoming_leaves_resting_alone(book: Book) -> None:
     sell(book, 1, 100, 3)
     sell(book, 2, 100, 3, account=7)
     sell(book, 3, 100, 3)
-    outcome, leaves, events = book.submit(9, 7, bc.BUY, 100, 8, CUST, bc.REST,
-                                          bc.STP_CANCEL_INCOMING)
+    outcome, leaves, events = book.submit(
+        9, 7, bc.BUY, 100, 8, CUST, bc.REST, bc.STP_CANCEL_INCOMING
+    )
     assert fills(events) == [(1, 3)]
     assert (outcome, leaves) == (bc.STP_CANCELLED, 5)
     assert [o[3] for o in book.orders()] == [2, 3]
@@ -142,8 +144,7 @@ def test_stp_cancel_incoming_leaves_resting_alone(book: Book) -> None:
 def test_stp_cancel_both(book: Book) -> None:
     sell(book, 1, 100, 3, account=7)
     sell(book, 2, 100, 3)
-    outcome, leaves, events = book.submit(9, 7, bc.BUY, 100, 5, CUST, bc.REST,
-                                          bc.STP_CANCEL_BOTH)
+    outcome, leaves, events = book.submit(9, 7, bc.BUY, 100, 5, CUST, bc.REST, bc.STP_CANCEL_BOTH)
     assert list(events) == [(bc.EV_STP_RESTING, 1, 7, 100, 3, 0, CUST)]
     assert (outcome, leaves) == (bc.STP_CANCELLED, 5)
     assert [o[3] for o in book.orders()] == [2]
@@ -152,8 +153,7 @@ def test_stp_cancel_both(book: Book) -> None:
 def test_stp_decrement_cuts_both_by_the_smaller(book: Book) -> None:
     sell(book, 1, 100, 3, account=7)
     sell(book, 2, 100, 3)
-    outcome, leaves, events = book.submit(9, 7, bc.BUY, 100, 5, CUST, bc.REST,
-                                          bc.STP_DECREMENT)
+    outcome, leaves, events = book.submit(9, 7, bc.BUY, 100, 5, CUST, bc.REST, bc.STP_DECREMENT)
     assert list(events) == [
         (bc.EV_STP_RESTING, 1, 7, 100, 3, 0, CUST),
         (bc.EV_STP_INCOMING, 9, 7, 100, 3, 2, CUST),
@@ -164,10 +164,12 @@ def test_stp_decrement_cuts_both_by_the_smaller(book: Book) -> None:
 
 def test_stp_decrement_that_exhausts_the_incoming_order(book: Book) -> None:
     sell(book, 1, 100, 5, account=7)
-    outcome, leaves, events = book.submit(9, 7, bc.BUY, 100, 3, CUST, bc.REST,
-                                          bc.STP_DECREMENT)
+    outcome, leaves, events = book.submit(9, 7, bc.BUY, 100, 3, CUST, bc.REST, bc.STP_DECREMENT)
     assert (outcome, leaves) == (bc.STP_CANCELLED, 0)
-    assert list(events)[0] == (bc.EV_STP_RESTING, 1, 7, 100, 3, 2, CUST)
+    assert list(events) == [
+        (bc.EV_STP_RESTING, 1, 7, 100, 3, 2, CUST),
+        (bc.EV_STP_INCOMING, 9, 7, 100, 3, 0, CUST),
+    ]
     assert book.order(1) == (bc.SELL, 100, 2, CUST, 7)
 
 

@@ -27,7 +27,7 @@ from engine.instruments import TradingStatus
 from engine.model import OrderType, Side, TimeInForce
 from engine.pybook import PyOrderBook
 from tests.conftest import BOOKS
-from tests.venue import VENUE_PARTICIPANTS, VENUE_SPECS, BTC
+from tests.venue import BTC, VENUE_PARTICIPANTS, VENUE_SPECS
 
 PARTICIPANTS = [p.name for p in VENUE_PARTICIPANTS]
 STEP = 1_000  # ns between commands
@@ -45,8 +45,9 @@ new_orders = st.builds(
     symbol=st.just("BTC-HKD"),
     side=st.sampled_from(Side),
     order_type=st.just(OrderType.LIMIT),
-    time_in_force=st.sampled_from([TimeInForce.GTC, TimeInForce.DAY, TimeInForce.IOC,
-                                   TimeInForce.FOK]),
+    time_in_force=st.sampled_from(
+        [TimeInForce.GTC, TimeInForce.DAY, TimeInForce.IOC, TimeInForce.FOK]
+    ),
     qty=quantities,
     price=prices,
     post_only=st.booleans(),
@@ -82,16 +83,23 @@ commands: st.SearchStrategy[Command] = st.one_of(
     st.builds(CancelOrder, names, client_ids, client_ids),
     st.builds(CancelOrder, names, client_ids, st.just(""), st.integers(1, 40)),
     st.builds(ReplaceOrder, names, client_ids, client_ids, quantities, prices),
-    st.builds(MassCancel, st.sampled_from(["", *PARTICIPANTS]), client_ids,
-              st.sampled_from(["", "BTC-HKD", "ETH-HKD"])),
+    st.builds(
+        MassCancel,
+        st.sampled_from(["", *PARTICIPANTS]),
+        client_ids,
+        st.sampled_from(["", "BTC-HKD", "ETH-HKD"]),
+    ),
     st.just(EndOfDay()),
     st.just(ExpireOrders()),
     st.builds(SetTradingStatus, st.just("BTC-HKD"), st.sampled_from(TradingStatus)),
 )
 
 
-def run_both(stream: list[Command], participants: tuple = VENUE_PARTICIPANTS,  # type: ignore[type-arg]
-             check_every: int = 1) -> int:
+def run_both(
+    stream: list[Command],
+    participants: tuple = VENUE_PARTICIPANTS,  # type: ignore[type-arg]
+    check_every: int = 1,
+) -> int:
     """Apply `stream` to both engines, comparing as it goes; returns the events produced."""
     compiled = Engine(VENUE_SPECS, participants, BOOKS["cython"])
     pure = Engine(VENUE_SPECS, participants, PyOrderBook)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pytest
 
 from engine.commands import (
@@ -40,7 +42,7 @@ BUY, SELL = Side.BUY, Side.SELL
 PX = 500_000  # the BTC-HKD reference price in ticks (tick 1 HKD)
 
 
-def trades(events: list[object]) -> list[Trade]:
+def trades(events: Sequence[object]) -> list[Trade]:
     return [e for e in events if isinstance(e, Trade)]
 
 
@@ -200,8 +202,9 @@ def test_gtd_orders_expire_when_their_time_comes(venue: Venue) -> None:
 
 
 def test_client_ids_of_finished_orders_are_forgotten_at_end_of_day(venue: Venue) -> None:
-    venue.apply(NewOrder("CLIENT1", "same", "BTC-HKD", BUY, OrderType.LIMIT, TimeInForce.IOC,
-                         1, PX))
+    venue.apply(
+        NewOrder("CLIENT1", "same", "BTC-HKD", BUY, OrderType.LIMIT, TimeInForce.IOC, 1, PX)
+    )
     again = NewOrder("CLIENT1", "same", "BTC-HKD", BUY, OrderType.LIMIT, TimeInForce.GTC, 1, PX)
     assert only_rejection(venue.apply(again)).code is RejectCode.DUPLICATE_CLIENT_ORDER_ID
     venue.apply(EndOfDay())
@@ -246,8 +249,9 @@ def test_mass_cancel_scopes(venue: Venue, who: str, symbol: str, survivors: set[
         ("CLIENT1", "ETH-HKD", "c1-eth", 250_000),
         ("CLIENT2", "BTC-HKD", "c2-btc", PX),
     ]:
-        venue.apply(NewOrder(participant, cid, sym, BUY, OrderType.LIMIT, TimeInForce.GTC, 1,
-                             price))
+        venue.apply(
+            NewOrder(participant, cid, sym, BUY, OrderType.LIMIT, TimeInForce.GTC, 1, price)
+        )
     events = venue.apply(MassCancel(who, "mc1", symbol))
     done = events[-1]
     assert isinstance(done, MassCancelDone) and done.affected == 3 - len(survivors)
@@ -267,8 +271,9 @@ BAD_COMMANDS: list[Command] = [
     NewOrder("CLIENT1", "n9", "BTC-HKD", BUY, OrderType.MARKET, TimeInForce.GTD, 1),
     NewOrder("CLIENT1", "n10", "BTC-HKD", BUY, OrderType.LIMIT, TimeInForce.GTD, 1, PX),
     NewOrder("CLIENT1", "n11", "BTC-HKD", BUY, OrderType.LIMIT, TimeInForce.GTC, 1, PX, 5),
-    NewOrder("CLIENT1", "n12", "BTC-HKD", BUY, OrderType.LIMIT, TimeInForce.IOC, 1, PX,
-             post_only=True),
+    NewOrder(
+        "CLIENT1", "n12", "BTC-HKD", BUY, OrderType.LIMIT, TimeInForce.IOC, 1, PX, post_only=True
+    ),
     NewOrder("CLIENT1", "", "BTC-HKD", BUY, OrderType.LIMIT, TimeInForce.GTC, 1, PX),
     NewOrder("CLIENT1", "resting", "BTC-HKD", BUY, OrderType.LIMIT, TimeInForce.GTC, 1, PX),
     CancelOrder("CLIENT1", "x1", "nope"),
@@ -287,8 +292,9 @@ BAD_COMMANDS: list[Command] = [
 
 @pytest.mark.parametrize("bad", BAD_COMMANDS, ids=lambda c: type(c).__name__)
 def test_a_rejected_command_changes_nothing(venue: Venue, bad: Command) -> None:
-    venue.apply(NewOrder("CLIENT1", "resting", "BTC-HKD", BUY, OrderType.LIMIT,
-                         TimeInForce.GTC, 3, PX - 10))
+    venue.apply(
+        NewOrder("CLIENT1", "resting", "BTC-HKD", BUY, OrderType.LIMIT, TimeInForce.GTC, 3, PX - 10)
+    )
     venue.rest("MM1", SELL, PX + 10, 3)
     exec_before = venue.engine.next_exec_id
     before = venue.engine.state_hash()

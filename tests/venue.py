@@ -73,12 +73,16 @@ class Venue:
         price: int,
         qty: int,
         tif: TimeInForce = TimeInForce.GTC,
-        symbol: str = "BTC-HKD",
-        **extra: object,
+        *,
+        expire_time: int = 0,
+        post_only: bool = False,
     ) -> list[Event]:
-        cmd = NewOrder(who, f"c{next(self._ids)}", symbol, side, OrderType.LIMIT, tif, qty,
-                       price, **extra)  # type: ignore[arg-type]
-        return self.apply(cmd)
+        cid = f"c{next(self._ids)}"
+        return self.apply(
+            NewOrder(
+                who, cid, "BTC-HKD", side, OrderType.LIMIT, tif, qty, price, expire_time, post_only
+            )
+        )
 
     def market(
         self, who: str, side: Side, qty: int, tif: TimeInForce = TimeInForce.IOC
@@ -86,9 +90,21 @@ class Venue:
         cmd = NewOrder(who, f"c{next(self._ids)}", "BTC-HKD", side, OrderType.MARKET, tif, qty)
         return self.apply(cmd)
 
-    def rest(self, who: str, side: Side, price: int, qty: int, **extra: object) -> int:
+    def rest(
+        self,
+        who: str,
+        side: Side,
+        price: int,
+        qty: int,
+        tif: TimeInForce = TimeInForce.GTC,
+        *,
+        expire_time: int = 0,
+        post_only: bool = False,
+    ) -> int:
         """Place a limit order that must be accepted; returns its order id."""
-        events = self.limit(who, side, price, qty, **extra)  # type: ignore[arg-type]
+        events = self.limit(
+            who, side, price, qty, tif, expire_time=expire_time, post_only=post_only
+        )
         accepted = events[0]
         assert isinstance(accepted, OrderAccepted), events
         return accepted.order_id
