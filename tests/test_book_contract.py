@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from bench.orderflow import FULL_MIX, OrderFlow, to_book_rows
 from engine import _book, book_codes
 from engine import book_codes as bc
 from engine.books import Book
+from fixgw.orderflow import FULL_MIX, OrderFlow, to_book_rows
 
 CUST, VENUE, MM = bc.CUSTOMER, bc.AFFILIATE_VENUE, bc.MARKET_MAKER
 

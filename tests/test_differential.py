@@ -11,7 +11,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bench.orderflow import FULL_MIX, OrderFlow, flow_participants, to_engine_commands
 from engine.commands import (
     CancelOrder,
     Command,
@@ -26,6 +25,7 @@ from engine.core import Engine
 from engine.instruments import TradingStatus
 from engine.model import OrderType, Side, TimeInForce
 from engine.pybook import PyOrderBook
+from fixgw.orderflow import FULL_MIX, OrderFlow, flow_participants, to_engine_commands
 from tests.conftest import BOOKS
 from tests.venue import BTC, VENUE_PARTICIPANTS, VENUE_SPECS
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import random
 from array import array
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from enum import Enum
 
@@ -189,20 +189,26 @@ def to_book_rows(ops: list[FlowOp], stp: int = bc.STP_CANCEL_RESTING) -> array[i
     return rows
 
 
+FLOW_NAMES = tuple(f"P{a}" for a in range(ACCOUNTS))
+
+
 def flow_participants() -> tuple[Participant, ...]:
     """One participant per flow account, roles as `priority_class`, every STP mode in use."""
     modes = list(StpMode)
     return tuple(
-        Participant(f"P{a}", a + 1, Role(priority_class(a)), modes[a % len(modes)])
+        Participant(FLOW_NAMES[a], a + 1, Role(priority_class(a)), modes[a % len(modes)])
         for a in range(ACCOUNTS)
     )
 
 
-def to_engine_commands(ops: list[FlowOp], symbol: str) -> list[Command]:
-    """Express a flow as engine commands; cancels and replaces name the first client id."""
+def to_engine_commands(
+    ops: list[FlowOp], symbol: str, names: Sequence[str] = FLOW_NAMES
+) -> list[Command]:
+    """Express a flow as engine commands, account `a` trading as `names[a % len(names)]`;
+    cancels and replaces name the order's first client id."""
     commands: list[Command] = []
     for i, op in enumerate(ops):
-        who = f"P{op.account}"
+        who = names[op.account % len(names)]
         side = Side(op.side)
         if op.kind is FlowKind.CANCEL:
             commands.append(CancelOrder(who, f"x{i}", f"c{op.ref}"))

@@ -1,0 +1,51 @@
+"""`fixgw demo` (what `make run` starts today) and the instrument file it reads."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from fixgw.config import load_instruments
+
+
+def run_demo(*, pure: bool) -> str:
+    env = {**os.environ, "FIXGW_PURE": "1" if pure else "0"}
+    done = subprocess.run(
+        [sys.executable, "-m", "fixgw.cli", "demo", "--count", "400"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    return done.stdout
+
+
+def test_demo_prints_trades_and_is_reproducible_on_either_book() -> None:
+    compiled, pure = run_demo(pure=False), run_demo(pure=True)
+    assert "(compiled book)" in compiled and "(pure-Python book)" in pure
+    trade_lines = [line for line in compiled.splitlines() if line.strip()[:1].isdigit()]
+    assert len(trade_lines) > 10
+    assert compiled.split("\n", 1)[1] == pure.split("\n", 1)[1]
+    assert compiled == run_demo(pure=False)
+
+
+def test_demo_instruments_load_exactly() -> None:
+    btc, eth = load_instruments()
+    assert (btc.symbol, eth.symbol) == ("BTC-HKD", "ETH-HKD")
+    assert btc.price_to_ticks("700000") == 700_000 and btc.qty_to_lots("0.5") == 5_000
+    assert eth.price_text(250_001) == "25000.1"
+
+
+def test_a_bad_instrument_entry_names_itself(tmp_path: Path) -> None:
+    bad = tmp_path / "instruments.toml"
+    bad.write_text(
+        '[instruments.X-HKD]\nbase="X"\nquote="HKD"\ntick="0.5"\nlot="0.1"\n'
+        'min_qty="0.15"\nmax_qty="1"\nband_percent="5"\nreference_price="10"\n'
+    )
+    with pytest.raises(ValueError, match=r"instrument X-HKD: min_qty 0.15 is not a multiple"):
+        load_instruments(bad)
