@@ -285,20 +285,24 @@ class PyOrderBook:
         and every book event as a row tagged with the index of the operation that made it."""
         results: array[int] = array("q")
         events: array[int] = array("q")
-        for row in range(len(ops) // 8):
-            op, order_id, account, side, price, qty, prio, flags = ops[row * 8 : row * 8 + 8]
+        values = iter(ops)
+        rows = zip(*[values] * 8, strict=False)
+        for row, (op, order_id, account, side, price, qty, prio, flags) in enumerate(rows):
             if op == OP_SUBMIT:
                 outcome, leaves, fired = self.submit(
                     order_id, account, side, price, qty, prio, flags & 0xFF, flags >> 8
                 )
-                results.extend((outcome, leaves))
+                results.append(outcome)
+                results.append(leaves)
                 for ev in fired:
                     events.append(row)
                     events.extend(ev)
             elif op == OP_CANCEL:
-                results.extend((0, self.cancel(order_id)))
+                results.append(0)
+                results.append(self.cancel(order_id))
             elif op == OP_REDUCE:
-                results.extend((0, int(self.reduce(order_id, qty))))
+                results.append(0)
+                results.append(self.reduce(order_id, qty))
             else:
                 raise ValueError(f"batch row {row}: operation {op} is unknown")
         return results, events
