@@ -150,7 +150,7 @@ class Engine:
             cmd.qty,
             cmd.expire_time,
             cmd.post_only,
-            participant.role.value,
+            int(participant.role),
         )
         self.next_order_id += 1
         self._client_ids[cmd.participant][cmd.client_order_id] = order.order_id
@@ -310,12 +310,12 @@ class Engine:
         outcome, leaves, fired = self.books[order.symbol].submit(
             order.order_id,
             participant.account,
-            order.side.value,
+            order.side,
             limit,
             qty,
             order.prio,
             mode,
-            participant.stp_mode.value,
+            participant.stp_mode,
         )
         for kind, order_id, _account, price, cut, rest, _prio in fired:
             if kind == bc.EV_FILL:
@@ -578,7 +578,7 @@ class Engine:
     def _check_passive(
         self, state: InstrumentState, side: Side, price: int, order_id: int = 0
     ) -> None:
-        if self.books[state.spec.symbol].would_cross(side.value, price):
+        if self.books[state.spec.symbol].would_cross(side, price):
             raise Refused(
                 RejectCode.POST_ONLY_WOULD_TAKE,
                 f"post-only {side.name.lower()} at {state.spec.price_text(price)} would take "

@@ -2,13 +2,13 @@
 
 Enum values equal the FIX 4.4 codes where FIX has one (Side, OrdType, TimeInForce,
 OrdStatus), so the gateway maps them without tables; the book's own integers are in
-`book_codes`.
+`book_codes`. They are int- or str-backed so hashing and passing them on stay in C.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum, IntEnum
+from enum import IntEnum, StrEnum
 
 from engine import book_codes
 
@@ -18,12 +18,12 @@ class Side(IntEnum):
     SELL = book_codes.SELL
 
 
-class OrderType(Enum):
+class OrderType(StrEnum):
     MARKET = "1"
     LIMIT = "2"
 
 
-class TimeInForce(Enum):
+class TimeInForce(StrEnum):
     DAY = "0"
     GTC = "1"
     IOC = "3"
@@ -31,7 +31,7 @@ class TimeInForce(Enum):
     GTD = "6"
 
 
-class OrderStatus(Enum):
+class OrderStatus(StrEnum):
     NEW = "0"
     PARTIALLY_FILLED = "1"
     FILLED = "2"
@@ -55,7 +55,7 @@ class StpMode(IntEnum):
     DECREMENT = book_codes.STP_DECREMENT
 
 
-class CancelReason(Enum):
+class CancelReason(StrEnum):
     USER = "user"
     IOC_REMAINDER = "ioc_remainder"
     FOK_UNFILLED = "fok_unfilled"
@@ -64,7 +64,7 @@ class CancelReason(Enum):
     MASS_CANCEL = "mass_cancel"
 
 
-class RequestKind(Enum):
+class RequestKind(StrEnum):
     NEW_ORDER = "new_order"
     CANCEL = "cancel"
     REPLACE = "replace"
@@ -72,7 +72,7 @@ class RequestKind(Enum):
     TRADING_STATUS = "trading_status"
 
 
-class RejectCode(Enum):
+class RejectCode(StrEnum):
     UNKNOWN_PARTICIPANT = "unknown_participant"
     UNKNOWN_SYMBOL = "unknown_symbol"
     TRADING_HALTED = "trading_halted"

@@ -8,12 +8,12 @@ silently wrong execution report.
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import Enum, StrEnum
 
 from engine.model import OrderStatus, OrderType, Side, TimeInForce
 
 
-class Change(Enum):
+class Change(StrEnum):
     FILL = "fill"
     CANCEL = "cancel"
     RESTATE = "restate"  # reduced by the venue, still open
