@@ -38,42 +38,39 @@ client_ids = st.integers(1, 40).map(lambda n: f"c{n}")
 prices = st.integers(PX - 4, PX + 4)
 quantities = st.integers(1, 12)
 
-new_orders = st.builds(
-    NewOrder,
-    participant=names,
-    client_order_id=client_ids,
-    symbol=st.just("BTC-HKD"),
-    side=st.sampled_from(Side),
-    order_type=st.just(OrderType.LIMIT),
-    time_in_force=st.sampled_from(
-        [TimeInForce.GTC, TimeInForce.DAY, TimeInForce.IOC, TimeInForce.FOK]
-    ),
-    qty=quantities,
-    price=prices,
-    post_only=st.booleans(),
-)
-market_orders = st.builds(
-    NewOrder,
-    participant=names,
-    client_order_id=client_ids,
-    symbol=st.just("BTC-HKD"),
-    side=st.sampled_from(Side),
-    order_type=st.just(OrderType.MARKET),
-    time_in_force=st.sampled_from([TimeInForce.IOC, TimeInForce.FOK]),
-    qty=quantities,
-)
-gtd_orders = st.builds(
-    NewOrder,
-    participant=names,
-    client_order_id=client_ids,
-    symbol=st.just("BTC-HKD"),
-    side=st.sampled_from(Side),
-    order_type=st.just(OrderType.LIMIT),
-    time_in_force=st.just(TimeInForce.GTD),
-    qty=quantities,
-    price=prices,
+NO_PRICE = st.just(0)
+
+
+def orders(
+    order_type: OrderType,
+    tifs: list[TimeInForce],
+    price: st.SearchStrategy[int] = NO_PRICE,
+    **extra: st.SearchStrategy[object],
+) -> st.SearchStrategy[NewOrder]:
+    return st.builds(
+        NewOrder,
+        participant=names,
+        client_order_id=client_ids,
+        symbol=st.just("BTC-HKD"),
+        side=st.sampled_from(Side),
+        order_type=st.just(order_type),
+        time_in_force=st.sampled_from(tifs),
+        qty=quantities,
+        price=price,
+        **extra,
+    )
+
+
+LIMIT_TIFS = [TimeInForce.GTC, TimeInForce.DAY, TimeInForce.IOC, TimeInForce.FOK]
+new_orders = orders(OrderType.LIMIT, LIMIT_TIFS, prices, post_only=st.booleans())
+market_orders = orders(OrderType.MARKET, [TimeInForce.IOC, TimeInForce.FOK])
+gtd_orders = orders(
+    OrderType.LIMIT,
+    [TimeInForce.GTD],
+    prices,
     expire_time=st.integers(1, 400).map(lambda k: k * STEP),
 )
+
 commands: st.SearchStrategy[Command] = st.one_of(
     new_orders,
     new_orders,
