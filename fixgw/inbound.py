@@ -1,0 +1,131 @@
+"""FIX application messages in, engine commands out — on the QuickFIX callback thread.
+
+The callback must be quick and must not touch engine state, so this module only reads
+fields (as plain strings, never keeping the SWIG message) and converts them exactly against
+immutable instrument specs. A value that cannot be converted becomes a `Refusal` that the
+runner answers in order with everything else; nothing here mutates anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from engine.commands import CancelOrder, Command, NewOrder, ReplaceOrder
+from engine.instruments import InstrumentSpec
+from engine.model import OrderType, Side, TimeInForce
+from engine.values import ValueRejected
+
+FIX_SIDES = {"1": Side.BUY, "2": Side.SELL}
+POST_ONLY = "6"  # ExecInst(18): participate, don't initiate
+
+# OrdRejReason(103) values used for refusals decided at the edge.
+UNKNOWN_SYMBOL = "1"
+UNSUPPORTED = "11"
+INCORRECT_QUANTITY = "13"
+INVALID_PRICE_INCREMENT = "18"
+OTHER = "99"
+
+
+@dataclass(frozen=True, slots=True)
+class Echo:
+    """What a reply to this request must repeat back to the client."""
+
+    msg_type: str
+    client_order_id: str
+    orig_client_order_id: str
+    order_id: str
+    symbol: str
+    side: str
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal(Exception):
+    """A request refused before it reached the engine; `reason` is an OrdRejReason."""
+
+    reason: str
+    text: str
+
+
+Reader = Callable[[int], str | None]
+
+
+def _parse_utc(text: str) -> int:
+    """FIX UTCTimestamp (YYYYMMDD-HH:MM:SS[.sss...]) to ns since the epoch."""
+    head, _, fraction = text.partition(".")
+    try:
+        moment = datetime.strptime(head, "%Y%m%d-%H:%M:%S").replace(tzinfo=UTC)
+    except ValueError:
+        raise Refusal(OTHER, f"ExpireTime {text!r} is not a UTC timestamp") from None
+    if fraction and not fraction.isdigit():
+        raise Refusal(OTHER, f"ExpireTime {text!r} is not a UTC timestamp")
+    nanos = int((fraction + "000000000")[:9]) if fraction else 0
+    return int(moment.timestamp()) * 1_000_000_000 + nanos
+
+
+def _order_id(text: str | None) -> int:
+    """OrderID(37) as the engine's integer id; absent or foreign ids resolve by ClOrdID."""
+    return int(text) if text and text.isdigit() and len(text) < 19 else 0
+
+
+class RequestReader:
+    """Turns one session's application messages into commands for one participant."""
+
+    def __init__(self, instruments: Mapping[str, InstrumentSpec]) -> None:
+        self._instruments = instruments
+
+    def _spec(self, symbol: str) -> InstrumentSpec:
+        spec = self._instruments.get(symbol)
+        if spec is None:
+            raise Refusal(UNKNOWN_SYMBOL, f"unknown symbol {symbol!r}")
+        return spec
+
+    def new_order(self, participant: str, get: Reader) -> Command:
+        spec = self._spec(get(55) or "")
+        side = FIX_SIDES[get(54) or ""]
+        order_type = OrderType(get(40))
+        tif = TimeInForce(get(59) or TimeInForce.DAY.value)
+        qty = self._qty(spec, get(38))
+        price = 0
+        if order_type is OrderType.LIMIT:
+            price = self._price(spec, get(44))
+        elif get(44) is not None:
+            raise Refusal(UNSUPPORTED, "a market order carries no price")
+        expire = get(126)
+        exec_inst = (get(18) or "").split()
+        return NewOrder(
+            participant, get(11) or "", spec.symbol, side, order_type, tif, qty, price,
+            _parse_utc(expire) if expire else 0, POST_ONLY in exec_inst,
+        )
+
+    def cancel(self, participant: str, get: Reader) -> Command:
+        return CancelOrder(participant, get(11) or "", get(41) or "", _order_id(get(37)))
+
+    def replace(self, participant: str, get: Reader) -> Command:
+        spec = self._spec(get(55) or "")
+        if get(40) != OrderType.LIMIT.value:
+            raise Refusal(UNSUPPORTED, "only limit orders can be replaced")
+        return ReplaceOrder(
+            participant, get(11) or "", get(41) or "", self._qty(spec, get(38)),
+            self._price(spec, get(44)), _order_id(get(37)),
+        )
+
+    @staticmethod
+    def _qty(spec: InstrumentSpec, text: str | None) -> int:
+        if text is None:
+            raise Refusal(INCORRECT_QUANTITY, "OrderQty is required")
+        try:
+            return spec.qty_to_lots(text)
+        except ValueRejected as bad:
+            raise Refusal(INCORRECT_QUANTITY, str(bad)) from None
+
+    @staticmethod
+    def _price(spec: InstrumentSpec, text: str | None) -> int:
+        if text is None:
+            raise Refusal(OTHER, "a limit order needs a Price")
+        try:
+            return spec.price_to_ticks(text)
+        except ValueRejected as bad:
+            reason = INVALID_PRICE_INCREMENT if "multiple" in str(bad) else OTHER
+            raise Refusal(reason, str(bad)) from None
