@@ -1,10 +1,13 @@
-"""The `fixgw` command. Today: `fixgw demo`; the gateway and operator commands join it."""
+"""The `fixgw` command: `serve` runs the gateway, `demo` a seeded engine run, and
+`hash-password` makes a roster entry's password hash."""
 
 from __future__ import annotations
 
 import argparse
+import getpass
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from engine.books import PURE
 from engine.core import Engine
@@ -12,6 +15,8 @@ from engine.events import Rejected, Trade
 from engine.model import Participant, Role
 from fixgw.config import load_instruments
 from fixgw.orderflow import OrderFlow, to_engine_commands
+from fixgw.roster import hash_password
+from fixgw.server import DEFAULT_CONFIG, load_config, serve
 
 DEMO_PARTICIPANTS = (
     Participant("CLIENT1", 1, Role.CUSTOMER),
@@ -64,10 +69,27 @@ def demo(seed: int, count: int) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="fixgw", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
+    run_serve = commands.add_parser("serve", help="run the FIX 4.4 gateway")
+    run_serve.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
+    run_serve.add_argument("--host")
+    run_serve.add_argument("--port", type=int)
+    run_serve.add_argument("--data-dir", type=Path)
     run_demo = commands.add_parser("demo", help="run a seeded engine demo and print its trades")
     run_demo.add_argument("--seed", type=int, default=42)
     run_demo.add_argument("--count", type=int, default=300, help="commands to generate")
+    commands.add_parser("hash-password", help="read a password, print its roster hash")
     args = parser.parse_args(argv)
+    if args.command == "serve":
+        return serve(load_config(args.config, args.host, args.port, args.data_dir))
+    if args.command == "hash-password":
+        print(
+            hash_password(
+                getpass.getpass("password: ")
+                if sys.stdin.isatty()
+                else sys.stdin.readline().rstrip("\n")
+            )
+        )
+        return 0
     return demo(args.seed, args.count)
 
 

@@ -38,6 +38,7 @@ class Echo:
     order_id: str
     symbol: str
     side: str
+    request_type: str = ""  # MassCancelRequestType(530) of a mass cancel
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +85,7 @@ class RequestReader:
     def new_order(self, participant: str, get: Reader) -> Command:
         spec = self._spec(get(55) or "")
         side = FIX_SIDES[get(54) or ""]
-        order_type = OrderType(get(40))
+        order_type = OrderType(get(40) or "")
         tif = TimeInForce(get(59) or TimeInForce.DAY.value)
         qty = self._qty(spec, get(38))
         price = 0
@@ -95,8 +96,16 @@ class RequestReader:
         expire = get(126)
         exec_inst = (get(18) or "").split()
         return NewOrder(
-            participant, get(11) or "", spec.symbol, side, order_type, tif, qty, price,
-            _parse_utc(expire) if expire else 0, POST_ONLY in exec_inst,
+            participant,
+            get(11) or "",
+            spec.symbol,
+            side,
+            order_type,
+            tif,
+            qty,
+            price,
+            _parse_utc(expire) if expire else 0,
+            POST_ONLY in exec_inst,
         )
 
     def cancel(self, participant: str, get: Reader) -> Command:
@@ -107,8 +116,12 @@ class RequestReader:
         if get(40) != OrderType.LIMIT.value:
             raise Refusal(UNSUPPORTED, "only limit orders can be replaced")
         return ReplaceOrder(
-            participant, get(11) or "", get(41) or "", self._qty(spec, get(38)),
-            self._price(spec, get(44)), _order_id(get(37)),
+            participant,
+            get(11) or "",
+            get(41) or "",
+            self._qty(spec, get(38)),
+            self._price(spec, get(44)),
+            _order_id(get(37)),
         )
 
     @staticmethod

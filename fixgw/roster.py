@@ -47,8 +47,11 @@ class RosterEntry:
     cancel_on_disconnect: bool
 
 
-ROLES = {"customer": Role.CUSTOMER, "affiliate_venue": Role.AFFILIATE_VENUE,
-         "market_maker": Role.MARKET_MAKER}
+ROLES = {
+    "customer": Role.CUSTOMER,
+    "affiliate_venue": Role.AFFILIATE_VENUE,
+    "market_maker": Role.MARKET_MAKER,
+}
 STP_MODES = {mode.name.lower(): mode for mode in StpMode}
 
 
@@ -65,8 +68,12 @@ def load_roster(path: Path) -> dict[str, RosterEntry]:
                 ROLES[entry["role"]],
                 STP_MODES[entry.get("stp", "cancel_resting")],
             )
-            roster[comp_id] = RosterEntry(comp_id, participant, entry["password_hash"],
-                                          bool(entry.get("cancel_on_disconnect", False)))
+            roster[comp_id] = RosterEntry(
+                comp_id,
+                participant,
+                entry["password_hash"],
+                bool(entry.get("cancel_on_disconnect", False)),
+            )
         except (KeyError, ValueError) as bad:
             raise ValueError(f"{path}: participant {comp_id}: bad or missing {bad}") from None
     return roster

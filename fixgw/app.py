@@ -1,0 +1,137 @@
+"""The QuickFIX application: authenticate logons, read requests, enqueue them. Nothing more.
+
+Every callback is guarded: in the Python binding an exception escaping a callback ends the
+process, so anything unexpected is logged and swallowed — except QuickFIX's own signalling
+exceptions (RejectLogon, UnsupportedMessageType, ...), which are how a callback asks
+QuickFIX to answer with a Logout, a BusinessMessageReject or a session Reject.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+import quickfix as fix
+import structlog
+
+from fixgw.inbound import FIX_SIDES, Echo, Refusal, RequestReader
+from fixgw.roster import RosterEntry, verify_password
+from fixgw.runner import EdgeRefusal, Request, Runner, SessionDirectory, SessionEnded
+
+log = structlog.get_logger("fixgw.app")
+
+SIGNALS = (
+    fix.RejectLogon,
+    fix.UnsupportedMessageType,
+    fix.DoNotSend,
+    fix.FieldNotFound,
+    fix.IncorrectTagValue,
+    fix.IncorrectDataFormat,
+)
+SOH = "\x01"
+Callback = TypeVar("Callback", bound=Callable[..., Any])
+
+
+def guarded(callback: Callback) -> Callback:
+    @functools.wraps(callback)
+    def wrapper(*args: Any) -> Any:
+        try:
+            return callback(*args)
+        except SIGNALS:
+            raise
+        except Exception:
+            log.exception("QuickFIX callback failed", callback=callback.__name__)
+            return None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def fields_of(msg: fix.Message) -> dict[int, str]:
+    """All fields as {tag: value} in one call into QuickFIX (repeated tags: last wins)."""
+    out: dict[int, str] = {}
+    for pair in msg.toString().split(SOH):
+        tag, sep, value = pair.partition("=")
+        if sep:
+            out[int(tag)] = value
+    return out
+
+
+def comp_id_of(session_id: fix.SessionID) -> str:
+    return str(session_id.getTargetCompID().getValue())
+
+
+class GatewayApp(fix.Application):  # type: ignore[misc]
+    def __init__(
+        self,
+        roster: Mapping[str, RosterEntry],
+        reader: RequestReader,
+        runner: Runner,
+        sessions: SessionDirectory,
+    ) -> None:
+        super().__init__()
+        self._roster = roster
+        self._reader = reader
+        self._runner = runner
+        self._sessions = sessions
+        self._handlers: dict[str, Callable[[str, Callable[[int], str | None]], Any]] = {
+            "D": reader.new_order,
+            "F": reader.cancel,
+            "G": reader.replace,
+        }
+
+    @guarded
+    def onCreate(self, session_id: fix.SessionID) -> None:  # noqa: N802 (QuickFIX's name)
+        self._sessions.add(comp_id_of(session_id), session_id)
+
+    @guarded
+    def onLogon(self, session_id: fix.SessionID) -> None:  # noqa: N802
+        log.info("logon", participant=comp_id_of(session_id))
+
+    @guarded
+    def onLogout(self, session_id: fix.SessionID) -> None:  # noqa: N802
+        participant = comp_id_of(session_id)
+        log.info("logout", participant=participant)
+        entry = self._roster.get(participant)
+        self._runner.put(SessionEnded(participant, bool(entry and entry.cancel_on_disconnect)))
+
+    @guarded
+    def toAdmin(self, msg: fix.Message, session_id: fix.SessionID) -> None:  # noqa: N802
+        return None
+
+    @guarded
+    def toApp(self, msg: fix.Message, session_id: fix.SessionID) -> None:  # noqa: N802
+        return None
+
+    @guarded
+    def fromAdmin(self, msg: fix.Message, session_id: fix.SessionID) -> None:  # noqa: N802
+        if msg.getHeader().getField(35) != "A":
+            return
+        comp_id = comp_id_of(session_id)
+        entry = self._roster.get(comp_id)
+        if entry is None:
+            raise fix.RejectLogon(f"unknown CompID {comp_id}")
+        if not msg.isSetField(553) or not msg.isSetField(554):
+            raise fix.RejectLogon("Username(553) and Password(554) are required")
+        if msg.getField(553) != comp_id:
+            raise fix.RejectLogon(f"Username does not match SenderCompID {comp_id}")
+        if not verify_password(msg.getField(554), entry.password_hash):
+            raise fix.RejectLogon("wrong password")
+
+    @guarded
+    def fromApp(self, msg: fix.Message, session_id: fix.SessionID) -> None:  # noqa: N802
+        fields = fields_of(msg)
+        msg_type = fields[35]
+        handler = self._handlers.get(msg_type)
+        if handler is None:
+            raise fix.UnsupportedMessageType()
+        participant = comp_id_of(session_id)
+        get = fields.get
+        echo = Echo(msg_type, get(11, ""), get(41, ""), get(37, ""), get(55, ""),
+                    get(54, "") if get(54) in FIX_SIDES else "")  # fmt: skip
+        try:
+            command = handler(participant, get)
+        except Refusal as refusal:
+            self._runner.put(EdgeRefusal(participant, echo, refusal))
+            return
+        self._runner.put(Request(participant, command, echo))

@@ -1,0 +1,294 @@
+"""Engine events out as FIX 4.4 messages: execution reports, cancel rejects, mass-cancel reports.
+
+Every order event becomes exactly one ExecutionReport per order it concerns (a trade, two),
+with ExecType and OrdStatus taken from the event — the engine's transition table already
+decided the status, so this module only spells it in FIX. Messages are built field by field
+with plain tag numbers and strings; typed QuickFIX field objects cost far more per message.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from decimal import Decimal
+
+import quickfix as fix
+
+from engine.events import (
+    Event,
+    Fill,
+    MassCancelDone,
+    OrderAccepted,
+    OrderCancelled,
+    OrderExpired,
+    OrderReplaced,
+    Rejected,
+    Trade,
+)
+from engine.instruments import InstrumentSpec
+from engine.model import OrderStatus, OrderType, RejectCode, RequestKind
+from fixgw.inbound import Echo
+
+Outgoing = tuple[str, fix.Message]  # (participant, message)
+
+ORD_REJ_REASON = {
+    RejectCode.UNKNOWN_SYMBOL: "1",
+    RejectCode.TRADING_HALTED: "2",
+    RejectCode.DUPLICATE_CLIENT_ORDER_ID: "6",
+    RejectCode.UNSUPPORTED_ORDER: "11",
+    RejectCode.INVALID_QUANTITY: "13",
+    RejectCode.UNKNOWN_ORDER: "5",
+    RejectCode.NOT_ORDER_OWNER: "5",
+    RejectCode.ORDER_ALREADY_DONE: "4",
+}
+CXL_REJ_REASON = {
+    RejectCode.ORDER_ALREADY_DONE: "0",
+    RejectCode.UNKNOWN_ORDER: "1",
+    RejectCode.NOT_ORDER_OWNER: "1",
+    RejectCode.DUPLICATE_CLIENT_ORDER_ID: "6",
+}
+FIX_SIDE = ("1", "2")
+AVG_PX_PLACES = Decimal("1e-8")
+
+
+def utc_timestamp(ns: int) -> str:
+    """FIX UTCTimestamp with milliseconds, from the sequencer's nanosecond stamp."""
+    seconds, rest = divmod(ns, 1_000_000_000)
+    return time.strftime("%Y%m%d-%H:%M:%S", time.gmtime(seconds)) + f".{rest // 1_000_000:03d}"
+
+
+def message(msg_type: str, fields: list[tuple[int, str]]) -> fix.Message:
+    msg = fix.Message()
+    msg.getHeader().setField(35, msg_type)
+    for tag, value in fields:
+        msg.setField(tag, value)
+    return msg
+
+
+class ReportWriter:
+    """Spells events in FIX; needs only the instruments' immutable specs."""
+
+    def __init__(self, instruments: Mapping[str, InstrumentSpec]) -> None:
+        self._instruments = instruments
+
+    def encode(self, event: Event, echo: Echo | None) -> list[Outgoing]:
+        """The messages for one event, each with the participant it goes to."""
+        if isinstance(event, Trade):
+            spec = self._instruments[event.symbol]
+            return [self._fill(event, spec, event.maker), self._fill(event, spec, event.taker)]
+        if isinstance(event, OrderAccepted):
+            return [self._accepted(event)]
+        if isinstance(event, OrderCancelled):
+            return [self._cancelled(event)]
+        if isinstance(event, OrderReplaced):
+            return [self._replaced(event)]
+        if isinstance(event, OrderExpired):
+            return [self._expired(event)]
+        if isinstance(event, Rejected):
+            return [self._rejected(event, echo)] if event.participant else []
+        if isinstance(event, MassCancelDone) and event.client_order_id and echo is not None:
+            return [self._mass_cancel_report(event, echo)]
+        return []
+
+    def _avg_px(self, spec: InstrumentSpec, notional: int, cum_qty: int) -> str:
+        if cum_qty == 0:
+            return "0"
+        average = (Decimal(notional) * spec.tick / cum_qty).quantize(AVG_PX_PLACES)
+        return format(average.normalize(), "f")
+
+    def _accepted(self, e: OrderAccepted) -> Outgoing:
+        spec = self._instruments[e.symbol]
+        fields = [
+            (37, str(e.order_id)),
+            (11, e.client_order_id),
+            (17, str(e.exec_id)),
+            (150, "0"),
+            (39, "0"),
+            (55, e.symbol),
+            (54, FIX_SIDE[e.side]),
+            (38, spec.qty_text(e.qty)),
+            (40, e.order_type.value),
+            (59, e.time_in_force.value),
+            (151, spec.qty_text(e.qty)),
+            (14, "0"),
+            (6, "0"),
+            (60, utc_timestamp(e.ts)),
+        ]
+        if e.order_type is OrderType.LIMIT:
+            fields.append((44, spec.price_text(e.price)))
+        if e.post_only:
+            fields.append((18, "6"))
+        if e.expire_time:
+            fields.append((126, utc_timestamp(e.expire_time)))
+        return e.participant, message("8", fields)
+
+    def _fill(self, t: Trade, spec: InstrumentSpec, f: Fill) -> Outgoing:
+        fields = [
+            (37, str(f.order_id)),
+            (11, f.client_order_id),
+            (17, str(f.exec_id)),
+            (150, "F"),
+            (39, f.status.value),
+            (55, t.symbol),
+            (54, FIX_SIDE[f.side]),
+            (31, spec.price_text(t.price)),
+            (32, spec.qty_text(t.qty)),
+            (14, spec.qty_text(f.cum_qty)),
+            (151, spec.qty_text(f.leaves_qty)),
+            (6, self._avg_px(spec, f.notional, f.cum_qty)),
+            (880, str(t.trade_id)),
+            (60, utc_timestamp(t.ts)),
+        ]
+        return f.participant, message("8", fields)
+
+    def _cancelled(self, e: OrderCancelled) -> Outgoing:
+        spec = self._instruments[e.symbol]
+        restated = e.leaves_qty > 0
+        fields = [
+            (37, str(e.order_id)),
+            (11, e.client_order_id),
+            (17, str(e.exec_id)),
+            (150, "D" if restated else "4"),
+            (39, e.status.value),
+            (55, e.symbol),
+            (54, FIX_SIDE[e.side]),
+            (14, spec.qty_text(e.cum_qty)),
+            (151, spec.qty_text(e.leaves_qty)),
+            (6, self._avg_px(spec, e.notional, e.cum_qty)),
+            (60, utc_timestamp(e.ts)),
+            (58, f"{'reduced' if restated else 'cancelled'}: {e.reason.value.replace('_', ' ')}"),
+        ]
+        if restated:
+            fields.append((378, "99"))
+        if e.orig_client_order_id:
+            fields.append((41, e.orig_client_order_id))
+        return e.participant, message("8", fields)
+
+    def _replaced(self, e: OrderReplaced) -> Outgoing:
+        spec = self._instruments[e.symbol]
+        fields = [
+            (37, str(e.order_id)),
+            (11, e.client_order_id),
+            (41, e.orig_client_order_id),
+            (17, str(e.exec_id)),
+            (150, "5"),
+            (39, e.status.value),
+            (55, e.symbol),
+            (54, FIX_SIDE[e.side]),
+            (38, spec.qty_text(e.qty)),
+            (40, OrderType.LIMIT.value),
+            (44, spec.price_text(e.price)),
+            (14, spec.qty_text(e.cum_qty)),
+            (151, spec.qty_text(e.leaves_qty)),
+            (6, self._avg_px(spec, e.notional, e.cum_qty)),
+            (60, utc_timestamp(e.ts)),
+        ]
+        return e.participant, message("8", fields)
+
+    def _expired(self, e: OrderExpired) -> Outgoing:
+        spec = self._instruments[e.symbol]
+        fields = [
+            (37, str(e.order_id)),
+            (11, e.client_order_id),
+            (17, str(e.exec_id)),
+            (150, "C"),
+            (39, OrderStatus.EXPIRED.value),
+            (55, e.symbol),
+            (54, FIX_SIDE[e.side]),
+            (14, spec.qty_text(e.cum_qty)),
+            (151, "0"),
+            (6, self._avg_px(spec, e.notional, e.cum_qty)),
+            (60, utc_timestamp(e.ts)),
+        ]
+        return e.participant, message("8", fields)
+
+    def _rejected(self, e: Rejected, echo: Echo | None) -> Outgoing:
+        symbol = echo.symbol if echo else ""
+        side = echo.side if echo else ""
+        if e.request in (RequestKind.CANCEL, RequestKind.REPLACE):
+            fields = [
+                (37, str(e.order_id) if e.order_id else (echo.order_id if echo else "") or "NONE"),
+                (11, e.client_order_id),
+                (41, echo.orig_client_order_id if echo else ""),
+                (39, "8"),
+                (434, "1" if e.request is RequestKind.CANCEL else "2"),
+                (102, CXL_REJ_REASON.get(e.code, "99")),
+                (58, e.text),
+            ]
+            return e.participant, message("9", fields)
+        if e.request is RequestKind.MASS_CANCEL:
+            return e.participant, message(
+                "r",
+                [
+                    (11, e.client_order_id),
+                    (37, "NONE"),
+                    (530, echo.request_type if echo else "7"),
+                    (531, "0"),
+                    (532, "99"),
+                    (58, e.text),
+                ],
+            )
+        return e.participant, self.order_reject(
+            e.client_order_id,
+            symbol,
+            side,
+            str(e.exec_id),
+            ORD_REJ_REASON.get(e.code, "99"),
+            e.text,
+            e.ts,
+        )
+
+    @staticmethod
+    def order_reject(
+        client_order_id: str, symbol: str, side: str, exec_id: str, reason: str, text: str, ts: int
+    ) -> fix.Message:
+        """An ExecutionReport rejecting a NewOrderSingle (also used for edge refusals)."""
+        return message(
+            "8",
+            [
+                (37, "NONE"),
+                (11, client_order_id),
+                (17, exec_id),
+                (150, "8"),
+                (39, "8"),
+                (55, symbol),
+                (54, side or "1"),
+                (151, "0"),
+                (14, "0"),
+                (6, "0"),
+                (103, reason),
+                (58, text),
+                (60, utc_timestamp(ts)),
+            ],
+        )
+
+    def refusal(self, echo: Echo, reason: str, text: str, exec_id: str, ts: int) -> fix.Message:
+        """The reply to a request refused at the edge, in the form its type calls for."""
+        if echo.msg_type in ("F", "G"):
+            return message(
+                "9",
+                [
+                    (37, echo.order_id or "NONE"),
+                    (11, echo.client_order_id),
+                    (41, echo.orig_client_order_id),
+                    (39, "8"),
+                    (434, "1" if echo.msg_type == "F" else "2"),
+                    (102, "99"),
+                    (58, text),
+                ],
+            )
+        return self.order_reject(
+            echo.client_order_id, echo.symbol, echo.side, exec_id, reason, text, ts
+        )
+
+    def _mass_cancel_report(self, e: MassCancelDone, echo: Echo) -> Outgoing:
+        fields = [
+            (11, e.client_order_id),
+            (37, f"MC{e.ts}"),
+            (530, echo.request_type),
+            (531, echo.request_type),
+            (533, str(e.affected)),
+        ]
+        if e.symbol:
+            fields.append((55, e.symbol))
+        return e.participant, message("r", fields)

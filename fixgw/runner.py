@@ -1,0 +1,156 @@
+"""The engine thread: sequence → apply → (journal) → send, one batch at a time (DESIGN §2).
+
+QuickFIX callbacks only enqueue; this thread alone touches the engine and alone sends
+application messages, so replies leave in exactly the order the engine produced them and
+no lock is shared with a callback. Each command is stamped here with a strictly increasing
+time, the only clock the engine ever sees.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import quickfix as fix
+import structlog
+
+from engine.commands import Command, MassCancel
+from engine.core import Engine
+from fixgw.inbound import Echo, Refusal
+from fixgw.reports import Outgoing, ReportWriter
+
+log = structlog.get_logger("fixgw.runner")
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """A client's request, converted; `echo` is what the reply must repeat."""
+
+    participant: str
+    command: Command
+    echo: Echo
+
+
+@dataclass(frozen=True, slots=True)
+class EdgeRefusal:
+    """A request refused at the edge; answered in order with the rest of the session."""
+
+    participant: str
+    echo: Echo
+    refusal: Refusal
+
+
+@dataclass(frozen=True, slots=True)
+class SessionEnded:
+    participant: str
+    cancel_orders: bool
+
+
+class _Stop:
+    pass
+
+
+Item = Request | EdgeRefusal | SessionEnded | _Stop
+
+
+class SessionDirectory:
+    """Participant → QuickFIX SessionID (an owned copy, never a callback's argument)."""
+
+    def __init__(self) -> None:
+        self._sessions: dict[str, fix.SessionID] = {}
+
+    def add(self, participant: str, session_id: fix.SessionID) -> None:
+        self._sessions[participant] = fix.SessionID(
+            session_id.getBeginString().getValue(),
+            session_id.getSenderCompID().getValue(),
+            session_id.getTargetCompID().getValue(),
+        )
+
+    def send(self, participant: str, msg: fix.Message) -> None:
+        session_id = self._sessions.get(participant)
+        if session_id is None:
+            log.warning("no session for participant", participant=participant)
+            return
+        try:
+            fix.Session.sendToTarget(msg, session_id)
+        except fix.SessionNotFound:
+            log.warning("session not found", participant=participant)
+
+
+class Runner:
+    def __init__(
+        self,
+        engine: Engine,
+        writer: ReportWriter,
+        sessions: SessionDirectory,
+        clock: Callable[[], int] = time.time_ns,
+        batch_limit: int = 512,
+    ) -> None:
+        self.engine = engine
+        self._writer = writer
+        self._sessions = sessions
+        self._clock = clock
+        self._batch_limit = batch_limit
+        self._inbox: queue.SimpleQueue[Item] = queue.SimpleQueue()
+        self._last_ts = 0
+        self._thread = threading.Thread(target=self._run, name="fixgw-runner", daemon=True)
+
+    # -- COMMANDS --
+
+    def put(self, item: Item) -> None:
+        """Called from QuickFIX threads: enqueue and return, nothing else."""
+        self._inbox.put(item)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._inbox.put(_Stop())
+        self._thread.join()
+
+    # -- THE ENGINE THREAD --
+
+    def _stamp(self) -> int:
+        ts = max(self._clock(), self._last_ts + 1)
+        self._last_ts = ts
+        return ts
+
+    def _run(self) -> None:
+        inbox = self._inbox
+        while True:
+            batch = [inbox.get()]
+            while len(batch) < self._batch_limit:
+                try:
+                    batch.append(inbox.get_nowait())
+                except queue.Empty:
+                    break
+            outgoing: list[Outgoing] = []
+            stopping = False
+            for item in batch:
+                if isinstance(item, _Stop):
+                    stopping = True
+                    continue
+                try:
+                    self._process(item, outgoing)
+                except Exception:
+                    log.exception("request failed in the engine thread", item=repr(item))
+            for participant, msg in outgoing:
+                self._sessions.send(participant, msg)
+            if stopping:
+                return
+
+    def _process(self, item: Request | EdgeRefusal | SessionEnded, out: list[Outgoing]) -> None:
+        ts = self._stamp()
+        if isinstance(item, Request):
+            for event in self.engine.apply(item.command, ts):
+                out.extend(self._writer.encode(event, item.echo))
+        elif isinstance(item, EdgeRefusal):
+            refusal = item.refusal
+            msg = self._writer.refusal(item.echo, refusal.reason, refusal.text, f"X{ts}", ts)
+            out.append((item.participant, msg))
+        elif item.cancel_orders:
+            for event in self.engine.apply(MassCancel(item.participant, ""), ts):
+                out.extend(self._writer.encode(event, None))

@@ -1,0 +1,135 @@
+"""`fixgw serve`: load the venue's configuration, start the engine thread and the acceptor.
+
+QuickFIX settings are generated from the gateway configuration and the roster into the data
+dir (one [SESSION] per participant), so the roster is the single list of who may connect.
+The HTTP admin page is never configured. Every object handed to QuickFIX is kept referenced
+for the acceptor's lifetime: the binding keeps C++ references to them, not Python ones.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+import quickfix as fix
+import structlog
+
+from engine.core import Engine
+from fixgw.app import GatewayApp
+from fixgw.config import load_instruments
+from fixgw.inbound import RequestReader
+from fixgw.reports import ReportWriter
+from fixgw.roster import RosterEntry, load_roster
+from fixgw.runner import Runner, SessionDirectory
+
+log = structlog.get_logger("fixgw.server")
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG = REPO / "sessions" / "fixgw.toml"
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayConfig:
+    comp_id: str
+    host: str
+    port: int
+    data_dir: Path
+    heartbeat_seconds: int
+    roster: Path
+    instruments: Path
+    dictionary: Path
+
+
+def load_config(
+    path: Path, host: str | None = None, port: int | None = None, data_dir: Path | None = None
+) -> GatewayConfig:
+    """The gateway configuration; paths in the file are relative to the file."""
+    with path.open("rb") as f:
+        raw = tomllib.load(f)
+    gateway, files = raw["gateway"], raw["files"]
+    base = path.resolve().parent
+    return GatewayConfig(
+        comp_id=gateway.get("comp_id", "FIXGW"),
+        host=host or gateway.get("host", "127.0.0.1"),
+        port=port if port is not None else int(gateway.get("port", 9876)),
+        data_dir=(data_dir or base / gateway.get("data_dir", "var")).resolve(),
+        heartbeat_seconds=int(gateway.get("heartbeat_seconds", 30)),
+        roster=base / files["roster"],
+        instruments=base / files["instruments"],
+        dictionary=base / files["dictionary"],
+    )
+
+
+def quickfix_settings(config: GatewayConfig, roster: dict[str, RosterEntry]) -> str:
+    data = config.data_dir
+    lines = [
+        "[DEFAULT]",
+        "ConnectionType=acceptor",
+        "BeginString=FIX.4.4",
+        f"SenderCompID={config.comp_id}",
+        f"SocketAcceptHost={config.host}",
+        f"SocketAcceptPort={config.port}",
+        "SocketReuseAddress=Y",
+        "SocketNodelay=Y",
+        "StartTime=00:00:00",
+        "EndTime=00:00:00",
+        "UseDataDictionary=Y",
+        f"DataDictionary={config.dictionary}",
+        "ValidateFieldsOutOfOrder=N",
+        f"FileStorePath={data / 'store'}",
+        f"FileLogPath={data / 'log'}",
+    ]
+    for comp_id in roster:
+        lines += ["", "[SESSION]", f"TargetCompID={comp_id}"]
+    return "\n".join(lines) + "\n"
+
+
+class Gateway:
+    """Everything that must live as long as the acceptor, in one place."""
+
+    def __init__(self, config: GatewayConfig) -> None:
+        self.config = config
+        roster = load_roster(config.roster)
+        specs = load_instruments(config.instruments)
+        instruments = {spec.symbol: spec for spec in specs}
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+        settings_path = config.data_dir / "quickfix.cfg"
+        settings_path.write_text(quickfix_settings(config, roster))
+
+        self.engine = Engine(specs, [entry.participant for entry in roster.values()])
+        self.sessions = SessionDirectory()
+        self.runner = Runner(self.engine, ReportWriter(instruments), self.sessions)
+        self.app = GatewayApp(roster, RequestReader(instruments), self.runner, self.sessions)
+        self.settings = fix.SessionSettings(str(settings_path))
+        self.store_factory = fix.FileStoreFactory(self.settings)
+        self.log_factory = fix.FileLogFactory(self.settings)
+        self.acceptor = fix.SocketAcceptor(
+            self.app, self.store_factory, self.settings, self.log_factory
+        )
+
+    def start(self) -> None:
+        self.runner.start()
+        self.acceptor.start()
+
+    def stop(self) -> None:
+        self.acceptor.stop()
+        self.runner.stop()
+
+
+def serve(config: GatewayConfig) -> int:
+    gateway = Gateway(config)
+    stopping = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stopping.set())
+    gateway.start()
+    print(
+        f"fixgw: listening on {config.host}:{config.port} as {config.comp_id} "
+        f"(FIX 4.4), data in {config.data_dir}",
+        flush=True,
+    )
+    stopping.wait()
+    gateway.stop()
+    print("fixgw: stopped", flush=True)
+    return 0

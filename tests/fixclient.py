@@ -1,0 +1,144 @@
+"""A real QuickFIX initiator for integration tests: send messages, await replies.
+
+Received messages are copied into plain (tag, value) lists at once, so no SWIG object
+outlives its callback; tests wait on a queue for the message they expect, never on sleep.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import quickfix as fix
+
+SOH = "\x01"
+
+
+class Received:
+    """One message: `msg[tag]` is the last value of a tag, `msg.all(tag)` every value."""
+
+    def __init__(self, raw: str) -> None:
+        self.raw = raw
+        self.pairs = [tuple(p.split("=", 1)) for p in raw.split(SOH) if p]
+        self.fields = {int(t): v for t, v in self.pairs}
+
+    def __getitem__(self, tag: int) -> str:
+        return self.fields[tag]
+
+    def get(self, tag: int, default: str | None = None) -> str | None:
+        return self.fields.get(tag, default)
+
+    def all(self, tag: int) -> list[str]:
+        return [v for t, v in self.pairs if t == str(tag)]
+
+    @property
+    def type(self) -> str:
+        return self.fields[35]
+
+    def __repr__(self) -> str:
+        return self.raw.replace(SOH, "|")
+
+
+class _Recorder(fix.Application):  # type: ignore[misc]
+    def __init__(self, client: FixClient) -> None:
+        super().__init__()
+        self._client = client
+
+    def onCreate(self, session_id: fix.SessionID) -> None:  # noqa: N802
+        return None
+
+    def onLogon(self, session_id: fix.SessionID) -> None:  # noqa: N802
+        self._client.logged_on.set()
+        self._client.settled.set()
+
+    def onLogout(self, session_id: fix.SessionID) -> None:  # noqa: N802
+        self._client.logged_out.set()
+        self._client.settled.set()
+
+    def toAdmin(self, msg: fix.Message, session_id: fix.SessionID) -> None:  # noqa: N802
+        if msg.getHeader().getField(35) == "A":
+            for tag, value in self._client.logon_fields:
+                msg.setField(tag, value)
+
+    def fromAdmin(self, msg: fix.Message, session_id: fix.SessionID) -> None:  # noqa: N802
+        self._client.inbox.put(Received(msg.toString()))
+
+    def toApp(self, msg: fix.Message, session_id: fix.SessionID) -> None:  # noqa: N802
+        return None
+
+    def fromApp(self, msg: fix.Message, session_id: fix.SessionID) -> None:  # noqa: N802
+        self._client.inbox.put(Received(msg.toString()))
+
+
+class FixClient:
+    def __init__(
+        self,
+        comp_id: str,
+        password: str | None,
+        port: int,
+        workdir: Path,
+        username: str | None = None,
+    ) -> None:
+        self.comp_id = comp_id
+        self.inbox: queue.Queue[Received] = queue.Queue()
+        self.logged_on = threading.Event()
+        self.logged_out = threading.Event()
+        self.settled = threading.Event()  # logged on, or refused
+        self.skipped: list[Received] = []
+        self.logon_fields: list[tuple[int, str]] = []
+        if password is not None:
+            self.logon_fields = [(553, username or comp_id), (554, password)]
+        workdir.mkdir(parents=True, exist_ok=True)
+        cfg = workdir / f"{comp_id}.cfg"
+        cfg.write_text(
+            "[DEFAULT]\nConnectionType=initiator\nReconnectInterval=60\nHeartBtInt=30\n"
+            "StartTime=00:00:00\nEndTime=00:00:00\nUseDataDictionary=N\nResetOnLogon=Y\n"
+            f"FileStorePath={workdir / 'store'}\n"
+            f"[SESSION]\nBeginString=FIX.4.4\nSenderCompID={comp_id}\nTargetCompID=FIXGW\n"
+            f"SocketConnectHost=127.0.0.1\nSocketConnectPort={port}\n"
+        )
+        self._session_id = fix.SessionID("FIX.4.4", comp_id, "FIXGW")
+        self._app = _Recorder(self)
+        self._settings = fix.SessionSettings(str(cfg))
+        self._store = fix.FileStoreFactory(self._settings)
+        self._initiator = fix.SocketInitiator(self._app, self._store, self._settings)
+
+    def connect(self, timeout: float = 10) -> bool:
+        """Log on; False if the gateway answered with a Logout instead."""
+        self._initiator.start()
+        if not self.settled.wait(timeout):
+            raise AssertionError(f"{self.comp_id}: no logon answer within {timeout}s")
+        return self.logged_on.is_set()
+
+    def send(self, msg_type: str, fields: list[tuple[int, str]]) -> None:
+        msg = fix.Message()
+        msg.getHeader().setField(35, msg_type)
+        for tag, value in fields:
+            msg.setField(tag, value)
+        fix.Session.sendToTarget(msg, self._session_id)
+
+    def expect(self, match: Callable[[Received], bool] | str, timeout: float = 10) -> Received:
+        """The next received message that matches (a predicate or a MsgType); others are
+        kept in `skipped` for later assertions."""
+        test = (lambda m: m.type == match) if isinstance(match, str) else match
+        try:
+            while True:
+                msg = self.inbox.get(timeout=timeout)
+                if test(msg):
+                    return msg
+                self.skipped.append(msg)
+        except queue.Empty:
+            raise AssertionError(
+                f"{self.comp_id}: nothing matching within {timeout}s; skipped {self.skipped}"
+            ) from None
+
+    def close(self) -> None:
+        """Stop and destroy the initiator now: QuickFIX registers sessions process-wide by
+        SessionID, so a stopped but living initiator would keep this CompID's session and
+        swallow the next client's messages. Destroy it before what it references."""
+        initiator = self.__dict__.pop("_initiator", None)
+        if initiator is not None:
+            initiator.stop()
+            del initiator
