@@ -21,7 +21,12 @@ $(STAMP): $(SOURCES)
 install: $(STAMP) ## Create .venv and install fixgw with its dev tools (compiles the book)
 
 .PHONY: run
-run: $(STAMP) ## Run the seeded engine demo and print the trades it produced
+run: $(STAMP) ## Start the FIX 4.4 gateway with the demo configuration (Ctrl-C stops it)
+	@echo "FIX 4.4 acceptor on 127.0.0.1:9876, TargetCompID FIXGW; demo logons in README.md"
+	$(BIN)/fixgw serve --config sessions/fixgw.toml
+
+.PHONY: demo
+demo: $(STAMP) ## Run the seeded engine demo and print the trades it produced
 	$(BIN)/fixgw demo
 
 .PHONY: lint
