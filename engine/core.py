@@ -82,6 +82,7 @@ class Engine:
         self.books = {symbol: book_factory() for symbol in self.instruments}
         self.participants = {p.name: p for p in participants}
         self._orders: dict[int, Order] = {}
+        self._finished: dict[int, Order] = {}  # kept until end of day, for status requests
         self._client_ids: dict[str, dict[str, int]] = {name: {} for name in self.participants}
         self.next_order_id = 1
         self.next_exec_id = 1
@@ -104,6 +105,20 @@ class Engine:
     def order(self, order_id: int) -> Order | None:
         return self._orders.get(order_id)
 
+    def order_status(self, participant: str, order_id: int, client_order_id: str) -> Order:
+        """The order a status request names, open or finished today; raises `Refused`."""
+        if not order_id:
+            known = self._client_ids.get(participant, {}).get(client_order_id)
+            if known is None:
+                raise Refused(
+                    RejectCode.UNKNOWN_ORDER, f"no order with client order id {client_order_id!r}"
+                )
+            order_id = known
+        order = self._orders.get(order_id) or self._finished.get(order_id)
+        if order is None or order.participant != participant:
+            raise Refused(RejectCode.UNKNOWN_ORDER, f"unknown order {order_id}")
+        return order
+
     def state_hash(self) -> str:
         """A digest of the whole state, independent of which book implementation holds it."""
         digest = hashlib.blake2b(digest_size=16)
@@ -119,6 +134,8 @@ class Engine:
                 feed(*resting)
         for order_id in sorted(self._orders):
             feed(*self._orders[order_id].fingerprint())
+        for order_id in sorted(self._finished):
+            feed("finished", *self._finished[order_id].fingerprint())
         for name in sorted(self._client_ids):
             feed(name, sorted(self._client_ids[name].items()))
         return digest.hexdigest()
@@ -240,7 +257,7 @@ class Engine:
             )
         ]
         if not order.is_open:
-            del self._orders[order.order_id]
+            self._retire(order)
         elif moves:
             mode = bc.POST_ONLY if order.post_only else bc.REST
             self._match(order, participant, state, cmd.price, new_leaves, mode, ts, events)
@@ -278,6 +295,7 @@ class Engine:
         for ids in self._client_ids.values():
             for client_order_id in [c for c, oid in ids.items() if oid not in self._orders]:
                 del ids[client_order_id]
+        self._finished.clear()
         return events
 
     def _expire_gtd(self, _cmd: ExpireOrders, ts: int) -> list[Event]:
@@ -335,7 +353,7 @@ class Engine:
                 reason = CancelReason.IOC_REMAINDER
             events.append(self._close(order, reason, ts))
         elif order.status is OrderStatus.FILLED:
-            del self._orders[order.order_id]
+            self._retire(order)
 
     def _trade(
         self, taker: Order, maker: Order, price: int, qty: int, maker_leaves: int, ts: int
@@ -347,7 +365,7 @@ class Engine:
             order.notional += price * qty
             order.move(Change.FILL)
         if not maker.is_open:
-            del self._orders[maker.order_id]
+            self._retire(maker)
         trade_id = self.next_trade_id
         self.next_trade_id += 1
         return Trade(
@@ -388,7 +406,7 @@ class Engine:
         qty = order.leaves_qty
         order.leaves_qty = 0
         order.move(Change.CANCEL)
-        del self._orders[order.order_id]
+        self._retire(order)
         return self._cancelled(order, qty, reason, ts, orig)
 
     def _cancelled(
@@ -417,7 +435,7 @@ class Engine:
             qty = self.books[order.symbol].cancel(order.order_id)
             order.leaves_qty = 0
             order.move(Change.EXPIRE)
-            del self._orders[order.order_id]
+            self._retire(order)
             events.append(
                 OrderExpired(
                     ts,
@@ -433,6 +451,10 @@ class Engine:
                 )
             )
         return events
+
+    def _retire(self, order: Order) -> None:
+        del self._orders[order.order_id]
+        self._finished[order.order_id] = order
 
     def _exec_id(self) -> int:
         exec_id = self.next_exec_id

@@ -78,6 +78,9 @@ class GatewayApp(fix.Application):  # type: ignore[misc]
             "D": reader.new_order,
             "F": reader.cancel,
             "G": reader.replace,
+            "q": reader.mass_cancel,
+            "H": reader.order_status,
+            "AF": reader.mass_status,
         }
 
     @guarded
@@ -128,7 +131,7 @@ class GatewayApp(fix.Application):  # type: ignore[misc]
         participant = comp_id_of(session_id)
         get = fields.get
         echo = Echo(msg_type, get(11, ""), get(41, ""), get(37, ""), get(55, ""),
-                    get(54, "") if get(54) in FIX_SIDES else "")  # fmt: skip
+                    get(54, "") if get(54) in FIX_SIDES else "", get(530, ""))  # fmt: skip
         try:
             command = handler(participant, get)
         except Refusal as refusal:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from engine.commands import CancelOrder, Command, NewOrder, ReplaceOrder
+from engine.commands import CancelOrder, Command, MassCancel, NewOrder, ReplaceOrder
 from engine.instruments import InstrumentSpec
 from engine.model import OrderType, Side, TimeInForce
 from engine.values import ValueRejected
@@ -49,6 +49,24 @@ class Refusal(Exception):
     text: str
 
 
+@dataclass(frozen=True, slots=True)
+class OrderStatusQuery:
+    """OrderStatusRequest (H): answered from engine state, changes nothing."""
+
+    order_id: int
+    client_order_id: str
+    request_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class MassStatusQuery:
+    """OrderMassStatusRequest (AF) for the participant's open orders ("" = every symbol)."""
+
+    request_id: str
+    symbol: str
+
+
+Query = OrderStatusQuery | MassStatusQuery
 Reader = Callable[[int], str | None]
 
 
@@ -123,6 +141,19 @@ class RequestReader:
             self._price(spec, get(44)),
             _order_id(get(37)),
         )
+
+    def mass_cancel(self, participant: str, get: Reader) -> Command:
+        symbol = ""
+        if get(530) == "1":
+            symbol = self._spec(get(55) or "").symbol
+        return MassCancel(participant, get(11) or "", symbol)
+
+    def order_status(self, participant: str, get: Reader) -> Query:
+        return OrderStatusQuery(_order_id(get(37)), get(11) or "", get(790) or "")
+
+    def mass_status(self, participant: str, get: Reader) -> Query:
+        symbol = self._spec(get(55) or "").symbol if get(585) == "1" else ""
+        return MassStatusQuery(get(584) or "", symbol)
 
     @staticmethod
     def _qty(spec: InstrumentSpec, text: str | None) -> int:

@@ -27,6 +27,7 @@ from engine.events import (
 )
 from engine.instruments import InstrumentSpec
 from engine.model import OrderStatus, OrderType, RejectCode, RequestKind
+from engine.orders import Order
 from fixgw.inbound import Echo
 
 Outgoing = tuple[str, fix.Message]  # (participant, message)
@@ -280,6 +281,91 @@ class ReportWriter:
         return self.order_reject(
             echo.client_order_id, echo.symbol, echo.side, exec_id, reason, text, ts
         )
+
+    def status_report(
+        self, order: Order, exec_id: str, ts: int, extra: list[tuple[int, str]]
+    ) -> fix.Message:
+        """ExecType=I: the order as it stands, for status and mass-status requests."""
+        spec = self._instruments[order.symbol]
+        fields = [
+            (37, str(order.order_id)),
+            (11, order.client_order_id),
+            (17, exec_id),
+            (150, "I"),
+            (39, order.status.value),
+            (55, order.symbol),
+            (54, FIX_SIDE[order.side]),
+            (38, spec.qty_text(order.qty)),
+            (40, order.order_type.value),
+            (59, order.time_in_force.value),
+            (14, spec.qty_text(order.cum_qty)),
+            (151, spec.qty_text(order.leaves_qty)),
+            (6, self._avg_px(spec, order.notional, order.cum_qty)),
+            (60, utc_timestamp(ts)),
+            *extra,
+        ]
+        if order.order_type is OrderType.LIMIT:
+            fields.append((44, spec.price_text(order.price)))
+        return message("8", fields)
+
+    def unknown_order_status(self, echo: Echo, request_id: str, text: str, ts: int) -> fix.Message:
+        fields = [
+            (37, echo.order_id or "NONE"),
+            (11, echo.client_order_id),
+            (17, f"S{ts}"),
+            (150, "I"),
+            (39, "8"),
+            (55, echo.symbol),
+            (54, echo.side or "1"),
+            (14, "0"),
+            (151, "0"),
+            (6, "0"),
+            (103, "5"),
+            (58, text),
+            (60, utc_timestamp(ts)),
+        ]
+        if request_id:
+            fields.append((790, request_id))
+        return message("8", fields)
+
+    def mass_status(self, orders: list[Order], request_id: str, ts: int) -> list[fix.Message]:
+        """One status report per open order, numbered; one empty report if there are none."""
+        if not orders:
+            return [
+                message(
+                    "8",
+                    [
+                        (37, "NONE"),
+                        (17, f"S{ts}"),
+                        (150, "I"),
+                        (39, "8"),
+                        (55, "NONE"),
+                        (54, "1"),
+                        (14, "0"),
+                        (151, "0"),
+                        (6, "0"),
+                        (584, request_id),
+                        (911, "0"),
+                        (912, "Y"),
+                        (58, "no open orders"),
+                        (60, utc_timestamp(ts)),
+                    ],
+                )
+            ]
+        last = len(orders) - 1
+        return [
+            self.status_report(
+                order,
+                f"S{ts}-{i}",
+                ts,
+                [
+                    (584, request_id),
+                    (911, str(len(orders))),
+                    (912, "Y" if i == last else "N"),
+                ],
+            )
+            for i, order in enumerate(orders)
+        ]
 
     def _mass_cancel_report(self, e: MassCancelDone, echo: Echo) -> Outgoing:
         fields = [

@@ -18,8 +18,8 @@ import quickfix as fix
 import structlog
 
 from engine.commands import Command, MassCancel
-from engine.core import Engine
-from fixgw.inbound import Echo, Refusal
+from engine.core import Engine, Refused
+from fixgw.inbound import Echo, MassStatusQuery, OrderStatusQuery, Query, Refusal
 from fixgw.reports import Outgoing, ReportWriter
 
 log = structlog.get_logger("fixgw.runner")
@@ -30,7 +30,7 @@ class Request:
     """A client's request, converted; `echo` is what the reply must repeat."""
 
     participant: str
-    command: Command
+    command: Command | Query
     echo: Echo
 
 
@@ -142,11 +142,35 @@ class Runner:
             if stopping:
                 return
 
+    def _order_status(self, item: Request, query: OrderStatusQuery, ts: int) -> fix.Message:
+        try:
+            order = self.engine.order_status(
+                item.participant, query.order_id, query.client_order_id
+            )
+        except Refused as refusal:
+            return self._writer.unknown_order_status(item.echo, query.request_id, refusal.text, ts)
+        return self._writer.status_report(
+            order, f"S{ts}", ts, [(790, query.request_id)] if query.request_id else []
+        )
+
     def _process(self, item: Request | EdgeRefusal | SessionEnded, out: list[Outgoing]) -> None:
         ts = self._stamp()
         if isinstance(item, Request):
-            for event in self.engine.apply(item.command, ts):
-                out.extend(self._writer.encode(event, item.echo))
+            command = item.command
+            if isinstance(command, OrderStatusQuery):
+                out.append((item.participant, self._order_status(item, command, ts)))
+            elif isinstance(command, MassStatusQuery):
+                orders = [
+                    o
+                    for o in self.engine.open_orders()
+                    if o.participant == item.participant
+                    and (not command.symbol or o.symbol == command.symbol)
+                ]
+                for msg in self._writer.mass_status(orders, command.request_id, ts):
+                    out.append((item.participant, msg))
+            else:
+                for event in self.engine.apply(command, ts):
+                    out.extend(self._writer.encode(event, item.echo))
         elif isinstance(item, EdgeRefusal):
             refusal = item.refusal
             msg = self._writer.refusal(item.echo, refusal.reason, refusal.text, f"X{ts}", ts)

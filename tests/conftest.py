@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
 
 from engine.books import Book, CompiledOrderBook
 from engine.pybook import PyOrderBook
+from tests.fixclient import FixClient
+from tests.gateway import PASSWORDS, Connect, GatewayProcess
 from tests.venue import VENUE_PARTICIPANTS, VENUE_SPECS, Venue
 
 BOOKS: dict[str, type[Book]] = {"cython": CompiledOrderBook, "pure": PyOrderBook}
@@ -24,3 +29,27 @@ def book(book_class: type[Book]) -> Book:
 @pytest.fixture
 def venue(book_class: type[Book]) -> Venue:
     return Venue(VENUE_SPECS, VENUE_PARTICIPANTS, book_class)
+
+
+@pytest.fixture
+def gateway(tmp_path: Path) -> Iterator[GatewayProcess]:
+    process = GatewayProcess(tmp_path)
+    yield process
+    assert process.alive(), "the gateway died during the test"
+    errors = process.stop()
+    assert "Traceback" not in errors, errors
+
+
+@pytest.fixture
+def connect(gateway: GatewayProcess, tmp_path: Path) -> Iterator[Connect]:
+    clients: list[FixClient] = []
+
+    def open_client(comp_id: str, password: str | None = "", **kw: str) -> FixClient:
+        secret = PASSWORDS[comp_id] if password == "" else password
+        client = FixClient(comp_id, secret, gateway.port, tmp_path / f"client{len(clients)}", **kw)
+        clients.append(client)
+        return client
+
+    yield open_client
+    for client in clients:
+        client.close()

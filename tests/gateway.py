@@ -5,13 +5,18 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+from collections.abc import Callable
+from itertools import count
 from pathlib import Path
 
 from fixgw.roster import hash_password
+from tests.fixclient import FixClient, Received
 
 REPO = Path(__file__).resolve().parent.parent
 PASSWORDS = {"CLIENT1": "pw-client1", "CLIENT2": "pw-client2", "MM1": "pw-mm1"}
 ROLES = {"CLIENT1": "customer", "CLIENT2": "customer", "MM1": "market_maker"}
+CANCEL_ON_DISCONNECT = ("MM1",)
+Connect = Callable[..., FixClient]
 
 
 def free_port() -> int:
@@ -20,7 +25,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def write_config(workdir: Path, cancel_on_disconnect: tuple[str, ...] = ()) -> Path:
+def write_config(workdir: Path, cancel_on_disconnect: tuple[str, ...]) -> Path:
     entries = []
     for account, (comp_id, password) in enumerate(PASSWORDS.items(), 1):
         entries.append(
@@ -40,7 +45,9 @@ def write_config(workdir: Path, cancel_on_disconnect: tuple[str, ...] = ()) -> P
 
 
 class GatewayProcess:
-    def __init__(self, workdir: Path, cancel_on_disconnect: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self, workdir: Path, cancel_on_disconnect: tuple[str, ...] = CANCEL_ON_DISCONNECT
+    ) -> None:
         self.workdir = workdir
         self.port = free_port()
         config = write_config(workdir, cancel_on_disconnect)
@@ -75,3 +82,46 @@ class GatewayProcess:
         self.proc.terminate()
         _, err = self.proc.communicate(timeout=20)
         return err
+
+
+# -- FIX conversation helpers --
+
+PX = "700000"  # BTC-HKD reference price; tick 1, lot 0.0001
+_ids = count(1)
+
+
+def logged_on(connect: Connect, comp_id: str) -> FixClient:
+    client = connect(comp_id)
+    assert client.connect(), client.skipped
+    return client
+
+
+def new_order(
+    client: FixClient,
+    side: str,
+    qty: str,
+    price: str | None = PX,
+    symbol: str = "BTC-HKD",
+    tif: str = "1",
+    ord_type: str | None = None,
+    **extra: str,
+) -> str:
+    cid = f"{client.comp_id}-{next(_ids)}"
+    fields = [
+        (11, cid),
+        (55, symbol),
+        (54, side),
+        (38, qty),
+        (40, ord_type or ("2" if price else "1")),
+        (59, tif),
+        (60, "20261121-10:00:00.000"),
+    ]
+    if price:
+        fields.append((44, price))
+    fields += [(int(tag[1:]), value) for tag, value in extra.items()]
+    client.send("D", fields)
+    return cid
+
+
+def report(client: FixClient, cid: str, exec_type: str) -> Received:
+    return client.expect(lambda m: m.type == "8" and m.get(11) == cid and m[150] == exec_type)

@@ -2,81 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from itertools import count
-from pathlib import Path
-
 import pytest
 
-from tests.fixclient import FixClient, Received
-from tests.gateway import PASSWORDS, GatewayProcess
-
-PX = "700000"  # BTC-HKD reference price; tick 1, lot 0.0001
-_ids = count(1)
-
-
-@pytest.fixture
-def gateway(tmp_path: Path) -> Iterator[GatewayProcess]:
-    process = GatewayProcess(tmp_path)
-    yield process
-    assert process.alive(), "the gateway died during the test"
-    errors = process.stop()
-    assert "Traceback" not in errors, errors
-
-
-Connect = Callable[..., FixClient]
-
-
-@pytest.fixture
-def connect(gateway: GatewayProcess, tmp_path: Path) -> Iterator[Connect]:
-    clients: list[FixClient] = []
-
-    def open_client(comp_id: str, password: str | None = "", **kw: str) -> FixClient:
-        secret = PASSWORDS[comp_id] if password == "" else password
-        client = FixClient(comp_id, secret, gateway.port, tmp_path / f"client{len(clients)}", **kw)
-        clients.append(client)
-        return client
-
-    yield open_client
-    for client in clients:
-        client.close()
-
-
-def logged_on(connect: Connect, comp_id: str) -> FixClient:
-    client = connect(comp_id)
-    assert client.connect(), client.skipped
-    return client
-
-
-def new_order(
-    client: FixClient,
-    side: str,
-    qty: str,
-    price: str | None = PX,
-    symbol: str = "BTC-HKD",
-    tif: str = "1",
-    ord_type: str | None = None,
-    **extra: str,
-) -> str:
-    cid = f"{client.comp_id}-{next(_ids)}"
-    fields = [
-        (11, cid),
-        (55, symbol),
-        (54, side),
-        (38, qty),
-        (40, ord_type or ("2" if price else "1")),
-        (59, tif),
-        (60, "20261121-10:00:00.000"),
-    ]
-    if price:
-        fields.append((44, price))
-    fields += [(int(tag[1:]), value) for tag, value in extra.items()]
-    client.send("D", fields)
-    return cid
-
-
-def report(client: FixClient, cid: str, exec_type: str) -> Received:
-    return client.expect(lambda m: m.type == "8" and m.get(11) == cid and m[150] == exec_type)
+from tests.gateway import PX, Connect, logged_on, new_order, report
 
 
 @pytest.mark.parametrize(
