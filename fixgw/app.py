@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 import quickfix as fix
 import structlog
 
-from fixgw.inbound import FIX_SIDES, Echo, Refusal, RequestReader
+from fixgw.inbound import FIX_SIDES, Echo, MessageFields, Refusal, RequestReader
 from fixgw.roster import RosterEntry, verify_password
 from fixgw.runner import EdgeRefusal, Request, Runner, SessionDirectory, SessionEnded
 
@@ -29,7 +29,6 @@ SIGNALS = (
     fix.IncorrectTagValue,
     fix.IncorrectDataFormat,
 )
-SOH = "\x01"
 Callback = TypeVar("Callback", bound=Callable[..., Any])
 
 
@@ -45,16 +44,6 @@ def guarded(callback: Callback) -> Callback:
             return None
 
     return wrapper  # type: ignore[return-value]
-
-
-def fields_of(msg: fix.Message) -> dict[int, str]:
-    """All fields as {tag: value} in one call into QuickFIX (repeated tags: last wins)."""
-    out: dict[int, str] = {}
-    for pair in msg.toString().split(SOH):
-        tag, sep, value = pair.partition("=")
-        if sep:
-            out[int(tag)] = value
-    return out
 
 
 def comp_id_of(session_id: fix.SessionID) -> str:
@@ -74,13 +63,15 @@ class GatewayApp(fix.Application):  # type: ignore[misc]
         self._reader = reader
         self._runner = runner
         self._sessions = sessions
-        self._handlers: dict[str, Callable[[str, Callable[[int], str | None]], Any]] = {
+        self._handlers: dict[str, Callable[[str, MessageFields], Any]] = {
             "D": reader.new_order,
             "F": reader.cancel,
             "G": reader.replace,
             "q": reader.mass_cancel,
             "H": reader.order_status,
             "AF": reader.mass_status,
+            "V": reader.market_data,
+            "x": reader.security_list,
         }
 
     @guarded
@@ -123,17 +114,26 @@ class GatewayApp(fix.Application):  # type: ignore[misc]
 
     @guarded
     def fromApp(self, msg: fix.Message, session_id: fix.SessionID) -> None:  # noqa: N802
-        fields = fields_of(msg)
-        msg_type = fields[35]
+        fields = MessageFields(msg.toString())
+        get = fields.get
+        msg_type = get(35) or ""
         handler = self._handlers.get(msg_type)
         if handler is None:
             raise fix.UnsupportedMessageType()
         participant = comp_id_of(session_id)
-        get = fields.get
-        echo = Echo(msg_type, get(11, ""), get(41, ""), get(37, ""), get(55, ""),
-                    get(54, "") if get(54) in FIX_SIDES else "", get(530, ""))  # fmt: skip
+        side = get(54) or ""
+        echo = Echo(
+            msg_type,
+            get(11) or "",
+            get(41) or "",
+            get(37) or "",
+            get(55) or "",
+            side if side in FIX_SIDES else "",
+            get(530) or "",
+            get(262) or get(320) or "",
+        )
         try:
-            command = handler(participant, get)
+            command = handler(participant, fields)
         except Refusal as refusal:
             self._runner.put(EdgeRefusal(participant, echo, refusal))
             return

@@ -8,7 +8,7 @@ runner answers in order with everything else; nothing here mutates anything.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -16,15 +16,16 @@ from engine.commands import CancelOrder, Command, MassCancel, NewOrder, ReplaceO
 from engine.instruments import InstrumentSpec
 from engine.model import OrderType, Side, TimeInForce
 from engine.values import ValueRejected
+from fixgw.marketdata import MarketDataRequest
 
 FIX_SIDES = {"1": Side.BUY, "2": Side.SELL}
 POST_ONLY = "6"  # ExecInst(18): participate, don't initiate
 
-# OrdRejReason(103) values used for refusals decided at the edge.
+# OrdRejReason(103) values used for refusals decided at the edge (FIX 4.4 has no code for
+# an off-tick price: that is 99 Other, with the Text naming the tick).
 UNKNOWN_SYMBOL = "1"
 UNSUPPORTED = "11"
 INCORRECT_QUANTITY = "13"
-INVALID_PRICE_INCREMENT = "18"
 OTHER = "99"
 
 
@@ -39,6 +40,7 @@ class Echo:
     symbol: str
     side: str
     request_type: str = ""  # MassCancelRequestType(530) of a mass cancel
+    request_id: str = ""  # MDReqID(262) or SecurityReqID(320)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,8 +68,36 @@ class MassStatusQuery:
     symbol: str
 
 
-Query = OrderStatusQuery | MassStatusQuery
-Reader = Callable[[int], str | None]
+@dataclass(frozen=True, slots=True)
+class SecurityListQuery:
+    """SecurityListRequest (x): one symbol, or every instrument ("")."""
+
+    request_id: str
+    symbol: str
+
+
+Query = OrderStatusQuery | MassStatusQuery | SecurityListQuery
+
+
+class MessageFields:
+    """A message's fields read once: `get` the last value of a tag, `all` every value of a
+    tag that repeats in a group."""
+
+    __slots__ = ("_last", "_pairs")
+
+    def __init__(self, raw: str) -> None:
+        self._pairs: list[tuple[int, str]] = []
+        for pair in raw.split("\x01"):
+            tag, sep, value = pair.partition("=")
+            if sep:
+                self._pairs.append((int(tag), value))
+        self._last = dict(self._pairs)
+
+    def get(self, tag: int) -> str | None:
+        return self._last.get(tag)
+
+    def all(self, tag: int) -> list[str]:
+        return [value for t, value in self._pairs if t == tag]
 
 
 def _parse_utc(text: str) -> int:
@@ -100,7 +130,8 @@ class RequestReader:
             raise Refusal(UNKNOWN_SYMBOL, f"unknown symbol {symbol!r}")
         return spec
 
-    def new_order(self, participant: str, get: Reader) -> Command:
+    def new_order(self, participant: str, fields: MessageFields) -> Command:
+        get = fields.get
         spec = self._spec(get(55) or "")
         side = FIX_SIDES[get(54) or ""]
         order_type = OrderType(get(40) or "")
@@ -126,10 +157,12 @@ class RequestReader:
             POST_ONLY in exec_inst,
         )
 
-    def cancel(self, participant: str, get: Reader) -> Command:
+    def cancel(self, participant: str, fields: MessageFields) -> Command:
+        get = fields.get
         return CancelOrder(participant, get(11) or "", get(41) or "", _order_id(get(37)))
 
-    def replace(self, participant: str, get: Reader) -> Command:
+    def replace(self, participant: str, fields: MessageFields) -> Command:
+        get = fields.get
         spec = self._spec(get(55) or "")
         if get(40) != OrderType.LIMIT.value:
             raise Refusal(UNSUPPORTED, "only limit orders can be replaced")
@@ -142,18 +175,46 @@ class RequestReader:
             _order_id(get(37)),
         )
 
-    def mass_cancel(self, participant: str, get: Reader) -> Command:
+    def mass_cancel(self, participant: str, fields: MessageFields) -> Command:
+        get = fields.get
         symbol = ""
         if get(530) == "1":
             symbol = self._spec(get(55) or "").symbol
         return MassCancel(participant, get(11) or "", symbol)
 
-    def order_status(self, participant: str, get: Reader) -> Query:
+    def order_status(self, participant: str, fields: MessageFields) -> Query:
+        get = fields.get
         return OrderStatusQuery(_order_id(get(37)), get(11) or "", get(790) or "")
 
-    def mass_status(self, participant: str, get: Reader) -> Query:
+    def mass_status(self, participant: str, fields: MessageFields) -> Query:
+        get = fields.get
         symbol = self._spec(get(55) or "").symbol if get(585) == "1" else ""
         return MassStatusQuery(get(584) or "", symbol)
+
+    def security_list(self, participant: str, fields: MessageFields) -> Query:
+        get = fields.get
+        symbol = self._spec(get(55) or "").symbol if get(559) == "0" else ""
+        return SecurityListQuery(get(320) or "", symbol)
+
+    def market_data(self, participant: str, fields: MessageFields) -> MarketDataRequest:
+        get = fields.get
+        kind = get(263) or ""
+        depth = get(264) or "0"
+        if kind not in ("0", "1", "2"):
+            raise Refusal("4", f"SubscriptionRequestType {kind!r} is not supported")
+        if not depth.isdigit():
+            raise Refusal("5", f"MarketDepth {depth!r} is not supported")
+        if kind == "1" and get(265) not in ("0", "1"):
+            raise Refusal("6", "a subscription needs MDUpdateType 0 or 1")
+        return MarketDataRequest(
+            participant,
+            get(262) or "",
+            kind,
+            int(depth),
+            get(265) == "1",
+            tuple(fields.all(269)),
+            tuple(fields.all(55)),
+        )
 
     @staticmethod
     def _qty(spec: InstrumentSpec, text: str | None) -> int:
@@ -171,5 +232,4 @@ class RequestReader:
         try:
             return spec.price_to_ticks(text)
         except ValueRejected as bad:
-            reason = INVALID_PRICE_INCREMENT if "multiple" in str(bad) else OTHER
-            raise Refusal(reason, str(bad)) from None
+            raise Refusal(OTHER, str(bad)) from None

@@ -8,7 +8,6 @@ with plain tag numbers and strings; typed QuickFIX field objects cost far more p
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from decimal import Decimal
 
@@ -28,6 +27,7 @@ from engine.events import (
 from engine.instruments import InstrumentSpec
 from engine.model import OrderStatus, OrderType, RejectCode, RequestKind
 from engine.orders import Order
+from fixgw.fixmsg import message, utc_timestamp
 from fixgw.inbound import Echo
 
 Outgoing = tuple[str, fix.Message]  # (participant, message)
@@ -52,20 +52,6 @@ FIX_SIDE = ("1", "2")
 AVG_PX_PLACES = Decimal("1e-8")
 
 
-def utc_timestamp(ns: int) -> str:
-    """FIX UTCTimestamp with milliseconds, from the sequencer's nanosecond stamp."""
-    seconds, rest = divmod(ns, 1_000_000_000)
-    return time.strftime("%Y%m%d-%H:%M:%S", time.gmtime(seconds)) + f".{rest // 1_000_000:03d}"
-
-
-def message(msg_type: str, fields: list[tuple[int, str]]) -> fix.Message:
-    msg = fix.Message()
-    msg.getHeader().setField(35, msg_type)
-    for tag, value in fields:
-        msg.setField(tag, value)
-    return msg
-
-
 class ReportWriter:
     """Spells events in FIX; needs only the instruments' immutable specs."""
 
@@ -76,7 +62,10 @@ class ReportWriter:
         """The messages for one event, each with the participant it goes to."""
         if isinstance(event, Trade):
             spec = self._instruments[event.symbol]
-            return [self._fill(event, spec, event.maker), self._fill(event, spec, event.taker)]
+            return [
+                self._fill(event, spec, event.maker, "1"),
+                self._fill(event, spec, event.taker, "2"),
+            ]
         if isinstance(event, OrderAccepted):
             return [self._accepted(event)]
         if isinstance(event, OrderCancelled):
@@ -123,7 +112,9 @@ class ReportWriter:
             fields.append((126, utc_timestamp(e.expire_time)))
         return e.participant, message("8", fields)
 
-    def _fill(self, t: Trade, spec: InstrumentSpec, f: Fill) -> Outgoing:
+    def _fill(self, t: Trade, spec: InstrumentSpec, f: Fill, liquidity: str) -> Outgoing:
+        """A fill; SecondaryExecID(527) is the trade id, the same on both sides, and
+        LastLiquidityInd(851) says whether this side added (1) or removed (2) liquidity."""
         fields = [
             (37, str(f.order_id)),
             (11, f.client_order_id),
@@ -137,7 +128,8 @@ class ReportWriter:
             (14, spec.qty_text(f.cum_qty)),
             (151, spec.qty_text(f.leaves_qty)),
             (6, self._avg_px(spec, f.notional, f.cum_qty)),
-            (880, str(t.trade_id)),
+            (527, str(t.trade_id)),
+            (851, liquidity),
             (60, utc_timestamp(t.ts)),
         ]
         return f.participant, message("8", fields)
@@ -265,6 +257,12 @@ class ReportWriter:
 
     def refusal(self, echo: Echo, reason: str, text: str, exec_id: str, ts: int) -> fix.Message:
         """The reply to a request refused at the edge, in the form its type calls for."""
+        if echo.msg_type == "x":  # FIX 4.4 allows no Text here: "no instruments found"
+            return message(
+                "y", [(320, echo.request_id), (322, echo.request_id), (560, "2"), (393, "0")]
+            )
+        if echo.msg_type == "V":
+            return message("Y", [(262, echo.request_id), (281, reason), (58, text)])
         if echo.msg_type in ("F", "G"):
             return message(
                 "9",

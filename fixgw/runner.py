@@ -19,7 +19,16 @@ import structlog
 
 from engine.commands import Command, MassCancel
 from engine.core import Engine, Refused
-from fixgw.inbound import Echo, MassStatusQuery, OrderStatusQuery, Query, Refusal
+from fixgw.inbound import (
+    Echo,
+    MassStatusQuery,
+    OrderStatusQuery,
+    Query,
+    Refusal,
+    SecurityListQuery,
+)
+from fixgw.marketdata import MarketDataPublisher, MarketDataRequest
+from fixgw.reference import security_list
 from fixgw.reports import Outgoing, ReportWriter
 
 log = structlog.get_logger("fixgw.runner")
@@ -30,7 +39,7 @@ class Request:
     """A client's request, converted; `echo` is what the reply must repeat."""
 
     participant: str
-    command: Command | Query
+    command: Command | Query | MarketDataRequest
     echo: Echo
 
 
@@ -85,12 +94,14 @@ class Runner:
         self,
         engine: Engine,
         writer: ReportWriter,
+        publisher: MarketDataPublisher,
         sessions: SessionDirectory,
         clock: Callable[[], int] = time.time_ns,
         batch_limit: int = 512,
     ) -> None:
         self.engine = engine
         self._writer = writer
+        self._publisher = publisher
         self._sessions = sessions
         self._clock = clock
         self._batch_limit = batch_limit
@@ -128,16 +139,19 @@ class Runner:
                 except queue.Empty:
                     break
             outgoing: list[Outgoing] = []
+            market_data: list[Outgoing] = []
             stopping = False
             for item in batch:
                 if isinstance(item, _Stop):
                     stopping = True
                     continue
                 try:
-                    self._process(item, outgoing)
+                    self._process(item, outgoing, market_data)
                 except Exception:
                     log.exception("request failed in the engine thread", item=repr(item))
             for participant, msg in outgoing:
+                self._sessions.send(participant, msg)
+            for participant, msg in market_data:
                 self._sessions.send(participant, msg)
             if stopping:
                 return
@@ -153,28 +167,58 @@ class Runner:
             order, f"S{ts}", ts, [(790, query.request_id)] if query.request_id else []
         )
 
-    def _process(self, item: Request | EdgeRefusal | SessionEnded, out: list[Outgoing]) -> None:
+    def _process(
+        self,
+        item: Request | EdgeRefusal | SessionEnded,
+        out: list[Outgoing],
+        market_data: list[Outgoing],
+    ) -> None:
         ts = self._stamp()
-        if isinstance(item, Request):
-            command = item.command
-            if isinstance(command, OrderStatusQuery):
-                out.append((item.participant, self._order_status(item, command, ts)))
-            elif isinstance(command, MassStatusQuery):
-                orders = [
-                    o
-                    for o in self.engine.open_orders()
-                    if o.participant == item.participant
-                    and (not command.symbol or o.symbol == command.symbol)
-                ]
-                for msg in self._writer.mass_status(orders, command.request_id, ts):
-                    out.append((item.participant, msg))
-            else:
-                for event in self.engine.apply(command, ts):
-                    out.extend(self._writer.encode(event, item.echo))
-        elif isinstance(item, EdgeRefusal):
+        if isinstance(item, EdgeRefusal):
             refusal = item.refusal
             msg = self._writer.refusal(item.echo, refusal.reason, refusal.text, f"X{ts}", ts)
             out.append((item.participant, msg))
-        elif item.cancel_orders:
-            for event in self.engine.apply(MassCancel(item.participant, ""), ts):
-                out.extend(self._writer.encode(event, None))
+            return
+        if isinstance(item, SessionEnded):
+            self._publisher.session_ended(item.participant)
+            if item.cancel_orders:
+                self._apply(MassCancel(item.participant, ""), ts, None, out, market_data)
+            return
+        command = item.command
+        participant = item.participant
+        if isinstance(command, OrderStatusQuery):
+            out.append((participant, self._order_status(item, command, ts)))
+        elif isinstance(command, MassStatusQuery):
+            orders = [
+                o
+                for o in self.engine.open_orders()
+                if o.participant == participant
+                and (not command.symbol or o.symbol == command.symbol)
+            ]
+            out += [
+                (participant, m) for m in self._writer.mass_status(orders, command.request_id, ts)
+            ]
+        elif isinstance(command, SecurityListQuery):
+            states = [
+                s
+                for s in self.engine.instruments.values()
+                if not command.symbol or s.spec.symbol == command.symbol
+            ]
+            out.append((participant, security_list(command.request_id, states)))
+        elif isinstance(command, MarketDataRequest):
+            market_data += [(participant, m) for m in self._publisher.request(command)]
+        else:
+            self._apply(command, ts, item.echo, out, market_data)
+
+    def _apply(
+        self,
+        command: Command,
+        ts: int,
+        echo: Echo | None,
+        out: list[Outgoing],
+        market_data: list[Outgoing],
+    ) -> None:
+        events = self.engine.apply(command, ts)
+        for event in events:
+            out.extend(self._writer.encode(event, echo))
+        market_data.extend(self._publisher.publish(events))

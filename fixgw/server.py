@@ -21,6 +21,7 @@ from engine.core import Engine
 from fixgw.app import GatewayApp
 from fixgw.config import load_instruments
 from fixgw.inbound import RequestReader
+from fixgw.marketdata import MarketDataPublisher
 from fixgw.reports import ReportWriter
 from fixgw.roster import RosterEntry, load_roster
 from fixgw.runner import Runner, SessionDirectory
@@ -100,7 +101,8 @@ class Gateway:
 
         self.engine = Engine(specs, [entry.participant for entry in roster.values()])
         self.sessions = SessionDirectory()
-        self.runner = Runner(self.engine, ReportWriter(instruments), self.sessions)
+        self.publisher = MarketDataPublisher(instruments, self.engine.books)
+        self.runner = Runner(self.engine, ReportWriter(instruments), self.publisher, self.sessions)
         self.app = GatewayApp(roster, RequestReader(instruments), self.runner, self.sessions)
         self.settings = fix.SessionSettings(str(settings_path))
         self.store_factory = fix.FileStoreFactory(self.settings)

@@ -7,6 +7,7 @@ outlives its callback; tests wait on a queue for the message they expect, never 
 from __future__ import annotations
 
 import queue
+import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -14,6 +15,10 @@ from pathlib import Path
 import quickfix as fix
 
 SOH = "\x01"
+# The client validates what the gateway sends against the *stock* FIX 4.4 dictionary that
+# ships with quickfix, as an ordinary client would; it also parses repeating groups by it
+# (without a dictionary QuickFIX flattens and re-sorts the fields).
+DICTIONARY = Path(sys.prefix) / "share" / "quickfix" / "FIX44.xml"
 
 
 class Received:
@@ -94,7 +99,8 @@ class FixClient:
         cfg = workdir / f"{comp_id}.cfg"
         cfg.write_text(
             "[DEFAULT]\nConnectionType=initiator\nReconnectInterval=60\nHeartBtInt=30\n"
-            "StartTime=00:00:00\nEndTime=00:00:00\nUseDataDictionary=N\nResetOnLogon=Y\n"
+            "StartTime=00:00:00\nEndTime=00:00:00\nResetOnLogon=Y\n"
+            f"UseDataDictionary=Y\nDataDictionary={DICTIONARY}\n"
             f"FileStorePath={workdir / 'store'}\n"
             f"[SESSION]\nBeginString=FIX.4.4\nSenderCompID={comp_id}\nTargetCompID=FIXGW\n"
             f"SocketConnectHost=127.0.0.1\nSocketConnectPort={port}\n"
@@ -112,11 +118,23 @@ class FixClient:
             raise AssertionError(f"{self.comp_id}: no logon answer within {timeout}s")
         return self.logged_on.is_set()
 
-    def send(self, msg_type: str, fields: list[tuple[int, str]]) -> None:
+    def send(
+        self,
+        msg_type: str,
+        fields: list[tuple[int, str]],
+        groups: list[tuple[int, int, list[list[tuple[int, str]]]]] = (),  # type: ignore[assignment]
+    ) -> None:
+        """Send a message; `groups` are (count tag, delimiter tag, entries) repeating groups."""
         msg = fix.Message()
         msg.getHeader().setField(35, msg_type)
         for tag, value in fields:
             msg.setField(tag, value)
+        for count_tag, delimiter, group_entries in groups:
+            for entry in group_entries:
+                group = fix.Group(count_tag, delimiter)
+                for tag, value in entry:
+                    group.setField(tag, value)
+                msg.addGroup(group)
         fix.Session.sendToTarget(msg, self._session_id)
 
     def expect(self, match: Callable[[Received], bool] | str, timeout: float = 10) -> Received:

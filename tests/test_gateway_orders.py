@@ -50,7 +50,8 @@ def test_execution_reports_through_partial_and_full_fills(connect: Connect) -> N
     )
     maker = report(mm, ask, "F")
     assert (maker[39], maker[14], maker[151], maker[6]) == ("1", "0.4", "0.6", "700010")
-    assert maker[880] == taker[880] and maker[17] != taker[17]
+    assert maker[527] == taker[527] and maker[17] != taker[17]
+    assert (maker[851], taker[851]) == ("1", "2")
     bid2 = new_order(c2, "1", "0.8", "700010")
     report(c2, bid2, "0")
     maker = report(mm, ask, "F")
@@ -68,7 +69,7 @@ def test_customer_is_filled_before_the_market_maker_at_one_price(connect: Connec
     take = new_order(c2, "1", "1.5", "700020", tif="3")
     first, second = report(c2, take, "F"), report(c2, take, "F")
     assert (first[32], second[32]) == ("1", "0.5")
-    assert int(first[880]) < int(second[880])
+    assert int(first[527]) < int(second[527])
     assert report(c1, c1_ask, "F")[39] == "2"
     assert report(mm, mm_ask, "F")[39] == "1"
 
@@ -128,7 +129,7 @@ def test_replace_reports_and_refusals(connect: Connect) -> None:
 @pytest.mark.parametrize(
     ("overrides", "reason", "text"),
     [
-        ({"price": "700000.5"}, "18", "price 700000.5 is not a multiple of tick 1"),
+        ({"price": "700000.5"}, "99", "price 700000.5 is not a multiple of tick 1"),
         ({"symbol": "DOGE-HKD"}, "1", "unknown symbol 'DOGE-HKD'"),
         ({"qty": "0"}, "13", "quantity 0 must be positive"),
         ({"qty": "-1"}, "13", "quantity -1 must be positive"),
