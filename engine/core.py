@@ -119,6 +119,11 @@ class Engine:
             raise Refused(RejectCode.UNKNOWN_ORDER, f"unknown order {order_id}")
         return order
 
+    def next_expiry(self) -> int | None:
+        """The earliest expire time of any open GTD order, for the runner's timer."""
+        times = [o.expire_time for o in self._orders.values() if o.time_in_force is TimeInForce.GTD]
+        return min(times) if times else None
+
     def state_hash(self) -> str:
         """A digest of the whole state, independent of which book implementation holds it."""
         digest = hashlib.blake2b(digest_size=16)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import quickfix as fix
 import structlog
 
-from engine.commands import Command, MassCancel
+from engine.commands import Command, EndOfDay, ExpireOrders, MassCancel
 from engine.core import Engine, Refused
 from fixgw.inbound import (
     Echo,
@@ -58,11 +58,17 @@ class SessionEnded:
     cancel_orders: bool
 
 
+@dataclass(frozen=True, slots=True)
+class Tick:
+    """The timer's heartbeat: lets the engine thread expire GTD orders and close the day."""
+
+
 class _Stop:
     pass
 
 
-Item = Request | EdgeRefusal | SessionEnded | _Stop
+Item = Request | EdgeRefusal | SessionEnded | Tick | _Stop
+DAY_NS = 86_400 * 1_000_000_000
 
 
 class SessionDirectory:
@@ -98,6 +104,7 @@ class Runner:
         sessions: SessionDirectory,
         clock: Callable[[], int] = time.time_ns,
         batch_limit: int = 512,
+        end_of_day_ns: int = 0,
     ) -> None:
         self.engine = engine
         self._writer = writer
@@ -107,6 +114,8 @@ class Runner:
         self._batch_limit = batch_limit
         self._inbox: queue.SimpleQueue[Item] = queue.SimpleQueue()
         self._last_ts = 0
+        self._end_of_day_ns = end_of_day_ns  # offset of the day's close from UTC midnight
+        self._day = -1
         self._thread = threading.Thread(target=self._run, name="fixgw-runner", daemon=True)
 
     # -- COMMANDS --
@@ -121,6 +130,11 @@ class Runner:
     def stop(self) -> None:
         self._inbox.put(_Stop())
         self._thread.join()
+
+    def run_timer(self, stopping: threading.Event, period: float = 1.0) -> None:
+        """On its own thread: one Tick per period until `stopping` is set."""
+        while not stopping.wait(period):
+            self._inbox.put(Tick())
 
     # -- THE ENGINE THREAD --
 
@@ -138,23 +152,29 @@ class Runner:
                     batch.append(inbox.get_nowait())
                 except queue.Empty:
                     break
-            outgoing: list[Outgoing] = []
-            market_data: list[Outgoing] = []
-            stopping = False
-            for item in batch:
-                if isinstance(item, _Stop):
-                    stopping = True
-                    continue
-                try:
-                    self._process(item, outgoing, market_data)
-                except Exception:
-                    log.exception("request failed in the engine thread", item=repr(item))
-            for participant, msg in outgoing:
-                self._sessions.send(participant, msg)
-            for participant, msg in market_data:
-                self._sessions.send(participant, msg)
-            if stopping:
+            if not self.process_batch(batch):
                 return
+
+    def process_batch(self, batch: list[Item]) -> bool:
+        """Apply a batch in order, then send its replies and market data; returns False once
+        a stop request is among them. Only the engine thread (or a test, with the thread not
+        running) may call it."""
+        outgoing: list[Outgoing] = []
+        market_data: list[Outgoing] = []
+        running = True
+        for item in batch:
+            if isinstance(item, _Stop):
+                running = False
+                continue
+            try:
+                self._process(item, outgoing, market_data)
+            except Exception:
+                log.exception("request failed in the engine thread", item=repr(item))
+        for participant, msg in outgoing:
+            self._sessions.send(participant, msg)
+        for participant, msg in market_data:
+            self._sessions.send(participant, msg)
+        return running
 
     def _order_status(self, item: Request, query: OrderStatusQuery, ts: int) -> fix.Message:
         try:
@@ -169,11 +189,20 @@ class Runner:
 
     def _process(
         self,
-        item: Request | EdgeRefusal | SessionEnded,
+        item: Request | EdgeRefusal | SessionEnded | Tick,
         out: list[Outgoing],
         market_data: list[Outgoing],
     ) -> None:
         ts = self._stamp()
+        if isinstance(item, Tick):
+            day = (ts - self._end_of_day_ns) // DAY_NS
+            if self._day >= 0 and day != self._day:
+                self._apply(EndOfDay(), ts, None, out, market_data)
+            self._day = day
+            due = self.engine.next_expiry()
+            if due is not None and due <= ts:
+                self._apply(ExpireOrders(), ts, None, out, market_data)
+            return
         if isinstance(item, EdgeRefusal):
             refusal = item.refusal
             msg = self._writer.refusal(item.echo, refusal.reason, refusal.text, f"X{ts}", ts)

@@ -38,6 +38,7 @@ class GatewayConfig:
     port: int
     data_dir: Path
     heartbeat_seconds: int
+    end_of_day_utc: str
     roster: Path
     instruments: Path
     dictionary: Path
@@ -57,6 +58,7 @@ def load_config(
         port=port if port is not None else int(gateway.get("port", 9876)),
         data_dir=(data_dir or base / gateway.get("data_dir", "var")).resolve(),
         heartbeat_seconds=int(gateway.get("heartbeat_seconds", 30)),
+        end_of_day_utc=gateway.get("end_of_day_utc", "16:00"),
         roster=base / files["roster"],
         instruments=base / files["instruments"],
         dictionary=base / files["dictionary"],
@@ -102,7 +104,21 @@ class Gateway:
         self.engine = Engine(specs, [entry.participant for entry in roster.values()])
         self.sessions = SessionDirectory()
         self.publisher = MarketDataPublisher(instruments, self.engine.books)
-        self.runner = Runner(self.engine, ReportWriter(instruments), self.publisher, self.sessions)
+        hours, minutes = (int(part) for part in config.end_of_day_utc.split(":"))
+        self.runner = Runner(
+            self.engine,
+            ReportWriter(instruments),
+            self.publisher,
+            self.sessions,
+            end_of_day_ns=(hours * 60 + minutes) * 60 * 10**9,
+        )
+        self.timer_stop = threading.Event()
+        self.timer = threading.Thread(
+            target=self.runner.run_timer,
+            args=(self.timer_stop,),
+            name="fixgw-timer",
+            daemon=True,
+        )
         self.app = GatewayApp(roster, RequestReader(instruments), self.runner, self.sessions)
         self.settings = fix.SessionSettings(str(settings_path))
         self.store_factory = fix.FileStoreFactory(self.settings)
@@ -113,10 +129,13 @@ class Gateway:
 
     def start(self) -> None:
         self.runner.start()
+        self.timer.start()
         self.acceptor.start()
 
     def stop(self) -> None:
         self.acceptor.stop()
+        self.timer_stop.set()
+        self.timer.join()
         self.runner.stop()
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from tests.gateway import PX, Connect, logged_on, new_order, report
 
 NOW = "20261121-10:00:00.000"
@@ -92,3 +94,16 @@ def test_order_entry_is_unaffected_by_status_traffic(connect: Connect) -> None:
         c1.send("H", [(11, f"ghost{i}"), (55, "BTC-HKD"), (54, "1")])
     cid = new_order(c1, "1", "0.1", PX)
     assert report(c1, cid, "0")[39] == "0"
+
+
+def test_gtd_order_expires_at_its_time(connect: Connect) -> None:
+    c1 = logged_on(connect, "CLIENT1")
+    soon = datetime.now(UTC) + timedelta(seconds=2)
+    cid = new_order(
+        c1, "1", "0.1", "699000", tif="6", _126=soon.strftime("%Y%m%d-%H:%M:%S.%f")[:-3]
+    )
+    report(c1, cid, "0")
+    expired = report(c1, cid, "C")  # sent by the gateway's own timer, not by a request
+    assert (expired[39], expired[151]) == ("C", "0")
+    past = new_order(c1, "1", "0.1", "699000", tif="6", _126="20200101-00:00:00")
+    assert report(c1, past, "8")[58].startswith("expire time")

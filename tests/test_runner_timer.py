@@ -1,0 +1,68 @@
+"""The runner's timer: end of day at the configured UTC time, GTD expiry when due."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from engine.commands import NewOrder
+from engine.core import Engine
+from engine.model import OrderType, Side, TimeInForce
+from fixgw.inbound import Echo
+from fixgw.marketdata import MarketDataPublisher
+from fixgw.reports import ReportWriter
+from fixgw.runner import Request, Runner, SessionDirectory, Tick
+from tests.venue import BTC, VENUE_PARTICIPANTS, VENUE_SPECS
+
+
+def at(hhmm: str) -> int:
+    moment = datetime.strptime(f"20261121 {hhmm}", "%Y%m%d %H:%M").replace(tzinfo=UTC)
+    return int(moment.timestamp()) * 1_000_000_000
+
+
+def test_day_and_gtd_orders_expire_on_the_timer() -> None:
+    engine = Engine(VENUE_SPECS, VENUE_PARTICIPANTS)
+    instruments = {s.symbol: s for s in VENUE_SPECS}
+    now = [at("15:58")]
+    runner = Runner(
+        engine,
+        ReportWriter(instruments),
+        MarketDataPublisher(instruments, engine.books),
+        SessionDirectory(),
+        clock=lambda: now[0],
+        end_of_day_ns=16 * 3600 * 10**9,  # the day closes at 16:00 UTC
+    )
+    echo = Echo("D", "", "", "", "BTC-HKD", "1")
+    orders = [
+        ("day", TimeInForce.DAY, 0),
+        ("gtc", TimeInForce.GTC, 0),
+        ("gtd", TimeInForce.GTD, at("16:30")),
+    ]
+    runner.process_batch(
+        [
+            Request(
+                "CLIENT1",
+                NewOrder(
+                    "CLIENT1",
+                    cid,
+                    "BTC-HKD",
+                    Side.BUY,
+                    OrderType.LIMIT,
+                    tif,
+                    1,
+                    BTC.reference_price,
+                    expire,
+                ),
+                echo,
+            )
+            for cid, tif, expire in orders
+        ]
+    )
+    for moment, alive in (
+        ("15:59", {"day", "gtc", "gtd"}),
+        ("16:01", {"gtc", "gtd"}),
+        ("16:29", {"gtc", "gtd"}),
+        ("16:31", {"gtc"}),
+    ):
+        now[0] = at(moment)
+        runner.process_batch([Tick()])
+        assert {o.client_order_id for o in engine.open_orders()} == alive, moment
