@@ -8,10 +8,13 @@ message naming the offending value, because a silently rounded price is a wrong 
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Context, Decimal, Inexact, InvalidOperation, localcontext
 
 INT64_MAX = 2**63 - 1
 PPM = 1_000_000
+MAX_DIGITS = 32  # longer decimal text is refused before any arithmetic
+# Wide enough for any accepted input, and loud rather than rounding if it ever is not.
+_EXACT = Context(prec=2 * MAX_DIGITS + 8, traps=[Inexact, InvalidOperation])
 
 
 class ValueRejected(ValueError):
@@ -23,6 +26,8 @@ def parse_decimal(text: str, what: str) -> Decimal:
     stripped = text.strip()
     if not stripped or any(c not in "0123456789.-" for c in stripped):
         raise ValueRejected(f"{what} {text!r} is not a decimal number")
+    if len(stripped) > MAX_DIGITS:
+        raise ValueRejected(f"{what} {stripped[:MAX_DIGITS]}... has too many digits")
     try:
         value = Decimal(stripped)
     except InvalidOperation:
@@ -34,13 +39,13 @@ def to_units(value: Decimal, unit: Decimal, what: str, unit_name: str) -> int:
     """Express a positive decimal as a whole number of `unit`s, or say exactly why not."""
     if value <= 0:
         raise ValueRejected(f"{what} {value} must be positive")
-    count, remainder = divmod(value, unit)
+    with localcontext(_EXACT):
+        if value > unit * INT64_MAX:
+            raise ValueRejected(f"{what} {value} is too large")
+        count, remainder = divmod(value, unit)
     if remainder != 0:
         raise ValueRejected(f"{what} {value} is not a multiple of {unit_name} {unit}")
-    units = int(count)
-    if units > INT64_MAX:
-        raise ValueRejected(f"{what} {value} is too large")
-    return units
+    return int(count)
 
 
 def from_units(units: int, unit: Decimal) -> str:

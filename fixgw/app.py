@@ -137,4 +137,9 @@ class GatewayApp(fix.Application):  # type: ignore[misc]
         except Refusal as refusal:
             self._runner.put(EdgeRefusal(participant, echo, refusal))
             return
+        except Exception:
+            log.exception("could not read request", msg_type=msg_type, participant=participant)
+            unreadable = Refusal("99", "the request could not be read")
+            self._runner.put(EdgeRefusal(participant, echo, unreadable))
+            return
         self._runner.put(Request(participant, command, echo))

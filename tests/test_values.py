@@ -19,6 +19,9 @@ from tests.venue import BTC, ETH
         ("", "price '' is not a decimal number"),
         ("1.2.3", "price '1.2.3' is not a decimal number"),
         ("99999999999999999999", "price 99999999999999999999 is too large"),
+        ("1" + "0" * 30, "price 1000000000000000000000000000000 is too large"),
+        ("1." + "0" * 25 + "1", "price 1.00000000000000000000000001 is not a multiple of tick 1"),
+        ("1" * 40, "price 11111111111111111111111111111111... has too many digits"),
     ],
 )
 def test_bad_prices_say_why(text: str, message: str) -> None:
