@@ -47,6 +47,10 @@ test-slow: $(STAMP) ## The long randomized campaigns (a million-operation differ
 bench: $(STAMP) ## Book benchmark: Cython vs pure-Python twin on one seeded order flow
 	$(BIN)/python -m bench.book_throughput
 
+.PHONY: bench-roundtrip
+bench-roundtrip: $(STAMP) ## FIX round trip (D -> 8 New) through the gateway vs a bare QuickFIX echo
+	$(BIN)/python -m bench.roundtrip
+
 .PHONY: bench-micro
 bench-micro: $(STAMP) ## pytest-benchmark micro-benchmarks of single book operations
 	$(BIN)/pytest bench/micro --benchmark-only -p no:cacheprovider

@@ -1,6 +1,6 @@
 """Building outgoing FIX messages from plain tags and strings, and FIX timestamps.
 
-Typed QuickFIX field objects cost far more per message than `setField(tag, str)`.
+Typed QuickFIX field objects cost far more per message than plain tags and strings.
 """
 
 from __future__ import annotations
@@ -17,8 +17,10 @@ def utc_timestamp(ns: int) -> str:
 
 
 def message(msg_type: str, fields: list[tuple[int, str]]) -> fix.Message:
+    """A message from plain (tag, value) pairs, parsed by QuickFIX in one call: about a
+    third of the cost of one `setField` per field (bench/micro/test_fix_codec.py). The
+    session fills in the header and recomputes BodyLength and CheckSum when it sends."""
+    body = "".join([f"{tag}={value}\x01" for tag, value in fields])
     msg = fix.Message()
-    msg.getHeader().setField(35, msg_type)
-    for tag, value in fields:
-        msg.setField(tag, value)
+    msg.setString(f"8=FIX.4.4\x019=0\x0135={msg_type}\x01{body}10=000\x01", False)
     return msg

@@ -6,9 +6,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from bench.rawfix import RawSession
 from tests.fixclient import FixClient
 from tests.gateway import PASSWORDS, Connect, GatewayProcess, logged_on, new_order, report
-from tests.rawfix import RawSession
 
 NOW = "20261121-10:00:00.000"
 GOOD_ORDER = [
