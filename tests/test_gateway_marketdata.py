@@ -118,3 +118,17 @@ def test_security_list(connect: Connect) -> None:
     client.send("x", [(320, "sl3"), (559, "0"), (55, "DOGE-HKD")])
     missing = client.expect("y")
     assert (missing[320], missing[560], missing[393]) == ("sl3", "2", "0")
+
+
+def test_subscriptions_end_with_the_session(connect: Connect) -> None:
+    watcher, c1 = logged_on(connect, "CLIENT2"), logged_on(connect, "CLIENT1")
+    md_request(watcher, "s1", "1", ["BTC-HKD"])
+    watcher.expect("W")
+    watcher.close()
+    again = logged_on(connect, "CLIENT2")
+    report(c1, new_order(c1, "1", "0.1", "699500"), "0")
+    again.send("H", [(11, "fence"), (55, "BTC-HKD"), (54, "1")])
+    report(again, "fence", "I")
+    assert [m.type for m in again.skipped if m.type in ("W", "X")] == []
+    md_request(again, "s1", "1", ["BTC-HKD"])  # the old MDReqID is free again
+    assert entries(again.expect("W")) == [("0", "699500", "0.1")]
