@@ -1,0 +1,115 @@
+"""The SQLite journal: every sequenced command, every trade, and state-hash checkpoints.
+
+Written once per runner batch in a single transaction (group commit): a client is told
+nothing about a batch until `append` has returned, so whatever a client saw is on disk.
+`full` durability (synchronous=FULL) survives power loss; `normal` (synchronous=NORMAL, with
+WAL) survives a crash of the process. The schema lives in `journal.sql` beside this file.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from engine.command_codec import decode, encode
+from engine.commands import Command
+from engine.events import Event, Trade
+
+SCHEMA = Path(__file__).resolve().parent / "journal.sql"
+SYNCHRONOUS = {"full": "FULL", "normal": "NORMAL"}
+
+
+class JournalError(Exception):
+    """The journal cannot be opened or written; the message says what to do."""
+
+
+@dataclass(slots=True)
+class JournalBatch:
+    """What one runner batch adds to the journal."""
+
+    commands: list[tuple[int, int, str, str]] = field(default_factory=list)
+    trades: list[tuple[object, ...]] = field(default_factory=list)
+    checkpoints: list[tuple[int, str]] = field(default_factory=list)
+
+    def add(self, seq: int, ts: int, command: Command, events: list[Event]) -> None:
+        kind, body = encode(command)
+        self.commands.append((seq, ts, kind, body))
+        for e in events:
+            if isinstance(e, Trade):
+                self.trades.append(
+                    (
+                        e.trade_id,
+                        seq,
+                        ts,
+                        e.symbol,
+                        e.price,
+                        e.qty,
+                        e.aggressor_side.name.lower(),
+                        e.maker.order_id,
+                        e.maker.participant,
+                        e.maker_class,
+                        e.taker.order_id,
+                        e.taker.participant,
+                    )
+                )
+
+    def __bool__(self) -> bool:
+        return bool(self.commands)
+
+
+class Journal:
+    def __init__(self, path: Path, durability: str = "full") -> None:
+        if durability not in SYNCHRONOUS:
+            raise JournalError(f"durability {durability!r} is not one of full, normal")
+        self.path = path
+        try:
+            self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute(f"PRAGMA synchronous={SYNCHRONOUS[durability]}")
+            self._db.executescript(SCHEMA.read_text())
+            row = self._db.execute(
+                "SELECT seq, ts FROM commands ORDER BY seq DESC LIMIT 1"
+            ).fetchone()
+        except sqlite3.Error as bad:
+            raise JournalError(f"cannot open the journal {path}: {bad}") from None
+        self.last_seq: int = row[0] if row else 0
+        self.last_ts: int = row[1] if row else 0
+
+    # -- QUERIES --
+
+    def commands(self, after: int = 0) -> Iterator[tuple[int, int, Command]]:
+        """(seq, ts, command) in sequence order, from `after` + 1."""
+        rows = self._db.execute(
+            "SELECT seq, ts, kind, body FROM commands WHERE seq > ? ORDER BY seq", (after,)
+        )
+        for seq, ts, kind, body in rows:
+            yield seq, ts, decode(kind, body)
+
+    def checkpoints(self) -> dict[int, str]:
+        return dict(self._db.execute("SELECT seq, state_hash FROM checkpoints"))
+
+    # -- COMMANDS --
+
+    def append(self, batch: JournalBatch) -> None:
+        """Write a batch atomically; raises JournalError if it did not reach the disk."""
+        db = self._db
+        try:
+            db.execute("BEGIN")
+            db.executemany("INSERT INTO commands VALUES (?, ?, ?, ?)", batch.commands)
+            if batch.trades:
+                db.executemany(
+                    "INSERT INTO trades VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", batch.trades
+                )
+            if batch.checkpoints:
+                db.executemany("INSERT INTO checkpoints VALUES (?, ?)", batch.checkpoints)
+            db.execute("COMMIT")
+        except sqlite3.Error as bad:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise JournalError(f"journal write failed: {bad}") from None
+        self.last_seq, self.last_ts = batch.commands[-1][0], batch.commands[-1][1]
+
+    def close(self) -> None:
+        self._db.close()

@@ -1,0 +1,35 @@
+-- The fixgw journal: every sequenced command, what it produced, and state checkpoints.
+-- One SQLite database per gateway, WAL mode. An auditor can read it with plain sqlite3:
+--   sqlite3 var/journal.sqlite "SELECT * FROM trades ORDER BY trade_id DESC LIMIT 10"
+
+-- Every command the engine applied, in sequence order, with the time the sequencer stamped.
+-- Replaying these rows through a fresh engine reproduces its state exactly.
+CREATE TABLE IF NOT EXISTS commands (
+    seq     INTEGER PRIMARY KEY,   -- 1, 2, 3, ... without gaps
+    ts      INTEGER NOT NULL,      -- nanoseconds since the epoch (UTC)
+    kind    TEXT    NOT NULL,      -- NewOrder, CancelOrder, ReplaceOrder, MassCancel, ...
+    body    TEXT    NOT NULL       -- the command's fields as a JSON object
+);
+
+-- Every trade, with both sides; prices in ticks and quantities in lots of the instrument.
+CREATE TABLE IF NOT EXISTS trades (
+    trade_id           INTEGER PRIMARY KEY,
+    seq                INTEGER NOT NULL REFERENCES commands (seq),
+    ts                 INTEGER NOT NULL,
+    symbol             TEXT    NOT NULL,
+    price              INTEGER NOT NULL,
+    qty                INTEGER NOT NULL,
+    aggressor_side     TEXT    NOT NULL,   -- buy | sell
+    maker_order_id     INTEGER NOT NULL,
+    maker_participant  TEXT    NOT NULL,
+    maker_class        INTEGER NOT NULL,   -- 0 customer, 1 affiliate venue, 2 market maker
+    taker_order_id     INTEGER NOT NULL,
+    taker_participant  TEXT    NOT NULL
+);
+CREATE INDEX IF NOT EXISTS trades_by_seq ON trades (seq);
+
+-- The engine's state hash after a command, written every so often; recovery compares.
+CREATE TABLE IF NOT EXISTS checkpoints (
+    seq         INTEGER PRIMARY KEY REFERENCES commands (seq),
+    state_hash  TEXT NOT NULL
+);
