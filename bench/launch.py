@@ -9,7 +9,9 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+import threading
 from pathlib import Path
+from typing import IO
 
 from fixgw.roster import hash_password
 
@@ -45,8 +47,14 @@ def write_config(workdir: Path, cancel_on_disconnect: tuple[str, ...]) -> Path:
 
 
 class GatewayProcess:
+    """The gateway as a subprocess; its output is drained continuously so a chatty gateway
+    can never block on a full pipe."""
+
     def __init__(
-        self, workdir: Path, cancel_on_disconnect: tuple[str, ...] = CANCEL_ON_DISCONNECT
+        self,
+        workdir: Path,
+        cancel_on_disconnect: tuple[str, ...] = CANCEL_ON_DISCONNECT,
+        extra_args: tuple[str, ...] = (),
     ) -> None:
         self.workdir = workdir
         self.port = free_port()
@@ -63,22 +71,52 @@ class GatewayProcess:
                 str(self.port),
                 "--data-dir",
                 str(workdir / "var"),
+                *extra_args,
             ],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
-        assert self.proc.stdout is not None
-        ready = self.proc.stdout.readline()
-        if "listening" not in ready:
-            self.proc.kill()
-            raise AssertionError(f"gateway did not start: {ready}{self.proc.stderr.read()}")  # type: ignore[union-attr]
+        assert self.proc.stdout is not None and self.proc.stderr is not None
+        self.ready = self.proc.stdout.readline()
+        self._out: list[str] = []
+        self._err: list[str] = []
+        self._drains = [
+            threading.Thread(target=_drain, args=(self.proc.stdout, self._out), daemon=True),
+            threading.Thread(target=_drain, args=(self.proc.stderr, self._err), daemon=True),
+        ]
+        for drain in self._drains:
+            drain.start()
+        if "listening" not in self.ready:
+            self.proc.wait(timeout=30)
+            self._join()
+            raise AssertionError(f"gateway did not start: {self.ready}{''.join(self._err)}")
 
     def alive(self) -> bool:
         return self.proc.poll() is None
 
     def stop(self) -> str:
-        """Stop it and return what it wrote to stderr."""
+        """Stop it cleanly; returns its stderr. Its later stdout is in `final_output`."""
         self.proc.terminate()
-        _, err = self.proc.communicate(timeout=20)
-        return err
+        self.proc.wait(timeout=30)
+        self._join()
+        return "".join(self._err)
+
+    def kill(self) -> None:
+        """kill -9: no chance to flush or close anything."""
+        self.proc.kill()
+        self.proc.wait(timeout=30)
+        self._join()
+
+    @property
+    def final_output(self) -> str:
+        return "".join(self._out)
+
+    def _join(self) -> None:
+        for drain in self._drains:
+            drain.join(timeout=30)
+
+
+def _drain(stream: IO[str], sink: list[str]) -> None:
+    for line in stream:
+        sink.append(line)

@@ -74,13 +74,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     run_serve.add_argument("--host")
     run_serve.add_argument("--port", type=int)
     run_serve.add_argument("--data-dir", type=Path)
+    run_serve.add_argument("--durability", choices=("full", "normal"))
     run_demo = commands.add_parser("demo", help="run a seeded engine demo and print its trades")
     run_demo.add_argument("--seed", type=int, default=42)
     run_demo.add_argument("--count", type=int, default=300, help="commands to generate")
     commands.add_parser("hash-password", help="read a password, print its roster hash")
     args = parser.parse_args(argv)
     if args.command == "serve":
-        return serve(load_config(args.config, args.host, args.port, args.data_dir))
+        return serve(load_config(args.config, args.host, args.port, args.data_dir, args.durability))
     if args.command == "hash-password":
         print(
             hash_password(

@@ -1,4 +1,4 @@
-"""The engine thread: sequence → apply → (journal) → send, one batch at a time (DESIGN §2).
+"""The engine thread: sequence → apply → journal → send, one batch at a time (DESIGN §2).
 
 QuickFIX callbacks only enqueue; this thread alone touches the engine and alone sends
 application messages, so replies leave in exactly the order the engine produced them and
@@ -19,6 +19,7 @@ import structlog
 
 from engine.commands import Command, EndOfDay, ExpireOrders, MassCancel
 from engine.core import Engine, Refused
+from engine.journal import Journal, JournalBatch, JournalError
 from fixgw.inbound import (
     Echo,
     MassStatusQuery,
@@ -105,15 +106,23 @@ class Runner:
         clock: Callable[[], int] = time.time_ns,
         batch_limit: int = 512,
         end_of_day_ns: int = 0,
+        journal: Journal | None = None,
+        checkpoint_every: int = 10_000,
+        on_fatal: Callable[[str], None] | None = None,
     ) -> None:
         self.engine = engine
+        self._journal = journal
+        self._checkpoint_every = checkpoint_every
+        self._on_fatal = on_fatal
+        self._seq = journal.last_seq if journal else 0
+        self._pending = JournalBatch()
         self._writer = writer
         self._publisher = publisher
         self._sessions = sessions
         self._clock = clock
         self._batch_limit = batch_limit
         self._inbox: queue.SimpleQueue[Item] = queue.SimpleQueue()
-        self._last_ts = 0
+        self._last_ts = journal.last_ts if journal else 0
         self._end_of_day_ns = end_of_day_ns  # offset of the day's close from UTC midnight
         self._day = -1
         self._thread = threading.Thread(target=self._run, name="fixgw-runner", daemon=True)
@@ -170,11 +179,28 @@ class Runner:
                 self._process(item, outgoing, market_data)
             except Exception:
                 log.exception("request failed in the engine thread", item=repr(item))
+        if self._pending and not self._commit():
+            return False
         for participant, msg in outgoing:
             self._sessions.send(participant, msg)
         for participant, msg in market_data:
             self._sessions.send(participant, msg)
         return running
+
+    def _commit(self) -> bool:
+        """Journal the batch before anything of it is sent; False if that failed, after
+        which nothing more may be acknowledged: the state in memory is ahead of the disk."""
+        batch, self._pending = self._pending, JournalBatch()
+        if self._journal is None:
+            return True
+        try:
+            self._journal.append(batch)
+        except JournalError as failure:
+            log.critical("journal write failed; stopping", error=str(failure))
+            if self._on_fatal is not None:
+                self._on_fatal(str(failure))
+            return False
+        return True
 
     def _order_status(self, item: Request, query: OrderStatusQuery, ts: int) -> fix.Message:
         try:
@@ -248,6 +274,10 @@ class Runner:
         market_data: list[Outgoing],
     ) -> None:
         events = self.engine.apply(command, ts)
+        self._seq += 1
+        self._pending.add(self._seq, ts, command, events)
+        if self._seq % self._checkpoint_every == 0:
+            self._pending.checkpoints.append((self._seq, self.engine.state_hash()))
         for event in events:
             out.extend(self._writer.encode(event, echo))
         market_data.extend(self._publisher.publish(events))

@@ -9,6 +9,7 @@ for the acceptor's lifetime: the binding keeps C++ references to them, not Pytho
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 import tomllib
 from dataclasses import dataclass
@@ -18,6 +19,8 @@ import quickfix as fix
 import structlog
 
 from engine.core import Engine
+from engine.journal import Journal, JournalError
+from engine.recovery import RecoveryError, replay
 from fixgw.app import GatewayApp
 from fixgw.config import load_instruments
 from fixgw.inbound import RequestReader
@@ -39,13 +42,18 @@ class GatewayConfig:
     data_dir: Path
     heartbeat_seconds: int
     end_of_day_utc: str
+    durability: str
     roster: Path
     instruments: Path
     dictionary: Path
 
 
 def load_config(
-    path: Path, host: str | None = None, port: int | None = None, data_dir: Path | None = None
+    path: Path,
+    host: str | None = None,
+    port: int | None = None,
+    data_dir: Path | None = None,
+    durability: str | None = None,
 ) -> GatewayConfig:
     """The gateway configuration; paths in the file are relative to the file."""
     with path.open("rb") as f:
@@ -59,6 +67,7 @@ def load_config(
         data_dir=(data_dir or base / gateway.get("data_dir", "var")).resolve(),
         heartbeat_seconds=int(gateway.get("heartbeat_seconds", 30)),
         end_of_day_utc=gateway.get("end_of_day_utc", "16:00"),
+        durability=durability or gateway.get("durability", "full"),
         roster=base / files["roster"],
         instruments=base / files["instruments"],
         dictionary=base / files["dictionary"],
@@ -102,6 +111,10 @@ class Gateway:
         settings_path.write_text(quickfix_settings(config, roster))
 
         self.engine = Engine(specs, [entry.participant for entry in roster.values()])
+        self.journal = Journal(config.data_dir / "journal.sqlite", config.durability)
+        self.recovered = replay(self.engine, self.journal)
+        self.fatal: list[str] = []
+        self.stopping = threading.Event()
         self.sessions = SessionDirectory()
         self.publisher = MarketDataPublisher(instruments, self.engine.books)
         hours, minutes = (int(part) for part in config.end_of_day_utc.split(":"))
@@ -111,13 +124,11 @@ class Gateway:
             self.publisher,
             self.sessions,
             end_of_day_ns=(hours * 60 + minutes) * 60 * 10**9,
+            journal=self.journal,
+            on_fatal=self._fail,
         )
-        self.timer_stop = threading.Event()
         self.timer = threading.Thread(
-            target=self.runner.run_timer,
-            args=(self.timer_stop,),
-            name="fixgw-timer",
-            daemon=True,
+            target=self.runner.run_timer, args=(self.stopping,), name="fixgw-timer", daemon=True
         )
         self.app = GatewayApp(roster, RequestReader(instruments), self.runner, self.sessions)
         self.settings = fix.SessionSettings(str(settings_path))
@@ -127,6 +138,10 @@ class Gateway:
             self.app, self.store_factory, self.settings, self.log_factory
         )
 
+    def _fail(self, reason: str) -> None:
+        self.fatal.append(reason)
+        self.stopping.set()
+
     def start(self) -> None:
         self.runner.start()
         self.timer.start()
@@ -134,23 +149,39 @@ class Gateway:
 
     def stop(self) -> None:
         self.acceptor.stop()
-        self.timer_stop.set()
+        self.stopping.set()
         self.timer.join()
         self.runner.stop()
+        self.journal.close()
 
 
 def serve(config: GatewayConfig) -> int:
-    gateway = Gateway(config)
-    stopping = threading.Event()
+    try:
+        gateway = Gateway(config)
+    except (JournalError, RecoveryError, OSError) as bad:
+        print(f"fixgw: cannot start: {bad}", file=sys.stderr, flush=True)
+        return 3
     for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stopping.set())
+        signal.signal(signum, lambda *_: gateway.stopping.set())
     gateway.start()
+    recovered = gateway.recovered
     print(
-        f"fixgw: listening on {config.host}:{config.port} as {config.comp_id} "
-        f"(FIX 4.4), data in {config.data_dir}",
+        f"fixgw: listening on {config.host}:{config.port} as {config.comp_id} (FIX 4.4), "
+        f"data in {config.data_dir}, journal at command {recovered.last_seq} "
+        f"({recovered.checkpoints_verified} checkpoints verified, durability "
+        f"{config.durability})",
         flush=True,
     )
-    stopping.wait()
+    gateway.stopping.wait()
     gateway.stop()
-    print("fixgw: stopped", flush=True)
+    if gateway.fatal:
+        print(
+            f"fixgw: stopped on a journal failure: {gateway.fatal[0]}", file=sys.stderr, flush=True
+        )
+        return 3
+    print(
+        f"fixgw: stopped at command {gateway.journal.last_seq}, "
+        f"state hash {gateway.engine.state_hash()}",
+        flush=True,
+    )
     return 0

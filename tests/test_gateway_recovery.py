@@ -1,0 +1,143 @@
+"""Restarts, kill -9 and broken journals, with the real gateway and a real SQLite journal."""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bench.launch import PASSWORDS, GatewayProcess
+from engine.core import Engine
+from engine.journal import Journal
+from engine.recovery import replay
+from fixgw.config import load_instruments
+from fixgw.roster import load_roster
+from tests.fixclient import FixClient
+from tests.gateway import new_order, report
+
+
+class Clients:
+    """FIX clients that each get a fresh store directory and are always closed."""
+
+    def __init__(self, root: Path) -> None:
+        self._root = root
+        self._open: list[FixClient] = []
+
+    def logon(self, gateway: GatewayProcess, comp_id: str) -> FixClient:
+        client = FixClient(
+            comp_id, PASSWORDS[comp_id], gateway.port, self._root / f"client{len(self._open)}"
+        )
+        self._open.append(client)
+        assert client.connect(), client.skipped
+        return client
+
+    def close_all(self) -> None:
+        for client in self._open:
+            client.close()
+        self._open.clear()
+
+
+@pytest.fixture
+def clients(tmp_path: Path) -> Iterator[Clients]:
+    pool = Clients(tmp_path / "clients")
+    yield pool
+    pool.close_all()
+
+
+def offline_hash(workdir: Path) -> str:
+    """Replay the journal outside the gateway: the state it must have recovered."""
+    roster = load_roster(workdir / "roster.toml")
+    engine = Engine(load_instruments(), [e.participant for e in roster.values()])
+    replay(engine, Journal(workdir / "var" / "journal.sqlite"))
+    return engine.state_hash()
+
+
+def test_a_restart_keeps_orders_ids_and_client_ids(tmp_path: Path, clients: Clients) -> None:
+    first = GatewayProcess(tmp_path)
+    c1 = clients.logon(first, "CLIENT1")
+    cid = new_order(c1, "1", "0.2", "699000")
+    order_id = int(report(c1, cid, "0")[37])
+    clients.close_all()
+    first.stop()
+
+    second = GatewayProcess(tmp_path)
+    assert "journal at command 1 " in second.ready
+    c1 = clients.logon(second, "CLIENT1")
+    c1.send("H", [(11, cid), (55, "BTC-HKD"), (54, "1")])
+    status = report(c1, cid, "I")
+    assert (int(status[37]), status[39], status[151]) == (order_id, "0", "0.2")
+    later = new_order(c1, "1", "0.1", "699001")
+    assert int(report(c1, later, "0")[37]) == order_id + 1
+    c1.send(
+        "D",
+        [
+            (11, cid),
+            (55, "BTC-HKD"),
+            (54, "1"),
+            (38, "0.1"),
+            (40, "2"),
+            (44, "699000"),
+            (59, "1"),
+            (60, "20261121-10:00:00.000"),
+        ],
+    )
+    assert report(c1, cid, "8")[103] == "6"  # the ClOrdID is still taken
+    clients.close_all()
+    second.stop()
+    assert second.final_output.split("state hash ")[1].strip() == offline_hash(tmp_path)
+
+
+@pytest.mark.parametrize("cycle", range(5))
+def test_kill_9_loses_nothing_a_client_was_told(
+    tmp_path: Path, clients: Clients, cycle: int
+) -> None:
+    rng = random.Random(cycle)
+    acknowledged: dict[str, int] = {}
+    for _ in range(2):  # two crashes, then a survivor
+        gateway = GatewayProcess(tmp_path, extra_args=("--durability", "normal"))
+        c1 = clients.logon(gateway, "CLIENT1")
+        sent = [new_order(c1, "1", "0.001", str(690_000 - i % 500)) for i in range(60)]
+        for cid in sent[: rng.randint(5, 55)]:
+            acknowledged[cid] = int(report(c1, cid, "0")[37])
+        gateway.kill()  # whatever was in flight may or may not have been journaled
+        clients.close_all()
+
+    survivor = GatewayProcess(tmp_path)
+    c1 = clients.logon(survivor, "CLIENT1")
+    c1.send("AF", [(584, "all"), (585, "7")])
+    first = c1.expect(lambda m: m.type == "8" and m.get(584) == "all")
+    reports = [first] + [
+        c1.expect(lambda m: m.type == "8" and m.get(584) == "all")
+        for _ in range(int(first[911]) - 1)
+    ]
+    open_orders = {r[11]: int(r[37]) for r in reports}
+    assert len(open_orders) == len(set(open_orders.values()))  # no order id reused
+    for cid, order_id in acknowledged.items():
+        assert open_orders.get(cid) == order_id, f"{cid} was acknowledged but is missing"
+    clients.close_all()
+    survivor.stop()
+    assert survivor.final_output.split("state hash ")[1].strip() == offline_hash(tmp_path)
+
+
+def test_a_journal_that_does_not_match_refuses_to_start(tmp_path: Path, clients: Clients) -> None:
+    gateway = GatewayProcess(tmp_path)
+    c1 = clients.logon(gateway, "CLIENT1")
+    for i in range(3):
+        report(c1, new_order(c1, "1", "0.1", str(699_000 + i)), "0")
+    clients.close_all()
+    gateway.stop()
+    db = sqlite3.connect(tmp_path / "var" / "journal.sqlite")
+    db.execute("INSERT INTO checkpoints VALUES (2, 'not-the-hash')")
+    db.commit()
+    with pytest.raises(AssertionError, match=r"state hash after command 2 is .* not-the-hash"):
+        GatewayProcess(tmp_path)
+
+
+def test_an_unwritable_data_dir_refuses_to_start(tmp_path: Path) -> None:
+    (tmp_path / "var").mkdir()
+    (tmp_path / "var" / "journal.sqlite").mkdir()  # where the journal file must go
+    with pytest.raises(AssertionError, match="cannot start: cannot open the journal"):
+        GatewayProcess(tmp_path)
