@@ -13,6 +13,7 @@ from engine.books import PURE
 from engine.core import Engine
 from engine.events import Rejected, Trade
 from engine.model import Participant, Role
+from fixgw import journal_cli
 from fixgw.config import load_instruments
 from fixgw.orderflow import OrderFlow, to_engine_commands
 from fixgw.roster import hash_password
@@ -79,9 +80,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     run_demo.add_argument("--seed", type=int, default=42)
     run_demo.add_argument("--count", type=int, default=300, help="commands to generate")
     commands.add_parser("hash-password", help="read a password, print its roster hash")
+    journal = commands.add_parser("journal", help="verify or export a gateway's journal")
+    journal_verbs = journal.add_subparsers(dest="verb", required=True)
+    verify_cmd = journal_verbs.add_parser("verify", help="replay offline, check every hash")
+    export_cmd = journal_verbs.add_parser("export", help="trades, orders or commands")
+    for verb in (verify_cmd, export_cmd):
+        verb.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
+        verb.add_argument("--data-dir", type=Path)
+    what = export_cmd.add_mutually_exclusive_group(required=True)
+    for name in ("trades", "orders", "commands"):
+        what.add_argument(f"--{name}", dest="what", action="store_const", const=name)
+    export_cmd.add_argument("--since", type=int, default=0, help="after this command seq")
+    export_cmd.add_argument("--format", choices=("csv", "json"), default="csv")
     args = parser.parse_args(argv)
     if args.command == "serve":
         return serve(load_config(args.config, args.host, args.port, args.data_dir, args.durability))
+    if args.command == "journal":
+        config = load_config(args.config, data_dir=args.data_dir)
+        if args.verb == "verify":
+            return journal_cli.verify(config)
+        return journal_cli.export(config.data_dir, args.what, args.since, args.format)
     if args.command == "hash-password":
         print(
             hash_password(

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import random
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -141,3 +146,46 @@ def test_an_unwritable_data_dir_refuses_to_start(tmp_path: Path) -> None:
     (tmp_path / "var" / "journal.sqlite").mkdir()  # where the journal file must go
     with pytest.raises(AssertionError, match="cannot start: cannot open the journal"):
         GatewayProcess(tmp_path)
+
+
+def fixgw(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "fixgw.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_journal_verify_and_export(tmp_path: Path, clients: Clients) -> None:
+    gateway = GatewayProcess(tmp_path)
+    mm, c1 = clients.logon(gateway, "MM1"), clients.logon(gateway, "CLIENT1")
+    report(mm, new_order(mm, "2", "1", "700100"), "0")
+    for qty in ("0.25", "0.5"):
+        report(c1, new_order(c1, "1", qty, "700100", tif="3"), "F")
+    clients.close_all()
+    gateway.stop()
+    final_hash = gateway.final_output.split("state hash ")[1].strip()
+    where = ("--config", str(tmp_path / "fixgw.toml"), "--data-dir", str(tmp_path / "var"))
+
+    verified = fixgw("journal", "verify", *where)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert f"state hash {final_hash}" in verified.stdout
+
+    trades = list(
+        csv.DictReader(io.StringIO(fixgw("journal", "export", "--trades", *where).stdout))
+    )
+    assert [(t["price"], t["qty"], t["maker_participant"]) for t in trades] == [
+        ("700100", "2500", "MM1"),
+        ("700100", "5000", "MM1"),
+    ]
+    orders = json.loads(fixgw("journal", "export", "--orders", "--format", "json", *where).stdout)
+    assert [o["participant"] for o in orders] == ["MM1", "CLIENT1", "CLIENT1"]
+    later = json.loads(
+        fixgw("journal", "export", "--commands", "--since", "2", "--format", "json", *where).stdout
+    )
+    assert [c["seq"] for c in later][:1] == [3]
+
+    missing = fixgw("journal", "verify", "--data-dir", str(tmp_path / "nowhere"))
+    assert missing.returncode == 1 and "no journal at" in missing.stdout
