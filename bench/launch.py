@@ -27,7 +27,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def write_config(workdir: Path, cancel_on_disconnect: tuple[str, ...]) -> Path:
+def write_config(
+    workdir: Path, cancel_on_disconnect: tuple[str, ...], gateway_settings: str = ""
+) -> Path:
     entries = []
     for account, (comp_id, password) in enumerate(PASSWORDS.items(), 1):
         entries.append(
@@ -38,7 +40,7 @@ def write_config(workdir: Path, cancel_on_disconnect: tuple[str, ...]) -> Path:
     (workdir / "roster.toml").write_text("\n".join(entries))
     config = workdir / "fixgw.toml"
     config.write_text(
-        '[gateway]\ncomp_id = "FIXGW"\nhost = "127.0.0.1"\n'
+        f'[gateway]\ncomp_id = "FIXGW"\nhost = "127.0.0.1"\n{gateway_settings}'
         f'[files]\nroster = "roster.toml"\n'
         f'instruments = "{REPO / "sessions" / "instruments.toml"}"\n'
         f'dictionary = "{REPO / "spec" / "FIX44.xml"}"\n'
@@ -55,10 +57,11 @@ class GatewayProcess:
         workdir: Path,
         cancel_on_disconnect: tuple[str, ...] = CANCEL_ON_DISCONNECT,
         extra_args: tuple[str, ...] = (),
+        gateway_settings: str = "",
     ) -> None:
         self.workdir = workdir
         self.port = free_port()
-        config = write_config(workdir, cancel_on_disconnect)
+        config = write_config(workdir, cancel_on_disconnect, gateway_settings)
         self.proc = subprocess.Popen(
             [
                 sys.executable,

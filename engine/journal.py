@@ -60,7 +60,9 @@ class JournalBatch:
 
 
 class Journal:
-    def __init__(self, path: Path, durability: str = "full") -> None:
+    def __init__(self, path: Path, durability: str = "full", max_pages: int = 0) -> None:
+        """`max_pages` > 0 caps the file's size (SQLite pages): beyond it every write fails
+        as on a full disk, which stops the gateway before it acknowledges anything more."""
         if durability not in SYNCHRONOUS:
             raise JournalError(f"durability {durability!r} is not one of full, normal")
         self.path = path
@@ -69,6 +71,8 @@ class Journal:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute(f"PRAGMA synchronous={SYNCHRONOUS[durability]}")
             self._db.executescript(SCHEMA.read_text())
+            if max_pages:
+                self._db.execute(f"PRAGMA max_page_count={int(max_pages)}")
             row = self._db.execute(
                 "SELECT seq, ts FROM commands ORDER BY seq DESC LIMIT 1"
             ).fetchone()

@@ -43,6 +43,8 @@ class GatewayConfig:
     heartbeat_seconds: int
     end_of_day_utc: str
     durability: str
+    journal_max_pages: int
+    session_store: str
     roster: Path
     instruments: Path
     dictionary: Path
@@ -59,6 +61,8 @@ def load_config(
     with path.open("rb") as f:
         raw = tomllib.load(f)
     gateway, files = raw["gateway"], raw["files"]
+    if gateway.get("session_store", "file") not in ("file", "memory"):
+        raise ValueError(f"{path}: session_store must be file or memory")
     base = path.resolve().parent
     return GatewayConfig(
         comp_id=gateway.get("comp_id", "FIXGW"),
@@ -68,6 +72,8 @@ def load_config(
         heartbeat_seconds=int(gateway.get("heartbeat_seconds", 30)),
         end_of_day_utc=gateway.get("end_of_day_utc", "16:00"),
         durability=durability or gateway.get("durability", "full"),
+        journal_max_pages=int(gateway.get("journal_max_pages", 0)),
+        session_store=gateway.get("session_store", "file"),
         roster=base / files["roster"],
         instruments=base / files["instruments"],
         dictionary=base / files["dictionary"],
@@ -91,6 +97,8 @@ def quickfix_settings(config: GatewayConfig, roster: dict[str, RosterEntry]) -> 
         f"DataDictionary={config.dictionary}",
         "ValidateFieldsOutOfOrder=N",
         f"FileStorePath={data / 'store'}",
+        # A memory store forgets sequence numbers on restart, so both sides start again at 1.
+        f"ResetOnLogon={'Y' if config.session_store == 'memory' else 'N'}",
         f"FileLogPath={data / 'log'}",
     ]
     for comp_id in roster:
@@ -111,7 +119,9 @@ class Gateway:
         settings_path.write_text(quickfix_settings(config, roster))
 
         self.engine = Engine(specs, [entry.participant for entry in roster.values()])
-        self.journal = Journal(config.data_dir / "journal.sqlite", config.durability)
+        self.journal = Journal(
+            config.data_dir / "journal.sqlite", config.durability, config.journal_max_pages
+        )
         self.recovered = replay(self.engine, self.journal)
         self.fatal: list[str] = []
         self.stopping = threading.Event()
@@ -132,7 +142,11 @@ class Gateway:
         )
         self.app = GatewayApp(roster, RequestReader(instruments), self.runner, self.sessions)
         self.settings = fix.SessionSettings(str(settings_path))
-        self.store_factory = fix.FileStoreFactory(self.settings)
+        self.store_factory = (
+            fix.MemoryStoreFactory()
+            if config.session_store == "memory"
+            else fix.FileStoreFactory(self.settings)
+        )
         self.log_factory = fix.FileLogFactory(self.settings)
         self.acceptor = fix.SocketAcceptor(
             self.app, self.store_factory, self.settings, self.log_factory

@@ -52,5 +52,7 @@ def new_order(
     return cid
 
 
-def report(client: FixClient, cid: str, exec_type: str) -> Received:
-    return client.expect(lambda m: m.type == "8" and m.get(11) == cid and m[150] == exec_type)
+def report(client: FixClient, cid: str, exec_type: str, timeout: float = 10) -> Received:
+    return client.expect(
+        lambda m: m.type == "8" and m.get(11) == cid and m[150] == exec_type, timeout
+    )

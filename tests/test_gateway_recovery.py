@@ -95,11 +95,10 @@ def test_a_restart_keeps_orders_ids_and_client_ids(tmp_path: Path, clients: Clie
     assert second.final_output.split("state hash ")[1].strip() == offline_hash(tmp_path)
 
 
-@pytest.mark.parametrize("cycle", range(5))
-def test_kill_9_loses_nothing_a_client_was_told(
-    tmp_path: Path, clients: Clients, cycle: int
-) -> None:
-    rng = random.Random(cycle)
+def kill_cycle(tmp_path: Path, clients: Clients, seed: int) -> None:
+    """Two gateways killed with -9 mid-stream, then a survivor that must know every order a
+    client was told about, reuse no order id, and hold exactly the journal's state."""
+    rng = random.Random(seed)
     acknowledged: dict[str, int] = {}
     for _ in range(2):  # two crashes, then a survivor
         gateway = GatewayProcess(tmp_path, extra_args=("--durability", "normal"))
@@ -125,6 +124,19 @@ def test_kill_9_loses_nothing_a_client_was_told(
     clients.close_all()
     survivor.stop()
     assert survivor.final_output.split("state hash ")[1].strip() == offline_hash(tmp_path)
+
+
+@pytest.mark.parametrize("cycle", range(5))
+def test_kill_9_loses_nothing_a_client_was_told(
+    tmp_path: Path, clients: Clients, cycle: int
+) -> None:
+    kill_cycle(tmp_path, clients, cycle)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("cycle", range(5, 55))
+def test_kill_9_campaign(tmp_path: Path, clients: Clients, cycle: int) -> None:
+    kill_cycle(tmp_path, clients, cycle)
 
 
 def test_a_journal_that_does_not_match_refuses_to_start(tmp_path: Path, clients: Clients) -> None:
@@ -189,3 +201,47 @@ def test_journal_verify_and_export(tmp_path: Path, clients: Clients) -> None:
 
     missing = fixgw("journal", "verify", "--data-dir", str(tmp_path / "nowhere"))
     assert missing.returncode == 1 and "no journal at" in missing.stdout
+
+
+def test_a_full_journal_stops_the_gateway_before_it_acknowledges_more(
+    tmp_path: Path, clients: Clients
+) -> None:
+    gateway = GatewayProcess(tmp_path, gateway_settings="journal_max_pages = 40\n")
+    c1 = clients.logon(gateway, "CLIENT1")
+    acknowledged = {}
+    for i in range(2_000):
+        cid = new_order(c1, "1", "0.001", str(690_000 - i % 500))
+        try:
+            acknowledged[cid] = int(report(c1, cid, "0", timeout=5)[37])
+        except AssertionError:
+            break  # the journal filled up: no acknowledgement for this one
+    assert gateway.proc.wait(timeout=30) == 3
+    clients.close_all()
+    assert "journal write failed" in gateway.stop()
+    assert 10 < len(acknowledged) < 2_000
+
+    survivor = GatewayProcess(tmp_path)
+    c1 = clients.logon(survivor, "CLIENT1")
+    for cid, order_id in list(acknowledged.items())[-5:]:
+        c1.send("H", [(11, cid), (55, "BTC-HKD"), (54, "1")])
+        assert int(report(c1, cid, "I")[37]) == order_id
+    clients.close_all()
+    survivor.stop()
+
+
+def test_memory_store_profile_resets_sequence_numbers(tmp_path: Path, clients: Clients) -> None:
+    settings = 'session_store = "memory"\n'
+    gateway = GatewayProcess(tmp_path, gateway_settings=settings)
+    c1 = clients.logon(gateway, "CLIENT1")
+    report(c1, new_order(c1, "1", "0.1", "699000"), "0")
+    clients.close_all()
+    gateway.stop()
+    assert "ResetOnLogon=Y" in (tmp_path / "var" / "quickfix.cfg").read_text()
+    again = GatewayProcess(tmp_path, gateway_settings=settings)
+    c1 = clients.logon(again, "CLIENT1")
+    logon = c1.expect("A")
+    assert logon[34] == "1"  # a fresh sequence, the orders still journaled
+    c1.send("AF", [(584, "m"), (585, "7")])
+    assert c1.expect(lambda m: m.type == "8" and m.get(584) == "m")[911] == "1"
+    clients.close_all()
+    again.stop()
