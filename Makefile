@@ -51,6 +51,10 @@ bench: $(STAMP) ## Book benchmark: Cython vs pure-Python twin on one seeded orde
 bench-roundtrip: $(STAMP) ## FIX round trip (D -> 8 New) through the gateway vs a bare QuickFIX echo
 	$(BIN)/python -m bench.roundtrip
 
+.PHONY: bench-journal
+bench-journal: $(STAMP) ## Journal throughput by batch size and durability, commit latency, replay
+	$(BIN)/python -m bench.journal_throughput
+
 .PHONY: bench-micro
 bench-micro: $(STAMP) ## pytest-benchmark micro-benchmarks of single book operations
 	$(BIN)/pytest bench/micro --benchmark-only -p no:cacheprovider

@@ -1,0 +1,152 @@
+"""Journal throughput, commit latency and replay rate, in both durability modes.
+
+- Throughput: the seeded order flow applied to an engine and journaled in batches of 1, 8,
+  64 and 512 commands (one transaction per batch, as the runner does), commands/s with the
+  engine alone as the baseline in the same run.
+- Commit latency: the time `append` takes for a one-command batch — what the journal adds
+  to a lone order's round trip.
+- Replay: commands/s rebuilding an engine from the journal, checkpoints verified.
+
+    python -m bench.journal_throughput [--commands N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bench.book_throughput import RESULTS, machine
+from engine.commands import Command
+from engine.core import Engine
+from engine.journal import Journal, JournalBatch
+from engine.recovery import replay
+from fixgw.config import load_instruments
+from fixgw.orderflow import FULL_MIX, OrderFlow, flow_participants, to_engine_commands
+from fixgw.server import DEFAULT_CONFIG, load_config
+
+BATCH_SIZES = (1, 8, 64, 512)
+CHECKPOINT_EVERY = 10_000
+
+
+def flow(count: int) -> tuple[list[Command], str]:
+    spec = load_instruments(load_config(DEFAULT_CONFIG).instruments)[0]
+    ops = OrderFlow(2026, mid=spec.reference_price, mix=FULL_MIX).take(count)
+    return to_engine_commands(ops, spec.symbol), spec.symbol
+
+
+def fresh_engine() -> Engine:
+    return Engine(load_instruments(load_config(DEFAULT_CONFIG).instruments), flow_participants())
+
+
+def engine_only(commands: list[Command]) -> float:
+    engine = fresh_engine()
+    start = time.perf_counter()
+    for i, command in enumerate(commands, 1):
+        engine.apply(command, i)
+    return len(commands) / (time.perf_counter() - start)
+
+
+def journaled(commands: list[Command], path: Path, durability: str, batch_size: int) -> float:
+    engine = fresh_engine()
+    journal = Journal(path, durability)
+    start = time.perf_counter()
+    for first in range(0, len(commands), batch_size):
+        batch = JournalBatch()
+        for seq, command in enumerate(commands[first : first + batch_size], first + 1):
+            batch.add(seq, seq, command, engine.apply(command, seq))
+            if seq % CHECKPOINT_EVERY == 0:
+                batch.checkpoints.append((seq, engine.state_hash()))
+        journal.append(batch)
+    elapsed = time.perf_counter() - start
+    journal.close()
+    return len(commands) / elapsed
+
+
+def commit_latency(commands: list[Command], path: Path, durability: str) -> dict[str, float]:
+    engine = fresh_engine()
+    journal = Journal(path, durability)
+    samples = []
+    for seq, command in enumerate(commands, 1):
+        batch = JournalBatch()
+        batch.add(seq, seq, command, engine.apply(command, seq))
+        start = time.perf_counter_ns()
+        journal.append(batch)
+        samples.append(time.perf_counter_ns() - start)
+    journal.close()
+    ordered = sorted(samples)
+    return {
+        "p50": ordered[len(ordered) // 2] / 1000,
+        "p99": ordered[len(ordered) * 99 // 100] / 1000,
+        "mean": statistics.fmean(ordered) / 1000,
+    }
+
+
+def replay_rate(path: Path) -> float:
+    engine = fresh_engine()
+    start = time.perf_counter()
+    result = replay(engine, Journal(path))
+    return result.last_seq / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--commands", type=int, default=50_000)
+    parser.add_argument("--latency-commands", type=int, default=2_000)
+    args = parser.parse_args()
+    commands, _ = flow(args.commands)
+    results: dict[str, object] = {"engine_only": engine_only(commands)}
+    with tempfile.TemporaryDirectory() as tmp:
+        for durability in ("full", "normal"):
+            for size in BATCH_SIZES:
+                path = Path(tmp) / f"{durability}-{size}.sqlite"
+                sample = commands if size > 1 else commands[: args.commands // 10]
+                results[f"{durability}/{size}"] = journaled(sample, path, durability, size)
+            results[f"latency/{durability}"] = commit_latency(
+                commands[: args.latency_commands],
+                Path(tmp) / f"lat-{durability}.sqlite",
+                durability,
+            )
+        results["replay"] = replay_rate(Path(tmp) / "normal-64.sqlite")
+
+    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    engine_rate = results["engine_only"]
+    assert isinstance(engine_rate, float)
+    lines = [
+        f"# Journal benchmark — {when}",
+        "",
+        f"Machine: {machine()}. Seeded order flow, "
+        f"{args.commands:,} commands (a tenth of that for batch size 1).",
+        "",
+        "Commands/s, engine and journal together, one transaction per batch:",
+        "",
+        "| durability | batch 1 | batch 8 | batch 64 | batch 512 |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for durability in ("full", "normal"):
+        cells = [f"{results[f'{durability}/{size}']:,.0f}" for size in BATCH_SIZES]
+        lines.append(f"| {durability} | {' | '.join(cells)} |")
+    lines += ["", f"Engine alone, same flow, same run: {engine_rate:,.0f} commands/s.", ""]
+    for durability in ("full", "normal"):
+        lat = results[f"latency/{durability}"]
+        assert isinstance(lat, dict)
+        lines.append(
+            f"Commit of a one-command batch ({durability}): p50 {lat['p50']:.0f} µs, "
+            f"p99 {lat['p99']:.0f} µs."
+        )
+    lines.append(f"\nReplay (checkpoints verified): {results['replay']:,.0f} commands/s.")
+    report = "\n".join(lines)
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "journal.md").write_text(report + "\n")
+    (RESULTS / "journal.json").write_text(
+        json.dumps({"when": when, "machine": machine(), "results": results}, indent=2)
+    )
+    print(report)
+
+
+if __name__ == "__main__":
+    main()
