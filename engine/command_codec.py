@@ -1,8 +1,8 @@
 """Commands to and from the journal's text form: a kind name and a JSON object.
 
-The encoding is derived from each command dataclass's own fields and type hints, so adding
-a command needs no change here; enums are stored by value, everything else is an int, a
-bool or a string. JSON keys are sorted so the same command always has the same text.
+The encoding is derived from each command dataclass's own fields and type hints, worked out
+once per kind, so adding a command needs no change here; enums are stored by value,
+everything else is an int, a bool or a string.
 """
 
 from __future__ import annotations
@@ -17,33 +17,44 @@ from engine import commands
 from engine.commands import Command
 
 KINDS: dict[str, type[Any]] = {cls.__name__: cls for cls in typing.get_args(commands.Command)}
-_FIELD_TYPES: dict[type[Any], dict[str, Any]] = {
-    cls: typing.get_type_hints(cls) for cls in KINDS.values()
-}
+
+
+def _layout(cls: type[Any]) -> tuple[tuple[str, Any], ...]:
+    """(field name, enum class or None) in declaration order, worked out once per kind."""
+    hints = typing.get_type_hints(cls)
+    return tuple(
+        (
+            f.name,
+            hints[f.name]
+            if isinstance(hints[f.name], type) and issubclass(hints[f.name], Enum)
+            else None,
+        )
+        for f in dataclasses.fields(cls)
+    )
+
+
+_LAYOUTS = {cls: _layout(cls) for cls in KINDS.values()}
+_BY_KIND = {name: (cls, _LAYOUTS[cls]) for name, cls in KINDS.items()}
+
+
+_ENCODER = json.JSONEncoder(separators=(",", ":"))
+_NAMES = {cls: tuple(name for name, _ in layout) for cls, layout in _LAYOUTS.items()}
 
 
 def encode(command: Command) -> tuple[str, str]:
-    body = {
-        f.name: (v.value if isinstance(v, Enum) else v)
-        for f in dataclasses.fields(command)
-        for v in (getattr(command, f.name),)
-    }
-    return type(command).__name__, json.dumps(body, sort_keys=True, separators=(",", ":"))
+    """Keys in declaration order, so equal commands always encode to equal text. The
+    engine's enums are int and str enums, which JSON writes as their plain values."""
+    body = {name: getattr(command, name) for name in _NAMES[type(command)]}
+    return type(command).__name__, _ENCODER.encode(body)
 
 
 def decode(kind: str, body: str) -> Command:
-    cls = KINDS.get(kind)
-    if cls is None:
+    entry = _BY_KIND.get(kind)
+    if entry is None:
         raise ValueError(f"unknown command kind {kind!r} in the journal")
-    types = _FIELD_TYPES[cls]
+    cls, layout = entry
     values = json.loads(body)
-    args = {}
-    for name, value in values.items():
-        field_type = types[name]
-        args[name] = (
-            field_type(value)
-            if isinstance(field_type, type) and issubclass(field_type, Enum)
-            else value
-        )
-    command: Command = cls(**args)
+    command: Command = cls(
+        *[enum(values[name]) if enum is not None else values[name] for name, enum in layout]
+    )
     return command
