@@ -115,6 +115,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--orders", type=int, default=5_000)
     parser.add_argument("--warmup", type=int, default=1_000)
+    parser.add_argument("--durability", choices=("full", "normal"), default="full")
     parser.add_argument("--client", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -134,9 +135,11 @@ def main() -> None:
             echo.terminate()
             echo.wait(timeout=20)
         (workdir / "gw").mkdir()
-        gateway = GatewayProcess(workdir / "gw")
+        gateway = GatewayProcess(workdir / "gw", extra_args=("--durability", args.durability))
         try:
-            results["fixgw gateway"] = summary(measure(gateway.port, args.orders, args.warmup))
+            results[f"fixgw gateway, journal {args.durability}"] = summary(
+                measure(gateway.port, args.orders, args.warmup)
+            )
         finally:
             gateway.stop()
 
@@ -156,7 +159,8 @@ def main() -> None:
             f"| {name} | {s['p50']:.0f} | {s['p90']:.0f} | {s['p99']:.0f} | "
             f"{s['p99.9']:.0f} | {s['max']:.0f} | {s['mean']:.0f} |"
         )
-    gw, echo_s = results["fixgw gateway"], results["bare QuickFIX echo acceptor"]
+    gw = results[f"fixgw gateway, journal {args.durability}"]
+    echo_s = results["bare QuickFIX echo acceptor"]
     lines += [
         "",
         f"Gateway / baseline: p50 {gw['p50'] / echo_s['p50']:.2f}x, "
@@ -164,8 +168,8 @@ def main() -> None:
     ]
     report = "\n".join(lines)
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "roundtrip.md").write_text(report + "\n")
-    (RESULTS / "roundtrip.json").write_text(
+    (RESULTS / f"roundtrip-{args.durability}.md").write_text(report + "\n")
+    (RESULTS / f"roundtrip-{args.durability}.json").write_text(
         json.dumps({"when": when, "machine": machine(), "results": results}, indent=2)
     )
     print(report)
