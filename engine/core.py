@@ -83,6 +83,7 @@ class Engine:
         self.participants = {p.name: p for p in participants}
         self._orders: dict[int, Order] = {}
         self._finished: dict[int, Order] = {}  # kept until end of day, for status requests
+        self._gtd_expiries: dict[int, int] = {}  # open GTD orders: order id -> expire time
         # Finished orders never change again: each is folded into this digest as it retires,
         # so hashing the state costs nothing per finished order.
         self._finished_digest = hashlib.blake2b(digest_size=16)
@@ -123,9 +124,9 @@ class Engine:
         return order
 
     def next_expiry(self) -> int | None:
-        """The earliest expire time of any open GTD order, for the runner's timer."""
-        times = [o.expire_time for o in self._orders.values() if o.time_in_force is TimeInForce.GTD]
-        return min(times) if times else None
+        """The earliest expire time of any open GTD order, for the runner's timer (which asks
+        every second, so this looks only at GTD orders, not the whole book)."""
+        return min(self._gtd_expiries.values()) if self._gtd_expiries else None
 
     def state_hash(self) -> str:
         """A digest of the whole state, independent of which book implementation holds it."""
@@ -179,6 +180,8 @@ class Engine:
         self.next_order_id += 1
         self._client_ids[cmd.participant][cmd.client_order_id] = order.order_id
         self._orders[order.order_id] = order
+        if cmd.time_in_force is TimeInForce.GTD:
+            self._gtd_expiries[order.order_id] = cmd.expire_time
         events: list[Event] = [
             OrderAccepted(
                 ts,
@@ -462,6 +465,7 @@ class Engine:
 
     def _retire(self, order: Order) -> None:
         del self._orders[order.order_id]
+        self._gtd_expiries.pop(order.order_id, None)
         self._finished[order.order_id] = order
         self._finished_digest.update(repr(order.fingerprint()).encode())
 

@@ -93,6 +93,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     export_cmd.add_argument("--since", type=int, default=0, help="after this command seq")
     export_cmd.add_argument("--format", choices=("csv", "json"), default="csv")
     args = parser.parse_args(argv)
+    try:
+        return _run(args)
+    except ValueError as bad:  # configuration errors name the file and the entry
+        print(f"fixgw: {bad}", file=sys.stderr)
+        return 2
+
+
+def _run(args: argparse.Namespace) -> int:
     if args.command == "serve":
         return serve(load_config(args.config, args.host, args.port, args.data_dir, args.durability))
     if args.command == "journal":

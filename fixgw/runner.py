@@ -126,6 +126,12 @@ class Runner:
         self._end_of_day_ns = end_of_day_ns  # offset of the day's close from UTC midnight
         self._day = -1
         self._thread = threading.Thread(target=self._run, name="fixgw-runner", daemon=True)
+        self._queries: dict[type[object], Callable[..., None]] = {
+            OrderStatusQuery: self._order_status,
+            MassStatusQuery: self._mass_status,
+            SecurityListQuery: self._security_list,
+            MarketDataRequest: self._market_data,
+        }
 
     # -- COMMANDS --
 
@@ -202,17 +208,6 @@ class Runner:
             return False
         return True
 
-    def _order_status(self, item: Request, query: OrderStatusQuery, ts: int) -> fix.Message:
-        try:
-            order = self.engine.order_status(
-                item.participant, query.order_id, query.client_order_id
-            )
-        except Refused as refusal:
-            return self._writer.unknown_order_status(item.echo, query.request_id, refusal.text, ts)
-        return self._writer.status_report(
-            order, f"S{ts}", ts, [(790, query.request_id)] if query.request_id else []
-        )
-
     def _process(
         self,
         item: Request | EdgeRefusal | SessionEnded | Tick,
@@ -220,7 +215,21 @@ class Runner:
         market_data: list[Outgoing],
     ) -> None:
         ts = self._stamp()
-        if isinstance(item, Tick):
+        if type(item) is Request:  # the common case first: one lookup, then the engine
+            answer = self._queries.get(type(item.command))
+            if answer is None:
+                self._apply(item.command, ts, item.echo, out, market_data)  # type: ignore[arg-type]
+            else:
+                answer(item, ts, out, market_data)
+        elif isinstance(item, EdgeRefusal):
+            refusal = item.refusal
+            msg = self._writer.refusal(item.echo, refusal.reason, refusal.text, f"X{ts}", ts)
+            out.append((item.participant, msg))
+        elif isinstance(item, SessionEnded):
+            self._publisher.session_ended(item.participant)
+            if item.cancel_orders:
+                self._apply(MassCancel(item.participant, ""), ts, None, out, market_data)
+        elif isinstance(item, Tick):
             day = (ts - self._end_of_day_ns) // DAY_NS
             if self._day >= 0 and day != self._day:
                 self._apply(EndOfDay(), ts, None, out, market_data)
@@ -228,42 +237,56 @@ class Runner:
             due = self.engine.next_expiry()
             if due is not None and due <= ts:
                 self._apply(ExpireOrders(), ts, None, out, market_data)
-            return
-        if isinstance(item, EdgeRefusal):
-            refusal = item.refusal
-            msg = self._writer.refusal(item.echo, refusal.reason, refusal.text, f"X{ts}", ts)
-            out.append((item.participant, msg))
-            return
-        if isinstance(item, SessionEnded):
-            self._publisher.session_ended(item.participant)
-            if item.cancel_orders:
-                self._apply(MassCancel(item.participant, ""), ts, None, out, market_data)
-            return
-        command = item.command
-        participant = item.participant
-        if isinstance(command, OrderStatusQuery):
-            out.append((participant, self._order_status(item, command, ts)))
-        elif isinstance(command, MassStatusQuery):
-            orders = [
-                o
-                for o in self.engine.open_orders()
-                if o.participant == participant
-                and (not command.symbol or o.symbol == command.symbol)
-            ]
-            out += [
-                (participant, m) for m in self._writer.mass_status(orders, command.request_id, ts)
-            ]
-        elif isinstance(command, SecurityListQuery):
-            states = [
-                s
-                for s in self.engine.instruments.values()
-                if not command.symbol or s.spec.symbol == command.symbol
-            ]
-            out.append((participant, security_list(command.request_id, states)))
-        elif isinstance(command, MarketDataRequest):
-            market_data += [(participant, m) for m in self._publisher.request(command)]
+
+    # -- QUERIES: answered from engine state, never journaled --
+
+    def _order_status(
+        self, item: Request, ts: int, out: list[Outgoing], _md: list[Outgoing]
+    ) -> None:
+        query = item.command
+        assert isinstance(query, OrderStatusQuery)
+        try:
+            order = self.engine.order_status(
+                item.participant, query.order_id, query.client_order_id
+            )
+        except Refused as refusal:
+            msg = self._writer.unknown_order_status(item.echo, query.request_id, refusal.text, ts)
         else:
-            self._apply(command, ts, item.echo, out, market_data)
+            extra = [(790, query.request_id)] if query.request_id else []
+            msg = self._writer.status_report(order, f"S{ts}", ts, extra)
+        out.append((item.participant, msg))
+
+    def _mass_status(
+        self, item: Request, ts: int, out: list[Outgoing], _md: list[Outgoing]
+    ) -> None:
+        query = item.command
+        assert isinstance(query, MassStatusQuery)
+        orders = [
+            o
+            for o in self.engine.open_orders()
+            if o.participant == item.participant and (not query.symbol or o.symbol == query.symbol)
+        ]
+        out += [
+            (item.participant, m) for m in self._writer.mass_status(orders, query.request_id, ts)
+        ]
+
+    def _security_list(
+        self, item: Request, ts: int, out: list[Outgoing], _md: list[Outgoing]
+    ) -> None:
+        query = item.command
+        assert isinstance(query, SecurityListQuery)
+        states = [
+            s
+            for s in self.engine.instruments.values()
+            if not query.symbol or s.spec.symbol == query.symbol
+        ]
+        out.append((item.participant, security_list(query.request_id, states)))
+
+    def _market_data(
+        self, item: Request, ts: int, _out: list[Outgoing], market_data: list[Outgoing]
+    ) -> None:
+        assert isinstance(item.command, MarketDataRequest)
+        market_data += [(item.participant, m) for m in self._publisher.request(item.command)]
 
     def _apply(
         self,

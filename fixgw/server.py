@@ -58,9 +58,14 @@ def load_config(
     durability: str | None = None,
 ) -> GatewayConfig:
     """The gateway configuration; paths in the file are relative to the file."""
-    with path.open("rb") as f:
-        raw = tomllib.load(f)
-    gateway, files = raw["gateway"], raw["files"]
+    try:
+        with path.open("rb") as f:
+            raw = tomllib.load(f)
+        gateway, files = raw["gateway"], raw["files"]
+    except (OSError, tomllib.TOMLDecodeError) as bad:
+        raise ValueError(f"cannot read the configuration {path}: {bad}") from None
+    except KeyError as missing:
+        raise ValueError(f"{path}: the [{missing.args[0]}] section is missing") from None
     if gateway.get("session_store", "file") not in ("file", "memory"):
         raise ValueError(f"{path}: session_store must be file or memory")
     base = path.resolve().parent
@@ -172,7 +177,7 @@ class Gateway:
 def serve(config: GatewayConfig) -> int:
     try:
         gateway = Gateway(config)
-    except (JournalError, RecoveryError, OSError) as bad:
+    except (JournalError, RecoveryError, OSError, ValueError, KeyError) as bad:
         print(f"fixgw: cannot start: {bad}", file=sys.stderr, flush=True)
         return 3
     for signum in (signal.SIGINT, signal.SIGTERM):

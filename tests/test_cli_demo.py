@@ -49,3 +49,34 @@ def test_a_bad_instrument_entry_names_itself(tmp_path: Path) -> None:
     )
     with pytest.raises(ValueError, match=r"instrument X-HKD: min_qty 0.15 is not a multiple"):
         load_instruments(bad)
+
+
+def test_serve_refuses_a_bad_configuration_with_a_reason(tmp_path: Path) -> None:
+    roster = tmp_path / "roster.toml"
+    roster.write_text('[participants.X]\nrole = "king"\naccount = 1\npassword_hash = "x"\n')
+    config = tmp_path / "fixgw.toml"
+    config.write_text(
+        f'[gateway]\n[files]\nroster = "{roster}"\ninstruments = "x.toml"\ndictionary = "x.xml"\n'
+    )
+    for path, code, reason in (
+        (config, 3, "participant X: bad or missing 'king'"),
+        (tmp_path / "missing.toml", 2, "cannot read the configuration"),
+    ):
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "fixgw.cli",
+                "serve",
+                "--config",
+                str(path),
+                "--data-dir",
+                str(tmp_path / "var"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == code and reason in done.stderr, done.stderr
+        assert "Traceback" not in done.stderr

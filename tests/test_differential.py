@@ -108,6 +108,10 @@ def run_both(
         produced += len(left)
         if i % check_every == 0:
             assert compiled.state_hash() == pure.state_hash(), f"after command {i}"
+            gtd = [
+                o.expire_time for o in compiled.open_orders() if o.time_in_force is TimeInForce.GTD
+            ]
+            assert compiled.next_expiry() == (min(gtd) if gtd else None)
     assert compiled.state_hash() == pure.state_hash()
     return produced
 

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
+from bench.launch import PASSWORDS, GatewayProcess
+from bench.rawfix import RawSession
 from tests.gateway import PX, Connect, logged_on, new_order, report
 
 NOW = "20261121-10:00:00.000"
@@ -107,3 +111,18 @@ def test_gtd_order_expires_at_its_time(connect: Connect) -> None:
     assert (expired[39], expired[151]) == ("C", "0")
     past = new_order(c1, "1", "0.1", "699000", tif="6", _126="20200101-00:00:00")
     assert report(c1, past, "8")[58].startswith("expire time")
+
+
+@pytest.mark.parametrize("password", ["wrong", PASSWORDS["MM1"]])
+def test_a_second_logon_cannot_cancel_a_live_participants_orders(
+    gateway: GatewayProcess, connect: Connect, password: str
+) -> None:
+    mm = logged_on(connect, "MM1")  # cancel-on-disconnect is on for MM1
+    quote = new_order(mm, "2", "1", "700100")
+    report(mm, quote, "0")
+    intruder = RawSession(gateway.port, "MM1")
+    intruder.send("A", [(98, "0"), (108, "30"), (553, "MM1"), (554, password)])
+    assert intruder.closed_by_peer()  # refused: wrong password, or the session is taken
+    intruder.close()
+    mm.send("H", [(11, quote), (55, "BTC-HKD"), (54, "2")])
+    assert report(mm, quote, "I")[39] == "0"
