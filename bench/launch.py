@@ -58,12 +58,15 @@ class GatewayProcess:
         cancel_on_disconnect: tuple[str, ...] = CANCEL_ON_DISCONNECT,
         extra_args: tuple[str, ...] = (),
         gateway_settings: str = "",
+        wrapper: tuple[str, ...] = (),
     ) -> None:
+        """`wrapper` is a command the gateway runs under (for example `setpriv ...`)."""
         self.workdir = workdir
         self.port = free_port()
         config = write_config(workdir, cancel_on_disconnect, gateway_settings)
         self.proc = subprocess.Popen(
             [
+                *wrapper,
                 sys.executable,
                 "-m",
                 "fixgw.cli",

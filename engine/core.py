@@ -24,6 +24,7 @@ from engine.commands import (
     ReplaceOrder,
     SetTradingStatus,
 )
+from engine.digest import SetDigest
 from engine.events import (
     Event,
     Fill,
@@ -84,10 +85,12 @@ class Engine:
         self._orders: dict[int, Order] = {}
         self._finished: dict[int, Order] = {}  # kept until end of day, for status requests
         self._gtd_expiries: dict[int, int] = {}  # open GTD orders: order id -> expire time
-        # Finished orders never change again: each is folded into this digest as it retires,
-        # so hashing the state costs nothing per finished order.
-        self._finished_digest = hashlib.blake2b(digest_size=16)
+        # Finished orders never change again and client ids only accumulate until end of day:
+        # both enter the state hash through running set digests, so a checkpoint costs
+        # nothing per finished order or used client id.
+        self._finished_digest = SetDigest()
         self._client_ids: dict[str, dict[str, int]] = {name: {} for name in self.participants}
+        self._client_id_digest = SetDigest()
         self.next_order_id = 1
         self.next_exec_id = 1
         self.next_trade_id = 1
@@ -144,8 +147,7 @@ class Engine:
         for order_id in sorted(self._orders):
             feed(*self._orders[order_id].fingerprint())
         feed("finished", self._finished_digest.hexdigest())
-        for name in sorted(self._client_ids):
-            feed(name, sorted(self._client_ids[name].items()))
+        feed("client ids", self._client_id_digest.hexdigest())
         return digest.hexdigest()
 
     # -- COMMANDS --
@@ -178,7 +180,7 @@ class Engine:
             int(participant.role),
         )
         self.next_order_id += 1
-        self._client_ids[cmd.participant][cmd.client_order_id] = order.order_id
+        self._remember(cmd.participant, cmd.client_order_id, order.order_id)
         self._orders[order.order_id] = order
         if cmd.time_in_force is TimeInForce.GTD:
             self._gtd_expiries[order.order_id] = cmd.expire_time
@@ -302,11 +304,11 @@ class Engine:
 
     def _end_of_day(self, _cmd: EndOfDay, ts: int) -> list[Event]:
         events = self._expire_where(lambda o: o.time_in_force is TimeInForce.DAY, ts)
-        for ids in self._client_ids.values():
+        for name, ids in self._client_ids.items():
             for client_order_id in [c for c, oid in ids.items() if oid not in self._orders]:
-                del ids[client_order_id]
+                self._client_id_digest.remove((name, client_order_id, ids.pop(client_order_id)))
         self._finished.clear()
-        self._finished_digest = hashlib.blake2b(digest_size=16)
+        self._finished_digest = SetDigest()
         return events
 
     def _expire_gtd(self, _cmd: ExpireOrders, ts: int) -> list[Event]:
@@ -467,7 +469,7 @@ class Engine:
         del self._orders[order.order_id]
         self._gtd_expiries.pop(order.order_id, None)
         self._finished[order.order_id] = order
-        self._finished_digest.update(repr(order.fingerprint()).encode())
+        self._finished_digest.add(order.fingerprint())
 
     def _exec_id(self) -> int:
         exec_id = self.next_exec_id
@@ -478,8 +480,12 @@ class Engine:
         """Give the order the id of the request that changed it; returns the previous one."""
         orig = order.client_order_id
         order.client_order_id = client_order_id
-        self._client_ids[order.participant][client_order_id] = order.order_id
+        self._remember(order.participant, client_order_id, order.order_id)
         return orig
+
+    def _remember(self, participant: str, client_order_id: str, order_id: int) -> None:
+        self._client_ids[participant][client_order_id] = order_id
+        self._client_id_digest.add((participant, client_order_id, order_id))
 
     def _rejected(
         self,

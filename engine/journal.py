@@ -21,6 +21,14 @@ SCHEMA = Path(__file__).resolve().parent / "journal.sql"
 SYNCHRONOUS = {"full": "FULL", "normal": "NORMAL"}
 
 
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    seq: int
+    ts: int  # the stamp of command `seq`
+    state_hash: str
+    body: str
+
+
 class JournalError(Exception):
     """The journal cannot be opened or written; the message says what to do."""
 
@@ -80,19 +88,32 @@ class Journal:
             raise JournalError(f"cannot open the journal {path}: {bad}") from None
         self.last_seq: int = row[0] if row else 0
         self.last_ts: int = row[1] if row else 0
+        self.snapshot_seq: int = self._db.execute(
+            "SELECT coalesce(max(seq), 0) FROM snapshots"
+        ).fetchone()[0]
 
     # -- QUERIES --
 
-    def commands(self, after: int = 0) -> Iterator[tuple[int, int, Command]]:
-        """(seq, ts, command) in sequence order, from `after` + 1."""
+    def commands(self, after: int = 0, until: int = 0) -> Iterator[tuple[int, int, Command]]:
+        """(seq, ts, command) in sequence order, from `after` + 1 to `until` (or the end)."""
         rows = self._db.execute(
-            "SELECT seq, ts, kind, body FROM commands WHERE seq > ? ORDER BY seq", (after,)
+            "SELECT seq, ts, kind, body FROM commands WHERE seq > ? AND seq <= ? ORDER BY seq",
+            (after, until or self.last_seq),
         )
         for seq, ts, kind, body in rows:
             yield seq, ts, decode(kind, body)
 
     def checkpoints(self) -> dict[int, str]:
         return dict(self._db.execute("SELECT seq, state_hash FROM checkpoints"))
+
+    def snapshots(self, newest_first: bool = False) -> Iterator[Snapshot]:
+        order = "DESC" if newest_first else "ASC"
+        rows = self._db.execute(
+            "SELECT s.seq, c.ts, s.state_hash, s.body FROM snapshots AS s "
+            f"JOIN commands AS c USING (seq) ORDER BY s.seq {order}"
+        )
+        for row in rows:
+            yield Snapshot(*row)
 
     # -- COMMANDS --
 
@@ -114,6 +135,14 @@ class Journal:
                 db.execute("ROLLBACK")
             raise JournalError(f"journal write failed: {bad}") from None
         self.last_seq, self.last_ts = batch.commands[-1][0], batch.commands[-1][1]
+
+    def write_snapshot(self, seq: int, state_hash: str, body: str) -> None:
+        """Store the state after command `seq` (already journaled) in its own transaction."""
+        try:
+            self._db.execute("INSERT INTO snapshots VALUES (?, ?, ?)", (seq, state_hash, body))
+        except sqlite3.Error as bad:
+            raise JournalError(f"snapshot write failed: {bad}") from None
+        self.snapshot_seq = seq
 
     def close(self) -> None:
         self._db.close()

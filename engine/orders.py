@@ -9,6 +9,7 @@ silently wrong execution report.
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
 from engine.model import OrderStatus, OrderType, Side, TimeInForce
 
@@ -102,6 +103,31 @@ class Order:
     @property
     def is_open(self) -> bool:
         return self.status in _OPEN
+
+    @classmethod
+    def from_fingerprint(cls, row: list[Any] | tuple[Any, ...]) -> Order:
+        """The order a `fingerprint()` describes (how a snapshot brings it back)."""
+        (order_id, participant, client_order_id, symbol, side, order_type, tif, price, qty,
+         expire_time, post_only, prio, cum_qty, leaves_qty, notional, status) = row  # fmt: skip
+        order = cls(
+            order_id,
+            participant,
+            client_order_id,
+            symbol,
+            Side(side),
+            OrderType(order_type),
+            TimeInForce(tif),
+            price,
+            qty,
+            expire_time,
+            post_only,
+            prio,
+        )
+        order.cum_qty = cum_qty
+        order.leaves_qty = leaves_qty
+        order.notional = notional
+        order.status = OrderStatus(status)
+        return order
 
     def fingerprint(self) -> tuple[object, ...]:
         """Every field, in a fixed order, for the engine's state hash (explicit, because

@@ -1,6 +1,7 @@
 """`fixgw journal verify` and `fixgw journal export`: the journal for operators and auditors.
 
-`verify` replays the journal offline into a fresh engine and checks every checkpoint, so a
+`verify` replays the journal offline into a fresh engine and checks every checkpoint and
+snapshot, so a
 journal can be proven sound without starting (or disturbing) a gateway. `export` writes
 trades, orders or raw commands as CSV or JSON through sqlite-utils, optionally only those
 after a sequence number.
@@ -18,7 +19,8 @@ import sqlite_utils
 
 from engine.core import Engine
 from engine.journal import Journal, JournalError
-from engine.recovery import RecoveryError, replay
+from engine.recovery import RecoveryError
+from engine.recovery import verify as verify_journal
 from fixgw.config import load_instruments
 from fixgw.roster import load_roster
 from fixgw.server import GatewayConfig
@@ -50,17 +52,18 @@ def journal_path(data_dir: Path) -> Path:
 
 def verify(config: GatewayConfig, out: TextIO = sys.stdout) -> int:
     try:
-        roster = load_roster(config.roster)
-        engine = Engine(
-            load_instruments(config.instruments), [entry.participant for entry in roster.values()]
+        specs = load_instruments(config.instruments)
+        participants = [entry.participant for entry in load_roster(config.roster).values()]
+        result = verify_journal(
+            lambda: Engine(specs, participants), Journal(journal_path(config.data_dir))
         )
-        result = replay(engine, Journal(journal_path(config.data_dir)))
     except (JournalError, RecoveryError) as bad:
         print(f"journal verify FAILED: {bad}", file=out)
         return 1
     print(
         f"journal verify OK: {result.last_seq} commands replayed, "
-        f"{result.checkpoints_verified} checkpoints match, state hash {engine.state_hash()}",
+        f"{result.checkpoints_verified} checkpoints and {result.snapshots_verified} snapshots "
+        f"match, state hash {result.state_hash}",
         file=out,
     )
     return 0

@@ -20,6 +20,7 @@ import structlog
 from engine.commands import Command, EndOfDay, ExpireOrders, MassCancel
 from engine.core import Engine, Refused
 from engine.journal import Journal, JournalBatch, JournalError
+from engine.snapshot import capture
 from fixgw.inbound import (
     Echo,
     MassStatusQuery,
@@ -85,6 +86,19 @@ class SessionDirectory:
             session_id.getTargetCompID().getValue(),
         )
 
+    def logout_all(self, reason: str, timeout: float) -> None:
+        """Send every logged-on session a Logout with `reason` and wait (at most `timeout`
+        seconds) for them to end. The sessions stay disabled, so no new logon is accepted."""
+        live = []
+        for session_id in self._sessions.values():
+            session = fix.Session.lookupSession(session_id)
+            if session is not None and session.isLoggedOn():
+                session.logout(reason)
+                live.append(session)
+        deadline = time.monotonic() + timeout
+        while any(s.isLoggedOn() for s in live) and time.monotonic() < deadline:
+            time.sleep(0.01)
+
     def send(self, participant: str, msg: fix.Message) -> None:
         session_id = self._sessions.get(participant)
         if session_id is None:
@@ -108,11 +122,13 @@ class Runner:
         end_of_day_ns: int = 0,
         journal: Journal | None = None,
         checkpoint_every: int = 10_000,
+        snapshot_every: int = 100_000,
         on_fatal: Callable[[str], None] | None = None,
     ) -> None:
         self.engine = engine
         self._journal = journal
         self._checkpoint_every = checkpoint_every
+        self._snapshot_every = snapshot_every
         self._on_fatal = on_fatal
         self._seq = journal.last_seq if journal else 0
         self._pending = JournalBatch()
@@ -191,7 +207,21 @@ class Runner:
             self._sessions.send(participant, msg)
         for participant, msg in market_data:
             self._sessions.send(participant, msg)
+        if self._journal and self._seq - self._journal.snapshot_seq >= self._snapshot_every:
+            self.write_snapshot()
         return running
+
+    def write_snapshot(self) -> None:
+        """Snapshot the state after the last journaled command, once its replies are out.
+        Only the engine thread may call it, or anyone once that thread has stopped. A failed
+        snapshot costs only recovery time, so it is logged and trading goes on."""
+        journal = self._journal
+        if journal is None or self._pending or self._seq in (0, journal.snapshot_seq):
+            return
+        try:
+            journal.write_snapshot(self._seq, self.engine.state_hash(), capture(self.engine))
+        except JournalError as failure:
+            log.error("snapshot not written", error=str(failure))
 
     def _commit(self) -> bool:
         """Journal the batch before anything of it is sent; False if that failed, after

@@ -8,19 +8,22 @@ for the acceptor's lifetime: the binding keeps C++ references to them, not Pytho
 
 from __future__ import annotations
 
+import faulthandler
+import os
 import signal
 import sys
 import threading
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 import quickfix as fix
 import structlog
 
 from engine.core import Engine
 from engine.journal import Journal, JournalError
-from engine.recovery import RecoveryError, replay
+from engine.recovery import RecoveryError, recover
 from fixgw.app import GatewayApp
 from fixgw.config import load_instruments
 from fixgw.inbound import RequestReader
@@ -44,6 +47,7 @@ class GatewayConfig:
     end_of_day_utc: str
     durability: str
     journal_max_pages: int
+    snapshot_every: int
     session_store: str
     roster: Path
     instruments: Path
@@ -78,6 +82,7 @@ def load_config(
         end_of_day_utc=gateway.get("end_of_day_utc", "16:00"),
         durability=durability or gateway.get("durability", "full"),
         journal_max_pages=int(gateway.get("journal_max_pages", 0)),
+        snapshot_every=int(gateway.get("snapshot_every", 100_000)),
         session_store=gateway.get("session_store", "file"),
         roster=base / files["roster"],
         instruments=base / files["instruments"],
@@ -119,15 +124,20 @@ class Gateway:
         roster = load_roster(config.roster)
         specs = load_instruments(config.instruments)
         instruments = {spec.symbol: spec for spec in specs}
-        config.data_dir.mkdir(parents=True, exist_ok=True)
         settings_path = config.data_dir / "quickfix.cfg"
-        settings_path.write_text(quickfix_settings(config, roster))
+        try:
+            config.data_dir.mkdir(parents=True, exist_ok=True)
+            settings_path.write_text(quickfix_settings(config, roster))
+        except OSError as bad:
+            raise ValueError(
+                f"the data dir {config.data_dir} is not writable ({bad.strerror})"
+            ) from None
 
-        self.engine = Engine(specs, [entry.participant for entry in roster.values()])
+        participants = [entry.participant for entry in roster.values()]
         self.journal = Journal(
             config.data_dir / "journal.sqlite", config.durability, config.journal_max_pages
         )
-        self.recovered = replay(self.engine, self.journal)
+        self.engine, self.recovered = recover(lambda: Engine(specs, participants), self.journal)
         self.fatal: list[str] = []
         self.stopping = threading.Event()
         self.sessions = SessionDirectory()
@@ -140,6 +150,7 @@ class Gateway:
             self.sessions,
             end_of_day_ns=(hours * 60 + minutes) * 60 * 10**9,
             journal=self.journal,
+            snapshot_every=config.snapshot_every,
             on_fatal=self._fail,
         )
         self.timer = threading.Thread(
@@ -167,14 +178,24 @@ class Gateway:
         self.acceptor.start()
 
     def stop(self) -> None:
-        self.acceptor.stop()
+        """Log every client out, then drain the engine thread, snapshot and close the journal.
+
+        QuickFIX's own `acceptor.stop()` is never called: in 1.16 it closes the socket server
+        while the acceptor's thread may be deleting it, a use-after-free that crashed about
+        one shutdown in a hundred here. The process leaves with `os._exit` instead (see
+        `serve`), once everything of ours is on disk and every client has been sent a Logout.
+        """
+        self.sessions.logout_all("fixgw is shutting down", timeout=5.0)
         self.stopping.set()
         self.timer.join()
         self.runner.stop()
+        if not self.fatal:
+            self.runner.write_snapshot()
         self.journal.close()
 
 
 def serve(config: GatewayConfig) -> int:
+    faulthandler.enable()  # a crash inside QuickFIX's C++ still leaves every thread's stack
     try:
         gateway = Gateway(config)
     except (JournalError, RecoveryError, OSError, ValueError, KeyError) as bad:
@@ -184,10 +205,13 @@ def serve(config: GatewayConfig) -> int:
         signal.signal(signum, lambda *_: gateway.stopping.set())
     gateway.start()
     recovered = gateway.recovered
+    for note in recovered.notes:
+        print(f"fixgw: {note}", file=sys.stderr, flush=True)
     print(
         f"fixgw: listening on {config.host}:{config.port} as {config.comp_id} (FIX 4.4), "
         f"data in {config.data_dir}, journal at command {recovered.last_seq} "
-        f"({recovered.checkpoints_verified} checkpoints verified, durability "
+        f"(from snapshot at {recovered.snapshot_seq} + {recovered.replayed} replayed, "
+        f"{recovered.checkpoints_verified} checkpoints verified, durability "
         f"{config.durability})",
         flush=True,
     )
@@ -197,10 +221,19 @@ def serve(config: GatewayConfig) -> int:
         print(
             f"fixgw: stopped on a journal failure: {gateway.fatal[0]}", file=sys.stderr, flush=True
         )
-        return 3
+        _leave(3)
     print(
         f"fixgw: stopped at command {gateway.journal.last_seq}, "
         f"state hash {gateway.engine.state_hash()}",
         flush=True,
     )
-    return 0
+    _leave(0)
+
+
+def _leave(code: int) -> NoReturn:
+    """End the process without running QuickFIX's destructors, which would tear down the
+    acceptor's thread the same racy way `stop()` does. QuickFIX flushes its stores and logs
+    as it writes them; the journal is closed by now."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import random
 import sqlite3
 import subprocess
@@ -60,16 +61,26 @@ def offline_hash(workdir: Path) -> str:
     return engine.state_hash()
 
 
+def stopped_hash(gateway: GatewayProcess) -> str:
+    """Stop the gateway cleanly and read the state hash it reports on the way out."""
+    errors = gateway.stop()
+    output = gateway.final_output
+    code = gateway.proc.returncode
+    assert "state hash " in output, f"no clean stop (exit {code}): {output!r} {errors!r}"
+    return output.split("state hash ")[1].strip()
+
+
 def test_a_restart_keeps_orders_ids_and_client_ids(tmp_path: Path, clients: Clients) -> None:
     first = GatewayProcess(tmp_path)
     c1 = clients.logon(first, "CLIENT1")
     cid = new_order(c1, "1", "0.2", "699000")
     order_id = int(report(c1, cid, "0")[37])
-    clients.close_all()
     first.stop()
+    assert c1.expect("5")[58] == "fixgw is shutting down"  # a Logout with the reason
+    clients.close_all()
 
     second = GatewayProcess(tmp_path)
-    assert "journal at command 1 " in second.ready
+    assert "journal at command 1 (from snapshot at 1 + 0 replayed" in second.ready
     c1 = clients.logon(second, "CLIENT1")
     c1.send("H", [(11, cid), (55, "BTC-HKD"), (54, "1")])
     status = report(c1, cid, "I")
@@ -91,8 +102,7 @@ def test_a_restart_keeps_orders_ids_and_client_ids(tmp_path: Path, clients: Clie
     )
     assert report(c1, cid, "8")[103] == "6"  # the ClOrdID is still taken
     clients.close_all()
-    second.stop()
-    assert second.final_output.split("state hash ")[1].strip() == offline_hash(tmp_path)
+    assert stopped_hash(second) == offline_hash(tmp_path)
 
 
 def kill_cycle(tmp_path: Path, clients: Clients, seed: int) -> None:
@@ -100,8 +110,11 @@ def kill_cycle(tmp_path: Path, clients: Clients, seed: int) -> None:
     client was told about, reuse no order id, and hold exactly the journal's state."""
     rng = random.Random(seed)
     acknowledged: dict[str, int] = {}
+    snapshots = "snapshot_every = 7\n"  # so that kills land around snapshots too
     for _ in range(2):  # two crashes, then a survivor
-        gateway = GatewayProcess(tmp_path, extra_args=("--durability", "normal"))
+        gateway = GatewayProcess(
+            tmp_path, extra_args=("--durability", "normal"), gateway_settings=snapshots
+        )
         c1 = clients.logon(gateway, "CLIENT1")
         sent = [new_order(c1, "1", "0.001", str(690_000 - i % 500)) for i in range(60)]
         for cid in sent[: rng.randint(5, 55)]:
@@ -109,7 +122,8 @@ def kill_cycle(tmp_path: Path, clients: Clients, seed: int) -> None:
         gateway.kill()  # whatever was in flight may or may not have been journaled
         clients.close_all()
 
-    survivor = GatewayProcess(tmp_path)
+    survivor = GatewayProcess(tmp_path, gateway_settings=snapshots)
+    assert "from snapshot at 0 " not in survivor.ready
     c1 = clients.logon(survivor, "CLIENT1")
     c1.send("AF", [(584, "all"), (585, "7")])
     first = c1.expect(lambda m: m.type == "8" and m.get(584) == "all")
@@ -122,8 +136,7 @@ def kill_cycle(tmp_path: Path, clients: Clients, seed: int) -> None:
     for cid, order_id in acknowledged.items():
         assert open_orders.get(cid) == order_id, f"{cid} was acknowledged but is missing"
     clients.close_all()
-    survivor.stop()
-    assert survivor.final_output.split("state hash ")[1].strip() == offline_hash(tmp_path)
+    assert stopped_hash(survivor) == offline_hash(tmp_path)
 
 
 @pytest.mark.parametrize("cycle", range(5))
@@ -147,6 +160,7 @@ def test_a_journal_that_does_not_match_refuses_to_start(tmp_path: Path, clients:
     clients.close_all()
     gateway.stop()
     db = sqlite3.connect(tmp_path / "var" / "journal.sqlite")
+    db.execute("DELETE FROM snapshots")  # else recovery starts after command 2
     db.execute("INSERT INTO checkpoints VALUES (2, 'not-the-hash')")
     db.commit()
     with pytest.raises(AssertionError, match=r"state hash after command 2 is .* not-the-hash"):
@@ -158,6 +172,39 @@ def test_an_unwritable_data_dir_refuses_to_start(tmp_path: Path) -> None:
     (tmp_path / "var" / "journal.sqlite").mkdir()  # where the journal file must go
     with pytest.raises(AssertionError, match="cannot start: cannot open the journal"):
         GatewayProcess(tmp_path)
+
+
+def without_root_override() -> tuple[str, ...]:
+    """Root ignores permission bits; run the gateway without that privilege, so a read-only
+    data dir is read-only to it as it would be to the venue's service account."""
+    if os.geteuid() != 0:
+        return ()
+    caps = "-dac_override,-dac_read_search"
+    return ("setpriv", "--bounding-set", caps, "--inh-caps", caps)
+
+
+def test_a_read_only_data_dir_refuses_to_start_and_changes_nothing(
+    tmp_path: Path, clients: Clients
+) -> None:
+    gateway = GatewayProcess(tmp_path)
+    c1 = clients.logon(gateway, "CLIENT1")
+    report(c1, new_order(c1, "1", "0.1", "699000"), "0")
+    clients.close_all()
+    final_hash = stopped_hash(gateway)
+    data = tmp_path / "var"
+    before = {p: p.read_bytes() for p in data.rglob("*") if p.is_file()}
+    for path in [data, *data.rglob("*")]:
+        path.chmod(0o555 if path.is_dir() else 0o444)
+    try:
+        with pytest.raises(AssertionError, match=f"cannot start: the data dir {data} is not "):
+            GatewayProcess(tmp_path, wrapper=without_root_override())
+        assert {p: p.read_bytes() for p in data.rglob("*") if p.is_file()} == before
+    finally:
+        for path in [data, *data.rglob("*")]:
+            path.chmod(0o755 if path.is_dir() else 0o644)
+    again = GatewayProcess(tmp_path)
+    assert "journal at command 1 " in again.ready
+    assert stopped_hash(again) == final_hash
 
 
 def fixgw(*args: str) -> subprocess.CompletedProcess[str]:
@@ -177,13 +224,12 @@ def test_journal_verify_and_export(tmp_path: Path, clients: Clients) -> None:
     for qty in ("0.25", "0.5"):
         report(c1, new_order(c1, "1", qty, "700100", tif="3"), "F")
     clients.close_all()
-    gateway.stop()
-    final_hash = gateway.final_output.split("state hash ")[1].strip()
+    final_hash = stopped_hash(gateway)
     where = ("--config", str(tmp_path / "fixgw.toml"), "--data-dir", str(tmp_path / "var"))
 
     verified = fixgw("journal", "verify", *where)
     assert verified.returncode == 0, verified.stdout + verified.stderr
-    assert f"state hash {final_hash}" in verified.stdout
+    assert f"1 snapshots match, state hash {final_hash}" in verified.stdout
 
     trades = list(
         csv.DictReader(io.StringIO(fixgw("journal", "export", "--trades", *where).stdout))

@@ -9,7 +9,8 @@ import pytest
 
 from engine.core import Engine
 from engine.journal import Journal, JournalBatch, JournalError
-from engine.recovery import RecoveryError, replay
+from engine.recovery import RecoveryError, recover, replay, verify
+from engine.snapshot import capture
 from fixgw.orderflow import FULL_MIX, OrderFlow, flow_participants, to_engine_commands
 from tests.venue import BTC, VENUE_SPECS
 
@@ -17,8 +18,10 @@ BATCH = 64
 CHECKPOINT_EVERY = 500
 
 
-def journaled_run(path: Path, count: int, durability: str = "normal") -> Engine:
-    """Run a seeded flow through an engine, journaling as the runner does."""
+def journaled_run(
+    path: Path, count: int, durability: str = "normal", snapshot_every: int = 0
+) -> Engine:
+    """Run a seeded flow through an engine, journaling (and snapshotting) as the runner does."""
     engine = Engine(VENUE_SPECS, flow_participants())
     journal = Journal(path, durability)
     stream = to_engine_commands(
@@ -32,8 +35,14 @@ def journaled_run(path: Path, count: int, durability: str = "normal") -> Engine:
             if seq % CHECKPOINT_EVERY == 0:
                 batch.checkpoints.append((seq, engine.state_hash()))
         journal.append(batch)
+        if snapshot_every and journal.last_seq - journal.snapshot_seq >= snapshot_every:
+            journal.write_snapshot(journal.last_seq, engine.state_hash(), capture(engine))
     journal.close()
     return engine
+
+
+def new_engine() -> Engine:
+    return Engine(VENUE_SPECS, flow_participants())
 
 
 def test_replay_reproduces_the_state_hash(tmp_path: Path) -> None:
@@ -86,3 +95,48 @@ def test_a_failed_write_leaves_nothing_behind(tmp_path: Path) -> None:
         journal.append(duplicate)
     assert journal.last_seq == 100
     assert sum(1 for _ in Journal(tmp_path / "j.sqlite").commands(after=99)) == 1
+
+
+def test_recovery_starts_from_the_newest_snapshot(tmp_path: Path) -> None:
+    original = journaled_run(tmp_path / "j.sqlite", 2_500, snapshot_every=1_000)
+    journal = Journal(tmp_path / "j.sqlite")
+    assert [s.seq for s in journal.snapshots()] == [1_024, 2_048]
+    engine, result = recover(new_engine, journal)
+    assert (result.snapshot_seq, result.replayed, result.last_seq) == (2_048, 452, 2_500)
+    assert (result.last_ts, result.notes) == (1_002_500, ())
+    assert engine.state_hash() == original.state_hash()
+
+
+def test_a_snapshot_that_does_not_restore_is_passed_over(tmp_path: Path) -> None:
+    original = journaled_run(tmp_path / "j.sqlite", 2_500, snapshot_every=1_000)
+    db = sqlite3.connect(tmp_path / "j.sqlite")
+    db.execute("UPDATE snapshots SET body = replace(body, '\"next_ids\":[', '\"next_ids\":[9')")
+    db.execute("UPDATE snapshots SET body = '{' WHERE seq = 1024")
+    db.commit()
+    engine, result = recover(new_engine, Journal(tmp_path / "j.sqlite"))
+    assert (result.snapshot_seq, result.replayed, result.checkpoints_verified) == (0, 2_500, 5)
+    assert [note.split(":")[0] for note in result.notes] == [
+        "snapshot at command 2048 not used",
+        "snapshot at command 1024 not used",
+    ]
+    assert "restores to state hash" in result.notes[0]
+    assert "malformed snapshot" in result.notes[1]
+    assert engine.state_hash() == original.state_hash()
+    with pytest.raises(RecoveryError, match="snapshot at command 1024: malformed"):
+        verify(new_engine, Journal(tmp_path / "j.sqlite"))
+
+
+def test_verify_replays_everything_and_checks_every_snapshot(tmp_path: Path) -> None:
+    original = journaled_run(tmp_path / "j.sqlite", 2_500, snapshot_every=1_000)
+    result = verify(new_engine, Journal(tmp_path / "j.sqlite"))
+    assert (result.last_seq, result.checkpoints_verified, result.snapshots_verified) == (
+        2_500,
+        5,
+        2,
+    )
+    assert result.state_hash == original.state_hash()
+    db = sqlite3.connect(tmp_path / "j.sqlite")
+    db.execute("UPDATE snapshots SET state_hash = 'feed' WHERE seq = 2048")
+    db.commit()
+    with pytest.raises(RecoveryError, match=r"after command 2048 is .* its snapshot recorded feed"):
+        verify(new_engine, Journal(tmp_path / "j.sqlite"))
