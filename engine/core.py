@@ -84,6 +84,8 @@ class Engine:
         self.participants = {p.name: p for p in participants}
         self._orders: dict[int, Order] = {}
         self._finished: dict[int, Order] = {}  # kept until end of day, for status requests
+        # their fingerprints, taken once at retirement (a snapshot writes these as they are)
+        self._finished_rows: list[tuple[object, ...]] = []
         self._gtd_expiries: dict[int, int] = {}  # open GTD orders: order id -> expire time
         # Finished orders never change again and client ids only accumulate until end of day:
         # both enter the state hash through running set digests, so a checkpoint costs
@@ -308,6 +310,7 @@ class Engine:
             for client_order_id in [c for c, oid in ids.items() if oid not in self._orders]:
                 self._client_id_digest.remove((name, client_order_id, ids.pop(client_order_id)))
         self._finished.clear()
+        self._finished_rows.clear()
         self._finished_digest = SetDigest()
         return events
 
@@ -469,7 +472,9 @@ class Engine:
         del self._orders[order.order_id]
         self._gtd_expiries.pop(order.order_id, None)
         self._finished[order.order_id] = order
-        self._finished_digest.add(order.fingerprint())
+        row = order.fingerprint()
+        self._finished_rows.append(row)
+        self._finished_digest.add(row)
 
     def _exec_id(self) -> int:
         exec_id = self.next_exec_id

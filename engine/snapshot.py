@@ -39,7 +39,7 @@ def capture(engine: Engine) -> str:
         },
         "books": {symbol: book.orders() for symbol, book in engine.books.items()},
         "open": [order.fingerprint() for order in engine._orders.values()],
-        "finished": [order.fingerprint() for order in engine._finished.values()],
+        "finished": engine._finished_rows,
         "client_ids": {name: list(ids.items()) for name, ids in engine._client_ids.items()},
     }
     return json.dumps(state, separators=(",", ":"))
@@ -83,7 +83,9 @@ def _restore(engine: Engine, state: dict[str, Any]) -> None:
     for row in state["finished"]:
         order = Order.from_fingerprint(row)
         engine._finished[order.order_id] = order
-        engine._finished_digest.add(order.fingerprint())
+        fingerprint = order.fingerprint()
+        engine._finished_rows.append(fingerprint)
+        engine._finished_digest.add(fingerprint)
     engine._client_id_digest = SetDigest()
     for name, entries in state["client_ids"].items():
         if name not in engine.participants:
