@@ -75,6 +75,24 @@ class SetTradingStatus:
     status: TradingStatus
 
 
+@dataclass(frozen=True, slots=True)
+class MoveFunds:
+    """An operator's deposit (`amount` > 0) or withdrawal (`amount` < 0), in the asset's
+    minor unit; `operator` is who issued it, for the audit trail."""
+
+    participant: str
+    asset: str
+    amount: int
+    operator: str = ""
+
+
 Command = (
-    NewOrder | CancelOrder | ReplaceOrder | MassCancel | EndOfDay | ExpireOrders | SetTradingStatus
+    NewOrder
+    | CancelOrder
+    | ReplaceOrder
+    | MassCancel
+    | EndOfDay
+    | ExpireOrders
+    | SetTradingStatus
+    | MoveFunds
 )

@@ -20,6 +20,7 @@ from engine.commands import (
     EndOfDay,
     ExpireOrders,
     MassCancel,
+    MoveFunds,
     NewOrder,
     ReplaceOrder,
     SetTradingStatus,
@@ -28,6 +29,7 @@ from engine.digest import SetDigest
 from engine.events import (
     Event,
     Fill,
+    FundsMoved,
     MassCancelDone,
     OrderAccepted,
     OrderCancelled,
@@ -37,7 +39,9 @@ from engine.events import (
     Trade,
     TradingStatusChanged,
 )
+from engine.funding import fee, need, notional
 from engine.instruments import InstrumentSpec, InstrumentState, TradingStatus
+from engine.ledger import InsufficientFunds, Ledger
 from engine.model import (
     CancelReason,
     OrderStatus,
@@ -78,7 +82,11 @@ class Engine:
         instruments: Iterable[InstrumentSpec],
         participants: Iterable[Participant],
         book_factory: Callable[[], Book] = OrderBook,
+        ledger: Ledger | None = None,
     ) -> None:
+        """With a `ledger`, every order must be funded (the venue's normal mode); without
+        one, the engine matches only (the book and engine benchmarks' baseline)."""
+        self.ledger = ledger
         self.instruments = {spec.symbol: InstrumentState(spec) for spec in instruments}
         self.books = {symbol: book_factory() for symbol in self.instruments}
         self.participants = {p.name: p for p in participants}
@@ -104,6 +112,7 @@ class Engine:
             EndOfDay: self._end_of_day,
             ExpireOrders: self._expire_gtd,
             SetTradingStatus: self._set_trading_status,
+            MoveFunds: self._move_funds,
         }
 
     # -- QUERIES --
@@ -150,6 +159,8 @@ class Engine:
             feed(*self._orders[order_id].fingerprint())
         feed("finished", self._finished_digest.hexdigest())
         feed("client ids", self._client_id_digest.hexdigest())
+        if self.ledger is not None:
+            feed("balances", list(self.ledger.balances()))
         return digest.hexdigest()
 
     # -- COMMANDS --
@@ -161,6 +172,7 @@ class Engine:
     def _new_order(self, cmd: NewOrder, ts: int) -> list[Event]:
         try:
             participant, state = self._check_new(cmd, ts)
+            funding = self._check_funding(cmd, participant, state)
         except Refused as refusal:
             return [
                 self._rejected(
@@ -183,6 +195,10 @@ class Engine:
         )
         self.next_order_id += 1
         self._remember(cmd.participant, cmd.client_order_id, order.order_id)
+        if funding is not None and self.ledger is not None:
+            asset, amount, order.reserve_price = funding
+            self.ledger.reserve(cmd.participant, asset, amount)
+            order.reserved = amount
         self._orders[order.order_id] = order
         if cmd.time_in_force is TimeInForce.GTD:
             self._gtd_expiries[order.order_id] = cmd.expire_time
@@ -235,6 +251,7 @@ class Engine:
             self._check_client_id(cmd.participant, cmd.client_order_id)
             state = self._open_instrument(order.symbol)
             moves = self._check_replace(cmd, order, state)
+            self._check_refunding(cmd, order, participant, state)
         except Refused as refusal:
             return [
                 self._rejected(
@@ -248,10 +265,11 @@ class Engine:
             book.cancel(order.order_id)
         elif new_leaves < order.leaves_qty:
             book.reduce(order.order_id, new_leaves)
-        order.price = cmd.price
+        order.price = order.reserve_price = cmd.price
         order.qty = cmd.qty
         order.leaves_qty = new_leaves
         order.move(Change.REPLACE)
+        self._refund(order)
         events: list[Event] = [
             OrderReplaced(
                 ts,
@@ -380,6 +398,9 @@ class Engine:
             order.cum_qty += qty
             order.notional += price * qty
             order.move(Change.FILL)
+        maker_fee = taker_fee = 0
+        if self.ledger is not None:
+            maker_fee, taker_fee = self._settle(self.ledger, maker, taker, price, qty)
         if not maker.is_open:
             self._retire(maker)
         trade_id = self.next_trade_id
@@ -394,6 +415,8 @@ class Engine:
             maker.prio,
             self._fill(maker),
             self._fill(taker),
+            maker_fee,
+            taker_fee,
         )
 
     def _fill(self, order: Order) -> Fill:
@@ -415,6 +438,7 @@ class Engine:
         order.leaves_qty = leaves
         order.qty -= qty
         order.move(Change.RESTATE)
+        self._refund(order)
         return self._cancelled(order, qty, CancelReason.SELF_TRADE, ts, "")
 
     def _close(self, order: Order, reason: CancelReason, ts: int, orig: str = "") -> OrderCancelled:
@@ -469,6 +493,10 @@ class Engine:
         return events
 
     def _retire(self, order: Order) -> None:
+        if order.reserved and self.ledger is not None:
+            asset = self._funding_asset(order)
+            self.ledger.release(order.participant, asset, order.reserved)
+            order.reserved = 0
         del self._orders[order.order_id]
         self._gtd_expiries.pop(order.order_id, None)
         self._finished[order.order_id] = order
@@ -510,6 +538,116 @@ class Engine:
             refusal.code,
             refusal.text,
         )
+
+    # -- FUNDS --
+
+    def _move_funds(self, cmd: MoveFunds, ts: int) -> list[Event]:
+        try:
+            self._participant(cmd.participant)
+            if self.ledger is None or cmd.asset not in self.ledger.scales:
+                raise Refused(RejectCode.UNKNOWN_ASSET, f"no account in asset {cmd.asset!r}")
+            if cmd.amount == 0:
+                raise Refused(RejectCode.INVALID_QUANTITY, "an amount of zero moves nothing")
+            if cmd.amount < 0:
+                self._check_available(cmd.participant, cmd.asset, -cmd.amount)
+        except Refused as refusal:
+            return [self._rejected(ts, RequestKind.FUNDS, cmd.participant, "", refusal)]
+        if cmd.amount > 0:
+            self.ledger.deposit(cmd.participant, cmd.asset, cmd.amount)
+        else:
+            self.ledger.withdraw(cmd.participant, cmd.asset, -cmd.amount)
+        available = self.ledger.available(cmd.participant, cmd.asset)
+        return [FundsMoved(ts, cmd.participant, cmd.asset, cmd.amount, available)]
+
+    def _check_funding(
+        self, cmd: NewOrder, participant: Participant, state: InstrumentState
+    ) -> tuple[str, int, int] | None:
+        """(asset, amount, price) a new order must reserve; raises `Refused` if it cannot.
+        A market buy is funded at the band's upper edge, the most it can pay."""
+        if self.ledger is None:
+            return None
+        price = cmd.price
+        if cmd.order_type is OrderType.MARKET:
+            low, high = state.band()
+            price = high if cmd.side is Side.BUY else low
+        asset, amount = need(state.spec, participant, cmd.side, price, cmd.qty)
+        self._check_available(cmd.participant, asset, amount)
+        return asset, amount, price
+
+    def _check_refunding(
+        self, cmd: ReplaceOrder, order: Order, participant: Participant, state: InstrumentState
+    ) -> None:
+        """A replace must be fundable at its new terms, or it is refused and the order
+        stands as it was."""
+        if self.ledger is None:
+            return
+        leaves = max(0, cmd.qty - order.cum_qty)
+        asset, amount = need(state.spec, participant, order.side, cmd.price, leaves)
+        if amount > order.reserved:
+            self._check_available(order.participant, asset, amount - order.reserved, order)
+
+    def _check_available(
+        self, owner: str, asset: str, amount: int, order: Order | None = None
+    ) -> None:
+        assert self.ledger is not None
+        try:
+            self.ledger.check(owner, asset, amount)
+        except InsufficientFunds as short:
+            text = self.ledger.amount_text
+            raise Refused(
+                RejectCode.INSUFFICIENT_FUNDS,
+                f"insufficient {asset}: {text(asset, short.needed)} needed, "
+                f"{text(asset, short.available)} available",
+                order.order_id if order else 0,
+            ) from None
+
+    def _refund(self, order: Order) -> None:
+        """Bring an open order's reservation to what its leaves need at its funding price:
+        release the excess after a fill, a cut or a smaller replace; take more for a larger
+        replace (already checked). A finished order gives everything back in `_retire`."""
+        if self.ledger is None or not order.is_open:
+            return
+        spec = self.instruments[order.symbol].spec
+        participant = self.participants[order.participant]
+        asset, target = need(spec, participant, order.side, order.reserve_price, order.leaves_qty)
+        if target > order.reserved:
+            self.ledger.reserve(order.participant, asset, target - order.reserved)
+        elif target < order.reserved:
+            self.ledger.release(order.participant, asset, order.reserved - target)
+        order.reserved = target
+
+    def _settle(
+        self, ledger: Ledger, maker: Order, taker: Order, price: int, qty: int
+    ) -> tuple[int, int]:
+        """Settle a fill DVP from both orders' reservations; returns (maker fee, taker fee)."""
+        spec = self.instruments[taker.symbol].spec
+        quote_amount = notional(spec, price, qty)
+        base_amount = qty * spec.base_per_lot
+        maker_fee = fee(quote_amount, self.participants[maker.participant].maker_fee_ppm)
+        taker_fee = fee(quote_amount, self.participants[taker.participant].taker_fee_ppm)
+        if taker.side is Side.BUY:
+            buyer, seller, buyer_fee, seller_fee = taker, maker, taker_fee, maker_fee
+        else:
+            buyer, seller, buyer_fee, seller_fee = maker, taker, maker_fee, taker_fee
+        ledger.settle(
+            buyer.participant,
+            seller.participant,
+            spec.base_asset,
+            spec.quote_asset,
+            base_amount,
+            quote_amount,
+            buyer_fee,
+            seller_fee,
+        )
+        buyer.reserved -= quote_amount + buyer_fee
+        seller.reserved -= base_amount
+        self._refund(maker)
+        self._refund(taker)
+        return maker_fee, taker_fee
+
+    def _funding_asset(self, order: Order) -> str:
+        spec = self.instruments[order.symbol].spec
+        return spec.quote_asset if order.side is Side.BUY else spec.base_asset
 
     # -- VALIDATION --
 

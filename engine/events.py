@@ -80,6 +80,8 @@ class Trade:
     maker_class: int
     maker: Fill
     taker: Fill
+    maker_fee: int = 0  # quote minor units, to the venue's fee account
+    taker_fee: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +152,15 @@ class TradingStatusChanged:
     status: TradingStatus
 
 
+@dataclass(frozen=True, slots=True)
+class FundsMoved:
+    ts: int
+    participant: str
+    asset: str
+    amount: int  # > 0 deposited, < 0 withdrawn
+    available: int  # afterwards
+
+
 Event = (
     OrderAccepted
     | Rejected
@@ -159,4 +170,5 @@ Event = (
     | OrderExpired
     | MassCancelDone
     | TradingStatusChanged
+    | FundsMoved
 )

@@ -33,6 +33,10 @@ class InstrumentSpec:
     max_qty: int
     band_ppm: int
     reference_price: int
+    # Ledger amounts (minor units of each asset, see `from_config`); 0 when the venue runs
+    # without accounts.
+    base_per_lot: int = 0  # base minor units in one lot
+    quote_per_tick_lot: int = 0  # quote minor units in one tick times one lot
 
     def __post_init__(self) -> None:
         if self.tick <= 0 or self.lot <= 0:
@@ -45,10 +49,27 @@ class InstrumentSpec:
             raise ValueError(f"{self.symbol}: reference price must be positive")
 
     @classmethod
-    def from_config(cls, symbol: str, entry: Mapping[str, str]) -> InstrumentSpec:
-        """Build from decimal strings as written in the venue's instrument file."""
+    def from_config(
+        cls, symbol: str, entry: Mapping[str, str], scales: Mapping[str, int] | None = None
+    ) -> InstrumentSpec:
+        """Build from decimal strings as written in the venue's instrument file; `scales`
+        gives each asset's minor unit as a number of decimal places. A lot must be a whole
+        number of base units, and a tick times a lot a whole number of quote units, so that
+        every trade settles exactly."""
         tick = Decimal(entry["tick"])
         lot = Decimal(entry["lot"])
+        base_per_lot = quote_per_tick_lot = 0
+        if scales is not None:
+            base, quote = entry["base"], entry["quote"]
+            for asset in (base, quote):
+                if asset not in scales:
+                    raise ValueError(f"asset {asset} has no scale in [assets]")
+            base_per_lot = to_units(
+                lot, Decimal(1).scaleb(-scales[base]), "lot", f"{base} minor unit"
+            )
+            quote_per_tick_lot = to_units(
+                tick * lot, Decimal(1).scaleb(-scales[quote]), "tick x lot", f"{quote} minor unit"
+            )
         return cls(
             symbol=symbol,
             base_asset=entry["base"],
@@ -59,6 +80,8 @@ class InstrumentSpec:
             max_qty=to_units(Decimal(entry["max_qty"]), lot, "max_qty", "lot"),
             band_ppm=percent_to_ppm(Decimal(entry["band_percent"])),
             reference_price=to_units(Decimal(entry["reference_price"]), tick, "price", "tick"),
+            base_per_lot=base_per_lot,
+            quote_per_tick_lot=quote_per_tick_lot,
         )
 
     # -- QUERIES --

@@ -19,6 +19,7 @@ from engine.events import Event, Trade
 
 SCHEMA = Path(__file__).resolve().parent / "journal.sql"
 SYNCHRONOUS = {"full": "FULL", "normal": "NORMAL"}
+_TRADE_COLUMNS = ", ".join("?" * 14)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +61,8 @@ class JournalBatch:
                         e.maker_class,
                         e.taker.order_id,
                         e.taker.participant,
+                        e.maker_fee,
+                        e.taker_fee,
                     )
                 )
 
@@ -124,9 +127,7 @@ class Journal:
             db.execute("BEGIN")
             db.executemany("INSERT INTO commands VALUES (?, ?, ?, ?)", batch.commands)
             if batch.trades:
-                db.executemany(
-                    "INSERT INTO trades VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", batch.trades
-                )
+                db.executemany(f"INSERT INTO trades VALUES ({_TRADE_COLUMNS})", batch.trades)
             if batch.checkpoints:
                 db.executemany("INSERT INTO checkpoints VALUES (?, ?)", batch.checkpoints)
             db.execute("COMMIT")

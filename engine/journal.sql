@@ -24,7 +24,9 @@ CREATE TABLE IF NOT EXISTS trades (
     maker_participant  TEXT    NOT NULL,
     maker_class        INTEGER NOT NULL,   -- 0 customer, 1 affiliate venue, 2 market maker
     taker_order_id     INTEGER NOT NULL,
-    taker_participant  TEXT    NOT NULL
+    taker_participant  TEXT    NOT NULL,
+    maker_fee          INTEGER NOT NULL,   -- in the quote asset's minor unit, to the venue
+    taker_fee          INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS trades_by_seq ON trades (seq);
 

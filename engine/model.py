@@ -70,6 +70,7 @@ class RequestKind(StrEnum):
     REPLACE = "replace"
     MASS_CANCEL = "mass_cancel"
     TRADING_STATUS = "trading_status"
+    FUNDS = "funds"  # a deposit or withdrawal
 
 
 class RejectCode(StrEnum):
@@ -86,6 +87,8 @@ class RejectCode(StrEnum):
     UNKNOWN_ORDER = "unknown_order"
     NOT_ORDER_OWNER = "not_order_owner"
     ORDER_ALREADY_DONE = "order_already_done"
+    INSUFFICIENT_FUNDS = "insufficient_funds"
+    UNKNOWN_ASSET = "unknown_asset"
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,3 +99,5 @@ class Participant:
     account: int
     role: Role
     stp_mode: StpMode = StpMode.CANCEL_RESTING
+    maker_fee_ppm: int = 0  # charged on the notional of each fill, in the quote asset
+    taker_fee_ppm: int = 0

@@ -54,6 +54,8 @@ class Order:
         "price",
         "prio",
         "qty",
+        "reserve_price",
+        "reserved",
         "side",
         "status",
         "symbol",
@@ -91,6 +93,10 @@ class Order:
         self.leaves_qty = qty
         self.notional = 0
         self.status = OrderStatus.NEW
+        # What the order holds in the ledger (quote for a buy, base for a sell) and the price
+        # it was funded at: its limit, or the band's edge for a market order.
+        self.reserved = 0
+        self.reserve_price = price
 
     def move(self, change: Change) -> None:
         """Apply a status change for the current leaves; raises on an impossible move."""
@@ -108,7 +114,8 @@ class Order:
     def from_fingerprint(cls, row: list[Any] | tuple[Any, ...]) -> Order:
         """The order a `fingerprint()` describes (how a snapshot brings it back)."""
         (order_id, participant, client_order_id, symbol, side, order_type, tif, price, qty,
-         expire_time, post_only, prio, cum_qty, leaves_qty, notional, status) = row  # fmt: skip
+         expire_time, post_only, prio, cum_qty, leaves_qty, notional, status, reserved,
+         reserve_price) = row  # fmt: skip
         order = cls(
             order_id,
             participant,
@@ -127,6 +134,8 @@ class Order:
         order.leaves_qty = leaves_qty
         order.notional = notional
         order.status = OrderStatus(status)
+        order.reserved = reserved
+        order.reserve_price = reserve_price
         return order
 
     def fingerprint(self) -> tuple[object, ...]:
@@ -149,4 +158,6 @@ class Order:
             self.leaves_qty,
             self.notional,
             self.status.value,
+            self.reserved,
+            self.reserve_price,
         )

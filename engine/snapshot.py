@@ -41,6 +41,7 @@ def capture(engine: Engine) -> str:
         "open": [order.fingerprint() for order in engine._orders.values()],
         "finished": engine._finished_rows,
         "client_ids": {name: list(ids.items()) for name, ids in engine._client_ids.items()},
+        "balances": list(engine.ledger.balances()) if engine.ledger is not None else [],
     }
     return json.dumps(state, separators=(",", ":"))
 
@@ -86,6 +87,8 @@ def _restore(engine: Engine, state: dict[str, Any]) -> None:
         fingerprint = order.fingerprint()
         engine._finished_rows.append(fingerprint)
         engine._finished_digest.add(fingerprint)
+    if engine.ledger is not None:
+        engine.ledger.restore(tuple(row) for row in state["balances"])
     engine._client_id_digest = SetDigest()
     for name, entries in state["client_ids"].items():
         if name not in engine.participants:
