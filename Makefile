@@ -55,6 +55,10 @@ bench-roundtrip: $(STAMP) ## FIX round trip (D -> 8 New) through the gateway vs 
 bench-journal: $(STAMP) ## Journal throughput by batch size and durability, commit latency, replay
 	$(BIN)/python -m bench.journal_throughput
 
+.PHONY: bench-accounts
+bench-accounts: $(STAMP) ## Order path with accounts (prefunding, DVP) vs without, same flow
+	$(BIN)/python -m bench.accounts
+
 .PHONY: bench-micro
 bench-micro: $(STAMP) ## pytest-benchmark micro-benchmarks of single book operations
 	$(BIN)/pytest bench/micro --benchmark-only -p no:cacheprovider

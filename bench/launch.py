@@ -27,15 +27,23 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+FUNDING = '{ HKD = "100000000", BTC = "1000", ETH = "10000" }'
+
+
 def write_config(
-    workdir: Path, cancel_on_disconnect: tuple[str, ...], gateway_settings: str = ""
+    workdir: Path,
+    cancel_on_disconnect: tuple[str, ...],
+    gateway_settings: str = "",
+    funding: str = FUNDING,
 ) -> Path:
+    """A roster of the demo participants, each opening with `funding` (a TOML table)."""
     entries = []
     for account, (comp_id, password) in enumerate(PASSWORDS.items(), 1):
         entries.append(
             f'[participants.{comp_id}]\nrole = "{ROLES[comp_id]}"\naccount = {account}\n'
             f"cancel_on_disconnect = {str(comp_id in cancel_on_disconnect).lower()}\n"
             f'password_hash = "{hash_password(password)}"\n'
+            f"funding = {funding}\n"
         )
     (workdir / "roster.toml").write_text("\n".join(entries))
     config = workdir / "fixgw.toml"
@@ -59,11 +67,12 @@ class GatewayProcess:
         extra_args: tuple[str, ...] = (),
         gateway_settings: str = "",
         wrapper: tuple[str, ...] = (),
+        funding: str = FUNDING,
     ) -> None:
         """`wrapper` is a command the gateway runs under (for example `setpriv ...`)."""
         self.workdir = workdir
         self.port = free_port()
-        config = write_config(workdir, cancel_on_disconnect, gateway_settings)
+        config = write_config(workdir, cancel_on_disconnect, gateway_settings, funding)
         self.proc = subprocess.Popen(
             [
                 *wrapper,

@@ -528,6 +528,9 @@ class Engine:
         client_order_id: str,
         refusal: Refused,
     ) -> Rejected:
+        known = self._orders.get(refusal.order_id) or self._finished.get(refusal.order_id)
+        if known is not None and known.participant != participant:
+            known = None  # another participant's order: say nothing about it
         return Rejected(
             ts,
             self._exec_id(),
@@ -537,6 +540,7 @@ class Engine:
             refusal.order_id,
             refusal.code,
             refusal.text,
+            known.status if known is not None else None,
         )
 
     # -- FUNDS --
@@ -640,9 +644,8 @@ class Engine:
             seller_fee,
         )
         buyer.reserved -= quote_amount + buyer_fee
-        seller.reserved -= base_amount
-        self._refund(maker)
-        self._refund(taker)
+        seller.reserved -= base_amount  # exactly what its remaining lots need: no refund
+        self._refund(buyer)  # a fill below the limit, or at a lower fee, frees the difference
         return maker_fee, taker_fee
 
     def _funding_asset(self, order: Order) -> str:

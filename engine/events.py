@@ -52,6 +52,7 @@ class Rejected:
     order_id: int
     code: RejectCode
     text: str
+    order_status: OrderStatus | None = None  # of the order it names, if the engine knows it
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from enum import IntEnum, StrEnum
 
 from engine import book_codes
+from engine.values import PPM
 
 
 class Side(IntEnum):
@@ -101,3 +102,8 @@ class Participant:
     stp_mode: StpMode = StpMode.CANCEL_RESTING
     maker_fee_ppm: int = 0  # charged on the notional of each fill, in the quote asset
     taker_fee_ppm: int = 0
+
+    def __post_init__(self) -> None:
+        for rate in (self.maker_fee_ppm, self.taker_fee_ppm):
+            if not 0 <= rate < PPM:
+                raise ValueError(f"{self.name}: a fee rate must be 0 to 999999 ppm, not {rate}")

@@ -17,11 +17,10 @@ from typing import Any, TextIO
 
 import sqlite_utils
 
-from engine.core import Engine
 from engine.journal import Journal, JournalError
 from engine.recovery import RecoveryError
 from engine.recovery import verify as verify_journal
-from fixgw.config import load_instruments
+from fixgw.config import engine_factory
 from fixgw.roster import load_roster
 from fixgw.server import GatewayConfig
 
@@ -52,11 +51,8 @@ def journal_path(data_dir: Path) -> Path:
 
 def verify(config: GatewayConfig, out: TextIO = sys.stdout) -> int:
     try:
-        specs = load_instruments(config.instruments)
-        participants = [entry.participant for entry in load_roster(config.roster).values()]
-        result = verify_journal(
-            lambda: Engine(specs, participants), Journal(journal_path(config.data_dir))
-        )
+        build = engine_factory(config.instruments, load_roster(config.roster))
+        result = verify_journal(build, Journal(journal_path(config.data_dir)))
     except (JournalError, RecoveryError) as bad:
         print(f"journal verify FAILED: {bad}", file=out)
         return 1

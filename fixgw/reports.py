@@ -75,7 +75,9 @@ class ReportWriter:
         if isinstance(event, OrderExpired):
             return [self._expired(event)]
         if isinstance(event, Rejected):
-            return [self._rejected(event, echo)] if event.participant else []
+            # operator requests (funds) are answered to the operator, not over FIX
+            answered = event.participant and event.request is not RequestKind.FUNDS
+            return [self._rejected(event, echo)] if answered else []
         if isinstance(event, MassCancelDone) and event.client_order_id and echo is not None:
             return [self._mass_cancel_report(event, echo)]
         return []
@@ -203,7 +205,8 @@ class ReportWriter:
                 (37, str(e.order_id) if e.order_id else (echo.order_id if echo else "") or "NONE"),
                 (11, e.client_order_id),
                 (41, echo.orig_client_order_id if echo else ""),
-                (39, "8"),
+                # FIX 4.4: the order's status after the reject; 8 only for an unknown order
+                (39, e.order_status.value if e.order_status is not None else "8"),
                 (434, "1" if e.request is RequestKind.CANCEL else "2"),
                 (102, CXL_REJ_REASON.get(e.code, "99")),
                 (58, e.text),

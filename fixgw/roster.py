@@ -45,6 +45,7 @@ class RosterEntry:
     participant: Participant
     password_hash: str
     cancel_on_disconnect: bool
+    opening_deposits: tuple[tuple[str, str], ...] = ()  # (asset, decimal) for a new venue
 
 
 ROLES = {
@@ -67,12 +68,15 @@ def load_roster(path: Path) -> dict[str, RosterEntry]:
                 int(entry["account"]),
                 ROLES[entry["role"]],
                 STP_MODES[entry.get("stp", "cancel_resting")],
+                int(entry.get("maker_fee_ppm", 0)),
+                int(entry.get("taker_fee_ppm", 0)),
             )
             roster[comp_id] = RosterEntry(
                 comp_id,
                 participant,
                 entry["password_hash"],
                 bool(entry.get("cancel_on_disconnect", False)),
+                tuple((asset, str(amount)) for asset, amount in entry.get("funding", {}).items()),
             )
         except (KeyError, ValueError) as bad:
             raise ValueError(f"{path}: participant {comp_id}: bad or missing {bad}") from None

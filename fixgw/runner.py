@@ -61,6 +61,14 @@ class SessionEnded:
 
 
 @dataclass(frozen=True, slots=True)
+class OperatorCommand:
+    """A command from the venue's operators (deposits, withdrawals, ...): applied and
+    journaled like any other, answered to no FIX session."""
+
+    command: Command
+
+
+@dataclass(frozen=True, slots=True)
 class Tick:
     """The timer's heartbeat: lets the engine thread expire GTD orders and close the day."""
 
@@ -69,7 +77,7 @@ class _Stop:
     pass
 
 
-Item = Request | EdgeRefusal | SessionEnded | Tick | _Stop
+Item = Request | EdgeRefusal | SessionEnded | OperatorCommand | Tick | _Stop
 DAY_NS = 86_400 * 1_000_000_000
 
 
@@ -240,7 +248,7 @@ class Runner:
 
     def _process(
         self,
-        item: Request | EdgeRefusal | SessionEnded | Tick,
+        item: Request | EdgeRefusal | SessionEnded | OperatorCommand | Tick,
         out: list[Outgoing],
         market_data: list[Outgoing],
     ) -> None:
@@ -255,6 +263,8 @@ class Runner:
             refusal = item.refusal
             msg = self._writer.refusal(item.echo, refusal.reason, refusal.text, f"X{ts}", ts)
             out.append((item.participant, msg))
+        elif isinstance(item, OperatorCommand):
+            self._apply(item.command, ts, None, out, market_data)
         elif isinstance(item, SessionEnded):
             self._publisher.session_ended(item.participant)
             if item.cancel_orders:

@@ -21,16 +21,16 @@ from typing import NoReturn
 import quickfix as fix
 import structlog
 
-from engine.core import Engine
+from engine.commands import MoveFunds
 from engine.journal import Journal, JournalError
 from engine.recovery import RecoveryError, recover
 from fixgw.app import GatewayApp
-from fixgw.config import load_instruments
+from fixgw.config import engine_factory, load_asset_scales, load_instruments, opening_deposits
 from fixgw.inbound import RequestReader
 from fixgw.marketdata import MarketDataPublisher
 from fixgw.reports import ReportWriter
 from fixgw.roster import RosterEntry, load_roster
-from fixgw.runner import Runner, SessionDirectory
+from fixgw.runner import OperatorCommand, Runner, SessionDirectory
 
 log = structlog.get_logger("fixgw.server")
 REPO = Path(__file__).resolve().parent.parent
@@ -133,11 +133,12 @@ class Gateway:
                 f"the data dir {config.data_dir} is not writable ({bad.strerror})"
             ) from None
 
-        participants = [entry.participant for entry in roster.values()]
+        build = engine_factory(config.instruments, roster)
+        deposits = opening_deposits(roster, load_asset_scales(config.instruments))
         self.journal = Journal(
             config.data_dir / "journal.sqlite", config.durability, config.journal_max_pages
         )
-        self.engine, self.recovered = recover(lambda: Engine(specs, participants), self.journal)
+        self.engine, self.recovered = recover(build, self.journal)
         self.fatal: list[str] = []
         self.stopping = threading.Event()
         self.sessions = SessionDirectory()
@@ -153,6 +154,10 @@ class Gateway:
             snapshot_every=config.snapshot_every,
             on_fatal=self._fail,
         )
+        if self.recovered.last_seq == 0 and deposits:
+            # A new venue: the roster's opening deposits, journaled like any operator command.
+            funding = [MoveFunds(who, asset, amount, "roster") for who, asset, amount in deposits]
+            self.runner.process_batch([OperatorCommand(c) for c in funding])
         self.timer = threading.Thread(
             target=self.runner.run_timer, args=(self.stopping,), name="fixgw-timer", daemon=True
         )
@@ -209,7 +214,7 @@ def serve(config: GatewayConfig) -> int:
         print(f"fixgw: {note}", file=sys.stderr, flush=True)
     print(
         f"fixgw: listening on {config.host}:{config.port} as {config.comp_id} (FIX 4.4), "
-        f"data in {config.data_dir}, journal at command {recovered.last_seq} "
+        f"data in {config.data_dir}, journal at command {gateway.journal.last_seq} "
         f"(from snapshot at {recovered.snapshot_seq} + {recovered.replayed} replayed, "
         f"{recovered.checkpoints_verified} checkpoints verified, durability "
         f"{config.durability})",

@@ -43,11 +43,18 @@ def test_demo_instruments_load_exactly() -> None:
 
 def test_a_bad_instrument_entry_names_itself(tmp_path: Path) -> None:
     bad = tmp_path / "instruments.toml"
-    bad.write_text(
+    entry = (
         '[instruments.X-HKD]\nbase="X"\nquote="HKD"\ntick="0.5"\nlot="0.1"\n'
-        'min_qty="0.15"\nmax_qty="1"\nband_percent="5"\nreference_price="10"\n'
+        'min_qty="{min_qty}"\nmax_qty="1"\nband_percent="5"\nreference_price="10"\n'
     )
+    bad.write_text(entry.format(min_qty="0.1"))
+    with pytest.raises(ValueError, match=r"the \[assets\] table .* is missing"):
+        load_instruments(bad)
+    bad.write_text("[assets]\nX = 8\nHKD = 4\n" + entry.format(min_qty="0.15"))
     with pytest.raises(ValueError, match=r"instrument X-HKD: min_qty 0.15 is not a multiple"):
+        load_instruments(bad)
+    bad.write_text("[assets]\nX = 0\nHKD = 4\n" + entry.format(min_qty="0.1"))
+    with pytest.raises(ValueError, match=r"X-HKD: lot 0.1 is not a multiple of X minor unit 1"):
         load_instruments(bad)
 
 

@@ -90,20 +90,21 @@ def test_cancel_and_its_rejects(connect: Connect) -> None:
         ],
     )
     theirs = c2.expect("9")
-    assert (theirs[102], theirs[434]) == ("1", "1")
+    assert (theirs[102], theirs[434], theirs[39]) == ("1", "1", "8")  # nothing about it leaks
     c1.send("F", [(11, "x1"), (41, cid), (55, "BTC-HKD"), (54, "1"), (60, "20261121-10:00:00.000")])
     done = report(c1, "x1", "4")
     assert (done[39], done[41], done[37], done[151]) == ("4", cid, order_id, "0")
     c1.send(
         "F", [(11, "x2"), (41, "x1"), (55, "BTC-HKD"), (54, "1"), (60, "20261121-10:00:00.000")]
     )
-    assert c1.expect("9")[102] == "0"  # too late
+    too_late = c1.expect("9")
+    assert (too_late[102], too_late[39]) == ("0", "4")  # too late: it is already cancelled
     c1.send(
         "F",
         [(11, "x3"), (41, "never-sent"), (55, "BTC-HKD"), (54, "1"), (60, "20261121-10:00:00.000")],
     )
     unknown = c1.expect("9")
-    assert (unknown[102], unknown[37]) == ("1", "NONE")
+    assert (unknown[102], unknown[37], unknown[39]) == ("1", "NONE", "8")
 
 
 def test_replace_reports_and_refusals(connect: Connect) -> None:

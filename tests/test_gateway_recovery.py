@@ -16,10 +16,9 @@ from pathlib import Path
 import pytest
 
 from bench.launch import PASSWORDS, GatewayProcess
-from engine.core import Engine
 from engine.journal import Journal
 from engine.recovery import replay
-from fixgw.config import load_instruments
+from fixgw.config import DEFAULT_INSTRUMENTS, engine_factory
 from fixgw.roster import load_roster
 from tests.fixclient import FixClient
 from tests.gateway import new_order, report
@@ -55,8 +54,7 @@ def clients(tmp_path: Path) -> Iterator[Clients]:
 
 def offline_hash(workdir: Path) -> str:
     """Replay the journal outside the gateway: the state it must have recovered."""
-    roster = load_roster(workdir / "roster.toml")
-    engine = Engine(load_instruments(), [e.participant for e in roster.values()])
+    engine = engine_factory(DEFAULT_INSTRUMENTS, load_roster(workdir / "roster.toml"))()
     replay(engine, Journal(workdir / "var" / "journal.sqlite"))
     return engine.state_hash()
 
@@ -80,7 +78,8 @@ def test_a_restart_keeps_orders_ids_and_client_ids(tmp_path: Path, clients: Clie
     clients.close_all()
 
     second = GatewayProcess(tmp_path)
-    assert "journal at command 1 (from snapshot at 1 + 0 replayed" in second.ready
+    # nine opening deposits from the roster, then the order
+    assert "journal at command 10 (from snapshot at 10 + 0 replayed" in second.ready
     c1 = clients.logon(second, "CLIENT1")
     c1.send("H", [(11, cid), (55, "BTC-HKD"), (54, "1")])
     status = report(c1, cid, "I")
@@ -203,7 +202,7 @@ def test_a_read_only_data_dir_refuses_to_start_and_changes_nothing(
         for path in [data, *data.rglob("*")]:
             path.chmod(0o755 if path.is_dir() else 0o644)
     again = GatewayProcess(tmp_path)
-    assert "journal at command 1 " in again.ready
+    assert "journal at command 10 " in again.ready
     assert stopped_hash(again) == final_hash
 
 

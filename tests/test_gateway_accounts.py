@@ -1,0 +1,67 @@
+"""Accounts over FIX: prefunding is enforced at the gateway's edge of the engine, with a
+reject a client's trader can read, and the roster's opening deposits fund a new venue."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bench.launch import PASSWORDS, GatewayProcess
+from tests.fixclient import FixClient
+from tests.gateway import new_order, report
+
+SMALL = '{ HKD = "1000", BTC = "0.5" }'
+
+
+@pytest.fixture
+def small_accounts(tmp_path: Path) -> Iterator[tuple[GatewayProcess, FixClient]]:
+    gateway = GatewayProcess(tmp_path, funding=SMALL)
+    client = FixClient("CLIENT1", PASSWORDS["CLIENT1"], gateway.port, tmp_path / "c1")
+    assert client.connect()
+    yield gateway, client
+    client.close()
+    gateway.stop()
+
+
+def test_an_unfunded_order_is_rejected_with_the_asset_and_amounts(
+    small_accounts: tuple[GatewayProcess, FixClient],
+) -> None:
+    gateway, c1 = small_accounts
+    assert "journal at command 6 " in gateway.ready  # two deposits for each of three
+    buy = report(c1, new_order(c1, "1", "0.01", "700000"), "8")
+    assert (buy[150], buy[39], buy[103]) == ("8", "8", "99")
+    assert buy[58] == "insufficient HKD: 7000 HKD needed, 1000 HKD available"
+    sell = report(c1, new_order(c1, "2", "0.6", "700000"), "8")
+    assert (sell[103], sell[58]) == ("99", "insufficient BTC: 0.6 BTC needed, 0.5 BTC available")
+
+
+def test_funds_are_reserved_and_released_across_orders(
+    small_accounts: tuple[GatewayProcess, FixClient],
+) -> None:
+    _, c1 = small_accounts
+    first = new_order(c1, "1", "0.0014", "700000")  # 980 HKD of the 1000
+    assert report(c1, first, "0")[39] == "0"
+    second = new_order(c1, "1", "0.0001", "700000")  # 70 more: not there
+    assert report(c1, second, "8")[58] == "insufficient HKD: 70 HKD needed, 20 HKD available"
+    c1.send(
+        "G",
+        [
+            (11, "rx"),
+            (41, first),
+            (55, "BTC-HKD"),
+            (54, "1"),
+            (38, "0.0015"),
+            (40, "2"),
+            (44, "700000"),
+            (60, "20261122-01:00:00"),
+        ],
+    )
+    refused = c1.expect(lambda m: m.type == "9" and m.get(11) == "rx")
+    assert (refused[102], refused[39]) == ("99", "0")  # the order stands, unchanged
+    assert refused[58] == "insufficient HKD: 70 HKD needed, 20 HKD available"
+    c1.send("F", [(11, "cx"), (41, first), (55, "BTC-HKD"), (54, "1"), (60, "20261122-01:00:00")])
+    assert report(c1, "cx", "4")[39] == "4"
+    third = new_order(c1, "1", "0.0001", "700000")  # the cancel gave the 980 back
+    assert report(c1, third, "0")[39] == "0"
