@@ -50,9 +50,12 @@ class Ledger:
     def reserved(self, owner: str, asset: str) -> int:
         return self._reserved[owner, asset]
 
+    def decimal(self, asset: str, amount: int) -> str:
+        """An amount as decimal text, e.g. 70.007 (as FIX and people read it)."""
+        return from_units(amount, Decimal(1).scaleb(-self.scales[asset]))
+
     def amount_text(self, asset: str, amount: int) -> str:
-        """An amount as the decimal a person reads, e.g. 70.0070 HKD."""
-        return f"{from_units(amount, Decimal(1).scaleb(-self.scales[asset]))} {asset}"
+        return f"{self.decimal(asset, amount)} {asset}"
 
     def knows(self, owner: str, asset: str) -> bool:
         return (owner, asset) in self._available

@@ -72,6 +72,7 @@ class GatewayApp(fix.Application):  # type: ignore[misc]
             "AF": reader.mass_status,
             "V": reader.market_data,
             "x": reader.security_list,
+            "BB": reader.collateral_inquiry,
         }
 
     @guarded

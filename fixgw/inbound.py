@@ -76,7 +76,17 @@ class SecurityListQuery:
     symbol: str
 
 
-Query = OrderStatusQuery | MassStatusQuery | SecurityListQuery
+@dataclass(frozen=True, slots=True)
+class BalanceQuery:
+    """CollateralInquiry (BB): the participant's own balances, one asset or all ("")."""
+
+    request_id: str
+    account: str  # Account(1) as sent: empty, or the participant's own
+    asset: str  # Currency(15)
+    subscription: str  # SubscriptionRequestType(263): only snapshots ("" or "0") are served
+
+
+Query = OrderStatusQuery | MassStatusQuery | SecurityListQuery | BalanceQuery
 
 
 class MessageFields:
@@ -195,6 +205,10 @@ class RequestReader:
         get = fields.get
         symbol = self._spec(get(55) or "").symbol if get(559) == "0" else ""
         return SecurityListQuery(get(320) or "", symbol)
+
+    def collateral_inquiry(self, participant: str, fields: MessageFields) -> Query:
+        get = fields.get
+        return BalanceQuery(get(909) or "", get(1) or "", get(15) or "", get(263) or "")
 
     def market_data(self, participant: str, fields: MessageFields) -> MarketDataRequest:
         get = fields.get

@@ -28,7 +28,7 @@ from engine.instruments import InstrumentSpec
 from engine.model import OrderStatus, OrderType, RejectCode, RequestKind
 from engine.orders import Order
 from fixgw.fixmsg import message, utc_timestamp
-from fixgw.inbound import Echo
+from fixgw.inbound import BalanceQuery, Echo
 
 Outgoing = tuple[str, fix.Message]  # (participant, message)
 
@@ -233,6 +233,40 @@ class ReportWriter:
             e.text,
             e.ts,
         )
+
+    @staticmethod
+    def balance_refusal(query: BalanceQuery, result: str, text: str) -> fix.Message:
+        """CollateralInquiryAck rejecting the inquiry: CollInquiryResult says why."""
+        return message("BG", [(909, query.request_id), (945, "4"), (946, result), (58, text)])
+
+    @staticmethod
+    def balances(
+        participant: str, query: BalanceQuery, rows: list[tuple[str, str, str, str]], ts: int
+    ) -> list[fix.Message]:
+        """A CollateralInquiryAck, then one CollateralReport per asset: Quantity(53) the
+        total held, MarginExcess(899) what is available to trade or withdraw,
+        CashOutstanding(901) what open orders hold reserved (spec/README.md)."""
+        count = str(len(rows))
+        ack = message("BG", [(909, query.request_id), (945, "0"), (946, "0"), (911, count)])
+        reports = [
+            message(
+                "BA",
+                [
+                    (908, f"B{ts}-{i}"),
+                    (909, query.request_id),
+                    (910, "3"),
+                    (911, count),
+                    (912, "Y" if i == len(rows) else "N"),
+                    (1, participant),
+                    (15, asset),
+                    (53, total),
+                    (899, available),
+                    (901, reserved),
+                ],
+            )
+            for i, (asset, available, reserved, total) in enumerate(rows, 1)
+        ]
+        return [ack, *reports]
 
     @staticmethod
     def order_reject(

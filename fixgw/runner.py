@@ -22,6 +22,7 @@ from engine.core import Engine, Refused
 from engine.journal import Journal, JournalBatch, JournalError
 from engine.snapshot import capture
 from fixgw.inbound import (
+    BalanceQuery,
     Echo,
     MassStatusQuery,
     OrderStatusQuery,
@@ -155,6 +156,7 @@ class Runner:
             MassStatusQuery: self._mass_status,
             SecurityListQuery: self._security_list,
             MarketDataRequest: self._market_data,
+            BalanceQuery: self._balances,
         }
 
     # -- COMMANDS --
@@ -321,6 +323,32 @@ class Runner:
             if not query.symbol or s.spec.symbol == query.symbol
         ]
         out.append((item.participant, security_list(query.request_id, states)))
+
+    def _balances(self, item: Request, ts: int, out: list[Outgoing], _md: list[Outgoing]) -> None:
+        query = item.command
+        assert isinstance(query, BalanceQuery)
+        ledger = self.engine.ledger
+        refusal = None
+        if query.subscription not in ("", "0"):
+            refusal = ("8", "only snapshot inquiries (SubscriptionRequestType 0) are served")
+        elif query.account and query.account != item.participant:
+            refusal = ("9", f"account {query.account} is not yours")
+        elif ledger is None:
+            refusal = ("99", "this venue runs without accounts")
+        elif query.asset and query.asset not in ledger.scales:
+            refusal = ("2", f"no account in asset {query.asset!r}")
+        if refusal is not None or ledger is None:
+            result, text = refusal or ("99", "")
+            out.append((item.participant, self._writer.balance_refusal(query, result, text)))
+            return
+        owner = item.participant
+        rows = [
+            (asset, ledger.decimal(asset, ledger.available(owner, asset)),
+             ledger.decimal(asset, ledger.reserved(owner, asset)),
+             ledger.decimal(asset, ledger.available(owner, asset) + ledger.reserved(owner, asset)))
+            for asset in ([query.asset] if query.asset else ledger.assets)
+        ]  # fmt: skip
+        out += [(owner, m) for m in self._writer.balances(owner, query, rows, ts)]
 
     def _market_data(
         self, item: Request, ts: int, _out: list[Outgoing], market_data: list[Outgoing]

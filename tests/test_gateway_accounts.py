@@ -65,3 +65,47 @@ def test_funds_are_reserved_and_released_across_orders(
     assert report(c1, "cx", "4")[39] == "4"
     third = new_order(c1, "1", "0.0001", "700000")  # the cancel gave the 980 back
     assert report(c1, third, "0")[39] == "0"
+
+
+def test_balances_over_fix_match_the_engine(
+    small_accounts: tuple[GatewayProcess, FixClient],
+) -> None:
+    _, c1 = small_accounts
+    report(c1, new_order(c1, "1", "0.0014", "700000"), "0")  # holds 980 of 1000 HKD
+    c1.send("BB", [(909, "bal1")])
+    ack = c1.expect(lambda m: m.type == "BG" and m.get(909) == "bal1")
+    assert (ack[945], ack[946], ack[911]) == ("0", "0", "3")
+    rows = [c1.expect("BA") for _ in range(3)]
+    assert [(r[15], r[53], r[899], r[901], r[912]) for r in rows] == [
+        ("HKD", "1000", "20", "980", "N"),
+        ("BTC", "0.5", "0.5", "0", "N"),
+        ("ETH", "0", "0", "0", "Y"),
+    ]
+    assert {r[1] for r in rows} == {"CLIENT1"}
+    c1.send("BB", [(909, "bal2"), (15, "BTC")])
+    c1.expect(lambda m: m.type == "BG" and m.get(909) == "bal2")
+    assert c1.expect("BA")[899] == "0.5"
+    c1.send("BB", [(909, "bal3"), (1, "CLIENT2")])
+    refused = c1.expect(lambda m: m.type == "BG" and m.get(909) == "bal3")
+    assert (refused[945], refused[946], refused[58]) == ("4", "9", "account CLIENT2 is not yours")
+
+
+def test_a_trade_settles_both_accounts_as_the_balance_query_shows(
+    small_accounts: tuple[GatewayProcess, FixClient], tmp_path: Path
+) -> None:
+    gateway, c1 = small_accounts
+    mm = FixClient("MM1", PASSWORDS["MM1"], gateway.port, tmp_path / "mm")
+    assert mm.connect()
+    try:
+        report(mm, new_order(mm, "2", "0.001", "700000"), "0")
+        report(c1, new_order(c1, "1", "0.001", "700000"), "F")
+        for client, expected in (
+            (c1, [("HKD", "300", "0"), ("BTC", "0.501", "0")]),
+            (mm, [("HKD", "1700", "0"), ("BTC", "0.499", "0")]),
+        ):
+            client.send("BB", [(909, "after")])
+            client.expect("BG")
+            rows = [client.expect("BA") for _ in range(3)][:2]
+            assert [(r[15], r[899], r[901]) for r in rows] == expected
+    finally:
+        mm.close()
