@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from engine import book_codes as bc
+from engine.accounts import Accounts
 from engine.books import Book, OrderBook
 from engine.commands import (
     CancelOrder,
@@ -39,9 +40,8 @@ from engine.events import (
     Trade,
     TradingStatusChanged,
 )
-from engine.funding import fee, need, notional
 from engine.instruments import InstrumentSpec, InstrumentState, TradingStatus
-from engine.ledger import InsufficientFunds, Ledger
+from engine.ledger import Ledger
 from engine.model import (
     CancelReason,
     OrderStatus,
@@ -53,6 +53,7 @@ from engine.model import (
     TimeInForce,
 )
 from engine.orders import Change, Order
+from engine.refusal import Refused
 from engine.values import ValueRejected
 
 _EXECUTION_MODE = {
@@ -62,16 +63,6 @@ _EXECUTION_MODE = {
     TimeInForce.IOC: bc.IOC,
     TimeInForce.FOK: bc.FOK,
 }
-
-
-class Refused(Exception):
-    """A command that fails validation; becomes a `Rejected` event, never a crash."""
-
-    def __init__(self, code: RejectCode, text: str, order_id: int = 0) -> None:
-        super().__init__(text)
-        self.code = code
-        self.text = text
-        self.order_id = order_id
 
 
 class Engine:
@@ -90,6 +81,9 @@ class Engine:
         self.instruments = {spec.symbol: InstrumentState(spec) for spec in instruments}
         self.books = {symbol: book_factory() for symbol in self.instruments}
         self.participants = {p.name: p for p in participants}
+        self._accounts = (
+            Accounts(ledger, self.instruments, self.participants) if ledger is not None else None
+        )
         self._orders: dict[int, Order] = {}
         self._finished: dict[int, Order] = {}  # kept until end of day, for status requests
         # their fingerprints, taken once at retirement (a snapshot writes these as they are)
@@ -172,7 +166,8 @@ class Engine:
     def _new_order(self, cmd: NewOrder, ts: int) -> list[Event]:
         try:
             participant, state = self._check_new(cmd, ts)
-            funding = self._check_funding(cmd, participant, state)
+            accounts = self._accounts
+            funding = accounts.check_new(cmd, participant, state) if accounts else None
         except Refused as refusal:
             return [
                 self._rejected(
@@ -195,10 +190,8 @@ class Engine:
         )
         self.next_order_id += 1
         self._remember(cmd.participant, cmd.client_order_id, order.order_id)
-        if funding is not None and self.ledger is not None:
-            asset, amount, order.reserve_price = funding
-            self.ledger.reserve(cmd.participant, asset, amount)
-            order.reserved = amount
+        if funding is not None and accounts is not None:
+            accounts.hold(order, funding)
         self._orders[order.order_id] = order
         if cmd.time_in_force is TimeInForce.GTD:
             self._gtd_expiries[order.order_id] = cmd.expire_time
@@ -251,7 +244,8 @@ class Engine:
             self._check_client_id(cmd.participant, cmd.client_order_id)
             state = self._open_instrument(order.symbol)
             moves = self._check_replace(cmd, order, state)
-            self._check_refunding(cmd, order, participant, state)
+            if self._accounts is not None:
+                self._accounts.check_replace(cmd, order, participant, state)
         except Refused as refusal:
             return [
                 self._rejected(
@@ -269,7 +263,8 @@ class Engine:
         order.qty = cmd.qty
         order.leaves_qty = new_leaves
         order.move(Change.REPLACE)
-        self._refund(order)
+        if self._accounts is not None:
+            self._accounts.refund(order)
         events: list[Event] = [
             OrderReplaced(
                 ts,
@@ -399,8 +394,8 @@ class Engine:
             order.notional += price * qty
             order.move(Change.FILL)
         maker_fee = taker_fee = 0
-        if self.ledger is not None:
-            maker_fee, taker_fee = self._settle(self.ledger, maker, taker, price, qty)
+        if self._accounts is not None:
+            maker_fee, taker_fee = self._accounts.settle(maker, taker, price, qty)
         if not maker.is_open:
             self._retire(maker)
         trade_id = self.next_trade_id
@@ -438,7 +433,8 @@ class Engine:
         order.leaves_qty = leaves
         order.qty -= qty
         order.move(Change.RESTATE)
-        self._refund(order)
+        if self._accounts is not None:
+            self._accounts.refund(order)
         return self._cancelled(order, qty, CancelReason.SELF_TRADE, ts, "")
 
     def _close(self, order: Order, reason: CancelReason, ts: int, orig: str = "") -> OrderCancelled:
@@ -493,10 +489,8 @@ class Engine:
         return events
 
     def _retire(self, order: Order) -> None:
-        if order.reserved and self.ledger is not None:
-            asset = self._funding_asset(order)
-            self.ledger.release(order.participant, asset, order.reserved)
-            order.reserved = 0
+        if self._accounts is not None:
+            self._accounts.release(order)
         del self._orders[order.order_id]
         self._gtd_expiries.pop(order.order_id, None)
         self._finished[order.order_id] = order
@@ -548,109 +542,22 @@ class Engine:
     def _move_funds(self, cmd: MoveFunds, ts: int) -> list[Event]:
         try:
             self._participant(cmd.participant)
-            if self.ledger is None or cmd.asset not in self.ledger.scales:
+            accounts = self._accounts
+            if accounts is None or cmd.asset not in accounts.ledger.scales:
                 raise Refused(RejectCode.UNKNOWN_ASSET, f"no account in asset {cmd.asset!r}")
             if cmd.amount == 0:
                 raise Refused(RejectCode.INVALID_QUANTITY, "an amount of zero moves nothing")
             if cmd.amount < 0:
-                self._check_available(cmd.participant, cmd.asset, -cmd.amount)
+                accounts.check_available(cmd.participant, cmd.asset, -cmd.amount)
         except Refused as refusal:
             return [self._rejected(ts, RequestKind.FUNDS, cmd.participant, "", refusal)]
+        ledger = accounts.ledger
         if cmd.amount > 0:
-            self.ledger.deposit(cmd.participant, cmd.asset, cmd.amount)
+            ledger.deposit(cmd.participant, cmd.asset, cmd.amount)
         else:
-            self.ledger.withdraw(cmd.participant, cmd.asset, -cmd.amount)
-        available = self.ledger.available(cmd.participant, cmd.asset)
+            ledger.withdraw(cmd.participant, cmd.asset, -cmd.amount)
+        available = ledger.available(cmd.participant, cmd.asset)
         return [FundsMoved(ts, cmd.participant, cmd.asset, cmd.amount, available)]
-
-    def _check_funding(
-        self, cmd: NewOrder, participant: Participant, state: InstrumentState
-    ) -> tuple[str, int, int] | None:
-        """(asset, amount, price) a new order must reserve; raises `Refused` if it cannot.
-        A market buy is funded at the band's upper edge, the most it can pay."""
-        if self.ledger is None:
-            return None
-        price = cmd.price
-        if cmd.order_type is OrderType.MARKET:
-            low, high = state.band()
-            price = high if cmd.side is Side.BUY else low
-        asset, amount = need(state.spec, participant, cmd.side, price, cmd.qty)
-        self._check_available(cmd.participant, asset, amount)
-        return asset, amount, price
-
-    def _check_refunding(
-        self, cmd: ReplaceOrder, order: Order, participant: Participant, state: InstrumentState
-    ) -> None:
-        """A replace must be fundable at its new terms, or it is refused and the order
-        stands as it was."""
-        if self.ledger is None:
-            return
-        leaves = max(0, cmd.qty - order.cum_qty)
-        asset, amount = need(state.spec, participant, order.side, cmd.price, leaves)
-        if amount > order.reserved:
-            self._check_available(order.participant, asset, amount - order.reserved, order)
-
-    def _check_available(
-        self, owner: str, asset: str, amount: int, order: Order | None = None
-    ) -> None:
-        assert self.ledger is not None
-        try:
-            self.ledger.check(owner, asset, amount)
-        except InsufficientFunds as short:
-            text = self.ledger.amount_text
-            raise Refused(
-                RejectCode.INSUFFICIENT_FUNDS,
-                f"insufficient {asset}: {text(asset, short.needed)} needed, "
-                f"{text(asset, short.available)} available",
-                order.order_id if order else 0,
-            ) from None
-
-    def _refund(self, order: Order) -> None:
-        """Bring an open order's reservation to what its leaves need at its funding price:
-        release the excess after a fill, a cut or a smaller replace; take more for a larger
-        replace (already checked). A finished order gives everything back in `_retire`."""
-        if self.ledger is None or not order.is_open:
-            return
-        spec = self.instruments[order.symbol].spec
-        participant = self.participants[order.participant]
-        asset, target = need(spec, participant, order.side, order.reserve_price, order.leaves_qty)
-        if target > order.reserved:
-            self.ledger.reserve(order.participant, asset, target - order.reserved)
-        elif target < order.reserved:
-            self.ledger.release(order.participant, asset, order.reserved - target)
-        order.reserved = target
-
-    def _settle(
-        self, ledger: Ledger, maker: Order, taker: Order, price: int, qty: int
-    ) -> tuple[int, int]:
-        """Settle a fill DVP from both orders' reservations; returns (maker fee, taker fee)."""
-        spec = self.instruments[taker.symbol].spec
-        quote_amount = notional(spec, price, qty)
-        base_amount = qty * spec.base_per_lot
-        maker_fee = fee(quote_amount, self.participants[maker.participant].maker_fee_ppm)
-        taker_fee = fee(quote_amount, self.participants[taker.participant].taker_fee_ppm)
-        if taker.side is Side.BUY:
-            buyer, seller, buyer_fee, seller_fee = taker, maker, taker_fee, maker_fee
-        else:
-            buyer, seller, buyer_fee, seller_fee = maker, taker, maker_fee, taker_fee
-        ledger.settle(
-            buyer.participant,
-            seller.participant,
-            spec.base_asset,
-            spec.quote_asset,
-            base_amount,
-            quote_amount,
-            buyer_fee,
-            seller_fee,
-        )
-        buyer.reserved -= quote_amount + buyer_fee
-        seller.reserved -= base_amount  # exactly what its remaining lots need: no refund
-        self._refund(buyer)  # a fill below the limit, or at a lower fee, frees the difference
-        return maker_fee, taker_fee
-
-    def _funding_asset(self, order: Order) -> str:
-        spec = self.instruments[order.symbol].spec
-        return spec.quote_asset if order.side is Side.BUY else spec.base_asset
 
     # -- VALIDATION --
 

@@ -18,8 +18,9 @@ import quickfix as fix
 import structlog
 
 from engine.commands import Command, EndOfDay, ExpireOrders, MassCancel
-from engine.core import Engine, Refused
+from engine.core import Engine
 from engine.journal import Journal, JournalBatch, JournalError
+from engine.refusal import Refused
 from engine.snapshot import capture
 from fixgw.inbound import (
     BalanceQuery,
