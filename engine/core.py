@@ -85,9 +85,9 @@ class Engine:
             Accounts(ledger, self.instruments, self.participants) if ledger is not None else None
         )
         self._orders: dict[int, Order] = {}
-        self._finished: dict[int, Order] = {}  # kept until end of day, for status requests
-        # their fingerprints, taken once at retirement (a snapshot writes these as they are)
-        self._finished_rows: list[tuple[object, ...]] = []
+        # Finished orders until end of day, for status requests: their fingerprints, taken
+        # once at retirement (a snapshot writes these as they are; `_known` revives one).
+        self._finished: dict[int, tuple[object, ...]] = {}
         self._gtd_expiries: dict[int, int] = {}  # open GTD orders: order id -> expire time
         # Finished orders never change again and client ids only accumulate until end of day:
         # both enter the state hash through running set digests, so a checkpoint costs
@@ -126,7 +126,7 @@ class Engine:
                     RejectCode.UNKNOWN_ORDER, f"no order with client order id {client_order_id!r}"
                 )
             order_id = known
-        order = self._orders.get(order_id) or self._finished.get(order_id)
+        order = self._known(order_id)
         if order is None or order.participant != participant:
             raise Refused(RejectCode.UNKNOWN_ORDER, f"unknown order {order_id}")
         return order
@@ -323,7 +323,6 @@ class Engine:
             for client_order_id in [c for c, oid in ids.items() if oid not in self._orders]:
                 self._client_id_digest.remove((name, client_order_id, ids.pop(client_order_id)))
         self._finished.clear()
-        self._finished_rows.clear()
         self._finished_digest = SetDigest()
         return events
 
@@ -493,10 +492,14 @@ class Engine:
             self._accounts.release(order)
         del self._orders[order.order_id]
         self._gtd_expiries.pop(order.order_id, None)
-        self._finished[order.order_id] = order
         row = order.fingerprint()
-        self._finished_rows.append(row)
+        self._finished[order.order_id] = row
         self._finished_digest.add(row)
+
+    def _known(self, order_id: int) -> Order | None:
+        """An open order, or a copy of one finished today."""
+        row = self._finished.get(order_id)
+        return Order.from_fingerprint(row) if row is not None else self._orders.get(order_id)
 
     def _exec_id(self) -> int:
         exec_id = self.next_exec_id
@@ -522,7 +525,7 @@ class Engine:
         client_order_id: str,
         refusal: Refused,
     ) -> Rejected:
-        known = self._orders.get(refusal.order_id) or self._finished.get(refusal.order_id)
+        known = self._known(refusal.order_id)
         if known is not None and known.participant != participant:
             known = None  # another participant's order: say nothing about it
         return Rejected(

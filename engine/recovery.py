@@ -11,7 +11,7 @@ recovery falls back to the previous snapshot, or to the beginning, and says so.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from engine.core import Engine
 from engine.journal import Journal, Snapshot
@@ -43,9 +43,9 @@ def recover(build: Callable[[], Engine], journal: Journal) -> tuple[Engine, Reco
             notes.append(f"snapshot at command {snapshot.seq} not used: {bad}")
             continue
         result = replay(engine, journal, snapshot.seq, snapshot.ts)
-        return engine, _with(result, snapshot.seq, notes)
+        return engine, replace(result, notes=tuple(notes))
     engine = build()
-    return engine, _with(replay(engine, journal), 0, notes)
+    return engine, replace(replay(engine, journal), notes=tuple(notes))
 
 
 def replay(
@@ -119,14 +119,3 @@ def _check(engine: Engine, seq: int, expected: str, source: str) -> None:
             f"state hash after command {seq} is {actual}, {source} {expected}: "
             "the journal does not match this engine"
         )
-
-
-def _with(result: Recovered, snapshot_seq: int, notes: list[str]) -> Recovered:
-    return Recovered(
-        result.last_seq,
-        result.last_ts,
-        result.checkpoints_verified,
-        snapshot_seq,
-        result.replayed,
-        tuple(notes),
-    )

@@ -39,7 +39,7 @@ def capture(engine: Engine) -> str:
         },
         "books": {symbol: book.orders() for symbol, book in engine.books.items()},
         "open": [order.fingerprint() for order in engine._orders.values()],
-        "finished": engine._finished_rows,
+        "finished": list(engine._finished.values()),
         "client_ids": {name: list(ids.items()) for name, ids in engine._client_ids.items()},
         "balances": list(engine.ledger.balances()) if engine.ledger is not None else [],
     }
@@ -83,9 +83,8 @@ def _restore(engine: Engine, state: dict[str, Any]) -> None:
             engine._gtd_expiries[order.order_id] = order.expire_time
     for row in state["finished"]:
         order = Order.from_fingerprint(row)
-        engine._finished[order.order_id] = order
-        fingerprint = order.fingerprint()
-        engine._finished_rows.append(fingerprint)
+        fingerprint = order.fingerprint()  # a tuple again (JSON gave a list), as hashed live
+        engine._finished[order.order_id] = fingerprint
         engine._finished_digest.add(fingerprint)
     if engine.ledger is not None:
         engine.ledger.restore(tuple(row) for row in state["balances"])

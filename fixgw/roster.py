@@ -78,6 +78,6 @@ def load_roster(path: Path) -> dict[str, RosterEntry]:
                 bool(entry.get("cancel_on_disconnect", False)),
                 tuple((asset, str(amount)) for asset, amount in entry.get("funding", {}).items()),
             )
-        except (KeyError, ValueError) as bad:
+        except (KeyError, ValueError, TypeError, AttributeError) as bad:
             raise ValueError(f"{path}: participant {comp_id}: bad or missing {bad}") from None
     return roster

@@ -343,12 +343,14 @@ class Runner:
             out.append((item.participant, self._writer.balance_refusal(query, result, text)))
             return
         owner = item.participant
-        rows = [
-            (asset, ledger.decimal(asset, ledger.available(owner, asset)),
-             ledger.decimal(asset, ledger.reserved(owner, asset)),
-             ledger.decimal(asset, ledger.available(owner, asset) + ledger.reserved(owner, asset)))
-            for asset in ([query.asset] if query.asset else ledger.assets)
-        ]  # fmt: skip
+        decimal = ledger.decimal
+        rows = []
+        for asset in [query.asset] if query.asset else ledger.assets:
+            available, reserved = ledger.available(owner, asset), ledger.reserved(owner, asset)
+            total = available + reserved
+            rows.append(
+                (asset, decimal(asset, available), decimal(asset, reserved), decimal(asset, total))
+            )
         out += [(owner, m) for m in self._writer.balances(owner, query, rows, ts)]
 
     def _market_data(

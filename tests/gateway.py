@@ -33,9 +33,11 @@ def new_order(
     symbol: str = "BTC-HKD",
     tif: str = "1",
     ord_type: str | None = None,
+    cid: str = "",
     **extra: str,
 ) -> str:
-    cid = f"{client.comp_id}-{next(_ids)}"
+    """Send a NewOrderSingle; returns its ClOrdID (a fresh one unless `cid` is given)."""
+    cid = cid or f"{client.comp_id}-{next(_ids)}"
     fields = [
         (11, cid),
         (55, symbol),

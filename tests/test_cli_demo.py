@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from fixgw.config import load_instruments
+from fixgw.roster import load_roster
 
 
 def run_demo(*, pure: bool) -> str:
@@ -87,3 +88,12 @@ def test_serve_refuses_a_bad_configuration_with_a_reason(tmp_path: Path) -> None
         )
         assert done.returncode == code and reason in done.stderr, done.stderr
         assert "Traceback" not in done.stderr
+
+
+def test_a_roster_entry_of_the_wrong_shape_names_itself(tmp_path: Path) -> None:
+    roster = tmp_path / "roster.toml"
+    roster.write_text(
+        '[participants.X]\nrole = "customer"\naccount = 1\npassword_hash = "x"\nfunding = "lots"\n'
+    )
+    with pytest.raises(ValueError, match=r"participant X: bad or missing"):
+        load_roster(roster)

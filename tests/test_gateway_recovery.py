@@ -86,19 +86,7 @@ def test_a_restart_keeps_orders_ids_and_client_ids(tmp_path: Path, clients: Clie
     assert (int(status[37]), status[39], status[151]) == (order_id, "0", "0.2")
     later = new_order(c1, "1", "0.1", "699001")
     assert int(report(c1, later, "0")[37]) == order_id + 1
-    c1.send(
-        "D",
-        [
-            (11, cid),
-            (55, "BTC-HKD"),
-            (54, "1"),
-            (38, "0.1"),
-            (40, "2"),
-            (44, "699000"),
-            (59, "1"),
-            (60, "20261121-10:00:00.000"),
-        ],
-    )
+    new_order(c1, "1", "0.1", "699000", cid=cid)
     assert report(c1, cid, "8")[103] == "6"  # the ClOrdID is still taken
     clients.close_all()
     assert stopped_hash(second) == offline_hash(tmp_path)
