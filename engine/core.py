@@ -167,7 +167,7 @@ class Engine:
         try:
             participant, state = self._check_new(cmd, ts)
             accounts = self._accounts
-            funding = accounts.check_new(cmd, participant, state) if accounts else None
+            funding = accounts.reserve_new(cmd, state) if accounts else None
         except Refused as refusal:
             return [
                 self._rejected(
@@ -190,8 +190,8 @@ class Engine:
         )
         self.next_order_id += 1
         self._remember(cmd.participant, cmd.client_order_id, order.order_id)
-        if funding is not None and accounts is not None:
-            accounts.hold(order, funding)
+        if funding is not None:
+            order.reserved, order.reserve_price = funding
         self._orders[order.order_id] = order
         if cmd.time_in_force is TimeInForce.GTD:
             self._gtd_expiries[order.order_id] = cmd.expire_time
@@ -488,7 +488,7 @@ class Engine:
         return events
 
     def _retire(self, order: Order) -> None:
-        if self._accounts is not None:
+        if order.reserved and self._accounts is not None:
             self._accounts.release(order)
         del self._orders[order.order_id]
         self._gtd_expiries.pop(order.order_id, None)
@@ -525,9 +525,6 @@ class Engine:
         client_order_id: str,
         refusal: Refused,
     ) -> Rejected:
-        known = self._known(refusal.order_id)
-        if known is not None and known.participant != participant:
-            known = None  # another participant's order: say nothing about it
         return Rejected(
             ts,
             self._exec_id(),
@@ -537,8 +534,22 @@ class Engine:
             refusal.order_id,
             refusal.code,
             refusal.text,
-            known.status if known is not None else None,
+            self._status_for(participant, refusal.order_id),
         )
+
+    def _status_for(self, participant: str, order_id: int) -> OrderStatus | None:
+        """The status of one of the participant's own orders, open or finished; None for an
+        unknown order or another participant's (a reject says nothing about those). Read
+        from the fingerprint, not a revived copy: too-late cancels are common."""
+        order = self._orders.get(order_id)
+        if order is not None:
+            owner, status = order.participant, order.status
+        else:
+            row = self._finished.get(order_id)
+            if row is None:
+                return None
+            owner, status = Order.owner_and_status(row)
+        return status if owner == participant else None
 
     # -- FUNDS --
 

@@ -22,12 +22,20 @@ def notional(spec: InstrumentSpec, price: int, qty: int) -> int:
     return price * qty * spec.quote_per_tick_lot
 
 
+def hold_rate(participant: Participant) -> int:
+    """The fee rate a buy holds for: it may end up maker or taker on any fill."""
+    return max(participant.maker_fee_ppm, participant.taker_fee_ppm)
+
+
+def buy_hold(cost: int, rate: int) -> int:
+    """A buy's notional `cost` plus its fee at `rate`, rounded up."""
+    return cost - (-cost * rate // PPM)
+
+
 def need(
     spec: InstrumentSpec, participant: Participant, side: Side, price: int, leaves: int
 ) -> tuple[str, int]:
     """(asset, amount) an order with `leaves` lots, funded at `price`, must hold."""
     if side is Side.BUY:
-        cost = notional(spec, price, leaves)
-        rate = max(participant.maker_fee_ppm, participant.taker_fee_ppm)
-        return spec.quote_asset, cost - (-cost * rate // PPM)
+        return spec.quote_asset, buy_hold(notional(spec, price, leaves), hold_rate(participant))
     return spec.base_asset, leaves * spec.base_per_lot

@@ -23,6 +23,8 @@ class Change(StrEnum):
 
 
 _OPEN = (OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED)
+_STATUS_BY_CODE = {status.value: status for status in OrderStatus}
+_OWNER_FIELD, _STATUS_FIELD = 1, 15  # positions in `Order.fingerprint()`
 
 # (status, change, leaves_qty == 0 afterwards) -> next status. Terminal statuses have no row.
 TRANSITIONS: dict[tuple[OrderStatus, Change, bool], OrderStatus] = {}
@@ -138,17 +140,23 @@ class Order:
         order.reserve_price = reserve_price
         return order
 
+    @staticmethod
+    def owner_and_status(row: tuple[Any, ...]) -> tuple[str, OrderStatus]:
+        """Whose a fingerprinted order is and how it ended, without reviving it."""
+        return row[_OWNER_FIELD], _STATUS_BY_CODE[row[_STATUS_FIELD]]
+
     def fingerprint(self) -> tuple[object, ...]:
         """Every field, in a fixed order, for the engine's state hash (explicit, because
-        it runs once per finished order)."""
+        it runs once per finished order; enums as their plain values, read through
+        `_value_` because the `value` property costs a descriptor call each)."""
         return (
             self.order_id,
             self.participant,
             self.client_order_id,
             self.symbol,
             int(self.side),
-            self.order_type.value,
-            self.time_in_force.value,
+            self.order_type._value_,
+            self.time_in_force._value_,
             self.price,
             self.qty,
             self.expire_time,
@@ -157,7 +165,7 @@ class Order:
             self.cum_qty,
             self.leaves_qty,
             self.notional,
-            self.status.value,
+            self.status._value_,
             self.reserved,
             self.reserve_price,
         )

@@ -222,10 +222,14 @@ def test_cancel_by_any_client_id_in_the_chain(venue: Venue) -> None:
 
 def test_cancel_rejections(venue: Venue) -> None:
     mine = venue.rest("CLIENT1", BUY, PX, 1)
-    assert only_rejection(venue.cancel("CLIENT2", mine)).code is RejectCode.NOT_ORDER_OWNER
-    assert only_rejection(venue.cancel("CLIENT1", 999)).code is RejectCode.UNKNOWN_ORDER
+    others = only_rejection(venue.cancel("CLIENT2", mine))
+    assert (others.code, others.order_status) == (RejectCode.NOT_ORDER_OWNER, None)
+    unknown = only_rejection(venue.cancel("CLIENT1", 999))
+    assert (unknown.code, unknown.order_status) == (RejectCode.UNKNOWN_ORDER, None)
     venue.cancel("CLIENT1", mine)
-    assert only_rejection(venue.cancel("CLIENT1", mine)).code is RejectCode.ORDER_ALREADY_DONE
+    late = only_rejection(venue.cancel("CLIENT1", mine))
+    assert (late.code, late.order_status) == (RejectCode.ORDER_ALREADY_DONE, OrderStatus.CANCELLED)
+    assert only_rejection(venue.cancel("CLIENT2", mine)).order_status is None
 
 
 def test_halt_rejects_new_orders_and_replaces_but_accepts_cancels(venue: Venue) -> None:
