@@ -19,8 +19,13 @@ from engine.commands import Command
 KINDS: dict[str, type[Any]] = {cls.__name__: cls for cls in typing.get_args(commands.Command)}
 
 
-def _layout(cls: type[Any]) -> tuple[tuple[str, Any], ...]:
-    """(field name, enum class or None) in declaration order, worked out once per kind."""
+_REQUIRED = object()
+
+
+def _layout(cls: type[Any]) -> tuple[tuple[str, Any, Any], ...]:
+    """(field name, enum class or None, default) in declaration order, worked out once per
+    kind. A field added later with a default (e.g. `operator`) reads from older journals
+    as that default."""
     hints = typing.get_type_hints(cls)
     return tuple(
         (
@@ -28,6 +33,7 @@ def _layout(cls: type[Any]) -> tuple[tuple[str, Any], ...]:
             hints[f.name]
             if isinstance(hints[f.name], type) and issubclass(hints[f.name], Enum)
             else None,
+            _REQUIRED if f.default is dataclasses.MISSING else f.default,
         )
         for f in dataclasses.fields(cls)
     )
@@ -38,7 +44,7 @@ _BY_KIND = {name: (cls, _LAYOUTS[cls]) for name, cls in KINDS.items()}
 
 
 _ENCODER = json.JSONEncoder(separators=(",", ":"))
-_NAMES = {cls: tuple(name for name, _ in layout) for cls, layout in _LAYOUTS.items()}
+_NAMES = {cls: tuple(name for name, _, _ in layout) for cls, layout in _LAYOUTS.items()}
 
 
 def encode(command: Command) -> tuple[str, str]:
@@ -54,7 +60,11 @@ def decode(kind: str, body: str) -> Command:
         raise ValueError(f"unknown command kind {kind!r} in the journal")
     cls, layout = entry
     values = json.loads(body)
-    command: Command = cls(
-        *[enum(values[name]) if enum is not None else values[name] for name, enum in layout]
-    )
+    fields = []
+    for name, enum, default in layout:
+        value = values.get(name, default)
+        if value is _REQUIRED:
+            raise KeyError(name)
+        fields.append(enum(value) if enum is not None and value is not default else value)
+    command: Command = cls(*fields)
     return command

@@ -4,6 +4,8 @@ Prices are in ticks and quantities in lots (already converted exactly at the edg
 are nanoseconds since the epoch. A command carries no time of its own: the runner stamps
 each one with the sequencer's clock when it applies it, so replay uses recorded times.
 `participant=""` on a mass cancel means the venue operator (every participant).
+Operator commands carry `operator`, the operating-system user who issued them, so the
+journal is the audit trail of every operator action.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from engine.instruments import TradingStatus
-from engine.model import OrderType, Side, TimeInForce
+from engine.model import OrderType, SessionAction, Side, TimeInForce
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +59,7 @@ class MassCancel:
     participant: str
     client_order_id: str
     symbol: str = ""
+    operator: str = ""  # set when an operator issued it (the kill switch)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +76,50 @@ class ExpireOrders:
 class SetTradingStatus:
     symbol: str
     status: TradingStatus
+    operator: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SetPriceBand:
+    """An operator's new band width (ppm of the reference price; 0 keeps it) and
+    reference price (ticks; 0 keeps it)."""
+
+    symbol: str
+    band_ppm: int
+    reference_price: int
+    operator: str
+
+
+@dataclass(frozen=True, slots=True)
+class OperatorCancel:
+    """An operator cancels one open order, whoever owns it."""
+
+    order_id: int
+    operator: str
+
+
+@dataclass(frozen=True, slots=True)
+class SetParticipantAccess:
+    """Disable a participant (its session's logons refused, new orders and replaces
+    rejected; cancels still accepted) or enable it again."""
+
+    participant: str
+    enabled: bool
+    operator: str
+
+
+@dataclass(frozen=True, slots=True)
+class SessionControl:
+    """An operator's action on a participant's FIX session. The engine only records and
+    checks it; the gateway carries it out once it is journaled. For a sequence reset,
+    `next_sender` / `next_target` are the next numbers the gateway sends / expects (0 keeps
+    that one)."""
+
+    participant: str
+    action: SessionAction
+    operator: str
+    next_sender: int = 0
+    next_target: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,4 +142,8 @@ Command = (
     | ExpireOrders
     | SetTradingStatus
     | MoveFunds
+    | SetPriceBand
+    | OperatorCancel
+    | SetParticipantAccess
+    | SessionControl
 )

@@ -23,14 +23,17 @@ from engine.commands import (
     MassCancel,
     MoveFunds,
     NewOrder,
+    OperatorCancel,
     ReplaceOrder,
+    SessionControl,
+    SetParticipantAccess,
+    SetPriceBand,
     SetTradingStatus,
 )
 from engine.digest import SetDigest
 from engine.events import (
     Event,
     Fill,
-    FundsMoved,
     MassCancelDone,
     OrderAccepted,
     OrderCancelled,
@@ -38,7 +41,6 @@ from engine.events import (
     OrderReplaced,
     Rejected,
     Trade,
-    TradingStatusChanged,
 )
 from engine.instruments import InstrumentSpec, InstrumentState, TradingStatus
 from engine.ledger import Ledger
@@ -52,6 +54,7 @@ from engine.model import (
     Side,
     TimeInForce,
 )
+from engine.operations import VenueOperations
 from engine.orders import Change, Order
 from engine.refusal import Refused
 from engine.values import ValueRejected
@@ -65,7 +68,7 @@ _EXECUTION_MODE = {
 }
 
 
-class Engine:
+class Engine(VenueOperations):
     """Instruments, their books and the open orders of every participant."""
 
     def __init__(
@@ -95,6 +98,7 @@ class Engine:
         self._finished_digest = SetDigest()
         self._client_ids: dict[str, dict[str, int]] = {name: {} for name in self.participants}
         self._client_id_digest = SetDigest()
+        self.disabled: set[str] = set()
         self.next_order_id = 1
         self.next_exec_id = 1
         self.next_trade_id = 1
@@ -107,6 +111,10 @@ class Engine:
             ExpireOrders: self._expire_gtd,
             SetTradingStatus: self._set_trading_status,
             MoveFunds: self._move_funds,
+            SetPriceBand: self._set_price_band,
+            OperatorCancel: self._operator_cancel,
+            SetParticipantAccess: self._set_participant_access,
+            SessionControl: self._session_control,
         }
 
     # -- QUERIES --
@@ -147,6 +155,8 @@ class Engine:
         for symbol in sorted(self.instruments):
             state = self.instruments[symbol]
             feed(symbol, state.status.value, state.reference_price)
+            if state.band_ppm != state.spec.band_ppm:  # only a changed band is state
+                feed("band", state.band_ppm)
             for resting in self.books[symbol].orders():
                 feed(*resting)
         for order_id in sorted(self._orders):
@@ -155,6 +165,8 @@ class Engine:
         feed("client ids", self._client_id_digest.hexdigest())
         if self.ledger is not None:
             feed("balances", list(self.ledger.balances()))
+        if self.disabled:
+            feed("disabled", sorted(self.disabled))
         return digest.hexdigest()
 
     # -- COMMANDS --
@@ -239,7 +251,7 @@ class Engine:
 
     def _replace(self, cmd: ReplaceOrder, ts: int) -> list[Event]:
         try:
-            participant = self._participant(cmd.participant)
+            participant = self._trading_participant(cmd.participant)
             order = self._resolve(cmd.participant, cmd.order_id, cmd.orig_client_order_id)
             self._check_client_id(cmd.participant, cmd.client_order_id)
             state = self._open_instrument(order.symbol)
@@ -297,11 +309,9 @@ class Engine:
             if cmd.symbol:
                 self._instrument(cmd.symbol)
         except Refused as refusal:
-            return [
-                self._rejected(
-                    ts, RequestKind.MASS_CANCEL, cmd.participant, cmd.client_order_id, refusal
-                )
-            ]
+            kind = RequestKind.OPERATOR if cmd.operator else RequestKind.MASS_CANCEL
+            return [self._rejected(ts, kind, cmd.participant, cmd.client_order_id, refusal)]
+        reason = CancelReason.OPERATOR if cmd.operator else CancelReason.MASS_CANCEL
         doomed = [
             o
             for o in self._orders.values()
@@ -311,7 +321,7 @@ class Engine:
         events: list[Event] = []
         for order in doomed:
             self.books[order.symbol].cancel(order.order_id)
-            events.append(self._close(order, CancelReason.MASS_CANCEL, ts))
+            events.append(self._close(order, reason, ts))
         events.append(
             MassCancelDone(ts, cmd.participant, cmd.client_order_id, cmd.symbol, len(doomed))
         )
@@ -330,14 +340,6 @@ class Engine:
         return self._expire_where(
             lambda o: o.time_in_force is TimeInForce.GTD and o.expire_time <= ts, ts
         )
-
-    def _set_trading_status(self, cmd: SetTradingStatus, ts: int) -> list[Event]:
-        try:
-            state = self._instrument(cmd.symbol)
-        except Refused as refusal:
-            return [self._rejected(ts, RequestKind.TRADING_STATUS, "", "", refusal)]
-        state.status = cmd.status
-        return [TradingStatusChanged(ts, cmd.symbol, cmd.status)]
 
     # -- EXECUTION --
 
@@ -551,34 +553,22 @@ class Engine:
             owner, status = Order.owner_and_status(row)
         return status if owner == participant else None
 
-    # -- FUNDS --
-
-    def _move_funds(self, cmd: MoveFunds, ts: int) -> list[Event]:
-        try:
-            self._participant(cmd.participant)
-            accounts = self._accounts
-            if accounts is None or cmd.asset not in accounts.ledger.scales:
-                raise Refused(RejectCode.UNKNOWN_ASSET, f"no account in asset {cmd.asset!r}")
-            if cmd.amount == 0:
-                raise Refused(RejectCode.INVALID_QUANTITY, "an amount of zero moves nothing")
-            if cmd.amount < 0:
-                accounts.check_available(cmd.participant, cmd.asset, -cmd.amount)
-        except Refused as refusal:
-            return [self._rejected(ts, RequestKind.FUNDS, cmd.participant, "", refusal)]
-        ledger = accounts.ledger
-        if cmd.amount > 0:
-            ledger.deposit(cmd.participant, cmd.asset, cmd.amount)
-        else:
-            ledger.withdraw(cmd.participant, cmd.asset, -cmd.amount)
-        available = ledger.available(cmd.participant, cmd.asset)
-        return [FundsMoved(ts, cmd.participant, cmd.asset, cmd.amount, available)]
-
     # -- VALIDATION --
 
     def _participant(self, name: str) -> Participant:
         participant = self.participants.get(name)
         if participant is None:
             raise Refused(RejectCode.UNKNOWN_PARTICIPANT, f"unknown participant {name!r}")
+        return participant
+
+    def _trading_participant(self, name: str) -> Participant:
+        """A participant that may place and replace orders (cancels need only `_participant`:
+        a disabled participant may still take its orders off the book)."""
+        participant = self._participant(name)
+        if self.disabled and name in self.disabled:
+            raise Refused(
+                RejectCode.PARTICIPANT_DISABLED, f"participant {name} is disabled by the venue"
+            )
         return participant
 
     def _instrument(self, symbol: str) -> InstrumentState:
@@ -626,7 +616,7 @@ class Engine:
         return order
 
     def _check_new(self, cmd: NewOrder, ts: int) -> tuple[Participant, InstrumentState]:
-        participant = self._participant(cmd.participant)
+        participant = self._trading_participant(cmd.participant)
         self._check_client_id(cmd.participant, cmd.client_order_id)
         state = self._open_instrument(cmd.symbol)
         spec = state.spec

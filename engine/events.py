@@ -18,6 +18,7 @@ from engine.model import (
     OrderType,
     RejectCode,
     RequestKind,
+    SessionAction,
     Side,
     TimeInForce,
 )
@@ -154,6 +155,32 @@ class TradingStatusChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class PriceBandChanged:
+    ts: int
+    symbol: str
+    reference_price: int
+    band_ppm: int
+
+
+@dataclass(frozen=True, slots=True)
+class ParticipantAccessChanged:
+    ts: int
+    participant: str
+    enabled: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SessionControlled:
+    """A journaled session action, for the gateway to carry out."""
+
+    ts: int
+    participant: str
+    action: SessionAction
+    next_sender: int
+    next_target: int
+
+
+@dataclass(frozen=True, slots=True)
 class FundsMoved:
     ts: int
     participant: str
@@ -172,4 +199,7 @@ Event = (
     | MassCancelDone
     | TradingStatusChanged
     | FundsMoved
+    | PriceBandChanged
+    | ParticipantAccessChanged
+    | SessionControlled
 )

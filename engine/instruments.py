@@ -110,20 +110,22 @@ class InstrumentSpec:
 
 
 class InstrumentState:
-    """The mutable trading state of one instrument; the band follows the last trade."""
+    """The mutable trading state of one instrument: status, and the band (its reference
+    price follows the last trade; operators may set the reference and the width)."""
 
-    __slots__ = ("reference_price", "spec", "status")
+    __slots__ = ("band_ppm", "reference_price", "spec", "status")
 
     def __init__(self, spec: InstrumentSpec) -> None:
         self.spec = spec
         self.status = TradingStatus.OPEN
         self.reference_price = spec.reference_price
+        self.band_ppm = spec.band_ppm
 
     # -- QUERIES --
 
     def band(self) -> tuple[int, int]:
         """Lowest and highest acceptable price in ticks, inclusive."""
-        width = self.reference_price * self.spec.band_ppm // PPM
+        width = self.reference_price * self.band_ppm // PPM
         return max(1, self.reference_price - width), self.reference_price + width
 
     def check_band(self, price: int) -> None:

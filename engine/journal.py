@@ -12,6 +12,7 @@ import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from engine.command_codec import decode, encode
 from engine.commands import Command
@@ -105,6 +106,16 @@ class Journal:
         )
         for seq, ts, kind, body in rows:
             yield seq, ts, decode(kind, body)
+
+    def recent_trades(self, symbol: str = "", tail: int = 20) -> list[dict[str, Any]]:
+        """The last `tail` trades (of `symbol`, if given), oldest first, as column -> value."""
+        cursor = self._db.execute(
+            "SELECT * FROM (SELECT * FROM trades WHERE ? IN ('', symbol) "
+            "ORDER BY trade_id DESC LIMIT ?) ORDER BY trade_id",
+            (symbol, tail),
+        )
+        names = [column[0] for column in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor]
 
     def checkpoints(self) -> dict[int, str]:
         return dict(self._db.execute("SELECT seq, state_hash FROM checkpoints"))

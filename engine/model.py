@@ -41,6 +41,14 @@ class OrderStatus(StrEnum):
     EXPIRED = "C"
 
 
+class SessionAction(StrEnum):
+    """What an operator does to a participant's FIX session (the gateway carries it out)."""
+
+    LOGOUT = "logout"
+    DISCONNECT = "disconnect"
+    RESET_SEQUENCE = "reset-seq"
+
+
 class Role(IntEnum):
     """A participant's role in the roster; its value is the priority class of its orders."""
 
@@ -63,6 +71,7 @@ class CancelReason(StrEnum):
     MARKET_REMAINDER = "market_remainder"
     SELF_TRADE = "self_trade_prevention"
     MASS_CANCEL = "mass_cancel"
+    OPERATOR = "venue_operator"
 
 
 class RequestKind(StrEnum):
@@ -72,6 +81,7 @@ class RequestKind(StrEnum):
     MASS_CANCEL = "mass_cancel"
     TRADING_STATUS = "trading_status"
     FUNDS = "funds"  # a deposit or withdrawal
+    OPERATOR = "operator"  # any other operator command: answered to the operator only
 
 
 class RejectCode(StrEnum):
@@ -90,6 +100,8 @@ class RejectCode(StrEnum):
     ORDER_ALREADY_DONE = "order_already_done"
     INSUFFICIENT_FUNDS = "insufficient_funds"
     UNKNOWN_ASSET = "unknown_asset"
+    PARTICIPANT_DISABLED = "participant_disabled"
+    INVALID_SETTING = "invalid_setting"
 
 
 @dataclass(frozen=True, slots=True)

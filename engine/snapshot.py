@@ -22,7 +22,7 @@ from engine.instruments import TradingStatus
 from engine.model import TimeInForce
 from engine.orders import Order
 
-FORMAT = 1
+FORMAT = 2  # 2: instruments carry their band; disabled participants
 
 
 class SnapshotError(Exception):
@@ -34,7 +34,7 @@ def capture(engine: Engine) -> str:
         "format": FORMAT,
         "next_ids": [engine.next_order_id, engine.next_exec_id, engine.next_trade_id],
         "instruments": {
-            symbol: [state.status.value, state.reference_price]
+            symbol: [state.status.value, state.reference_price, state.band_ppm]
             for symbol, state in engine.instruments.items()
         },
         "books": {symbol: book.orders() for symbol, book in engine.books.items()},
@@ -42,6 +42,7 @@ def capture(engine: Engine) -> str:
         "finished": list(engine._finished.values()),
         "client_ids": {name: list(ids.items()) for name, ids in engine._client_ids.items()},
         "balances": list(engine.ledger.balances()) if engine.ledger is not None else [],
+        "disabled": sorted(engine.disabled),
     }
     return json.dumps(state, separators=(",", ":"))
 
@@ -62,12 +63,17 @@ def restore(engine: Engine, text: str) -> None:
 
 def _restore(engine: Engine, state: dict[str, Any]) -> None:
     engine.next_order_id, engine.next_exec_id, engine.next_trade_id = state["next_ids"]
-    for symbol, (status, reference_price) in state["instruments"].items():
+    for symbol, (status, reference_price, band_ppm) in state["instruments"].items():
         instrument = engine.instruments.get(symbol)
         if instrument is None:
             raise SnapshotError(f"the snapshot has instrument {symbol!r}, the venue does not")
         instrument.status = TradingStatus(status)
         instrument.reference_price = reference_price
+        instrument.band_ppm = band_ppm
+    for name in state["disabled"]:
+        if name not in engine.participants:
+            raise SnapshotError(f"the snapshot has participant {name!r}, the roster does not")
+        engine.disabled.add(name)
     for symbol, rows in state["books"].items():
         book = engine.books[symbol]
         for side, price, prio, order_id, account, leaves in rows:

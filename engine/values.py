@@ -57,6 +57,11 @@ def from_units(units: int, unit: Decimal) -> str:
     return text
 
 
+def ppm_to_percent(ppm: int) -> str:
+    """Parts per million as percentage text, e.g. 100000 -> "10"."""
+    return format((Decimal(ppm) / 10_000).normalize(), "f")
+
+
 def percent_to_ppm(percent: Decimal) -> int:
     """A percentage from configuration as integer parts per million; must be exact."""
     ppm = percent * 10_000

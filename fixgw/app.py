@@ -15,9 +15,10 @@ from typing import Any, TypeVar
 import quickfix as fix
 import structlog
 
+from fixgw.fix_sessions import SessionDirectory
 from fixgw.inbound import FIX_SIDES, Echo, MessageFields, Refusal, RequestReader
 from fixgw.roster import RosterEntry, verify_password
-from fixgw.runner import EdgeRefusal, Request, Runner, SessionDirectory, SessionEnded
+from fixgw.runner import EdgeRefusal, Request, Runner, SessionEnded
 
 log = structlog.get_logger("fixgw.app")
 
@@ -87,6 +88,7 @@ class GatewayApp(fix.Application):  # type: ignore[misc]
     def onLogout(self, session_id: fix.SessionID) -> None:  # noqa: N802
         participant = comp_id_of(session_id)
         log.info("logout", participant=participant)
+        self._sessions.ended(participant)
         entry = self._roster.get(participant)
         self._runner.put(SessionEnded(participant, bool(entry and entry.cancel_on_disconnect)))
 
@@ -100,9 +102,14 @@ class GatewayApp(fix.Application):  # type: ignore[misc]
 
     @guarded
     def fromAdmin(self, msg: fix.Message, session_id: fix.SessionID) -> None:  # noqa: N802
-        if msg.getHeader().getField(35) != "A":
-            return
         comp_id = comp_id_of(session_id)
+        self._sessions.seen(comp_id)
+        if msg.getHeader().getField(35) != "A":
+            if self._sessions.take_drop(comp_id):
+                # on QuickFIX's own thread: the one place a socket may be closed from
+                # (see fixgw/fix_sessions.py)
+                fix.Session.lookupSession(session_id).disconnect()
+            return
         entry = self._roster.get(comp_id)
         if entry is None:
             raise fix.RejectLogon(f"unknown CompID {comp_id}")
@@ -112,6 +119,8 @@ class GatewayApp(fix.Application):  # type: ignore[misc]
             raise fix.RejectLogon(f"Username does not match SenderCompID {comp_id}")
         if not verify_password(msg.getField(554), entry.password_hash):
             raise fix.RejectLogon("wrong password")
+        if comp_id in self._sessions.disabled:
+            raise fix.RejectLogon(f"session {comp_id} is disabled by the venue operator")
 
     @guarded
     def fromApp(self, msg: fix.Message, session_id: fix.SessionID) -> None:  # noqa: N802
@@ -122,6 +131,7 @@ class GatewayApp(fix.Application):  # type: ignore[misc]
         if handler is None:
             raise fix.UnsupportedMessageType()
         participant = comp_id_of(session_id)
+        self._sessions.seen(participant)
         side = get(54) or ""
         echo = Echo(
             msg_type,

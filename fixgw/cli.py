@@ -1,5 +1,7 @@
-"""The `fixgw` command: `serve` runs the gateway, `demo` a seeded engine run, and
-`hash-password` makes a roster entry's password hash."""
+"""The `fixgw` command: `serve` runs the gateway; `sessions`, `orders`, `instruments`,
+`book`, `trades`, `accounts` and `status` operate a running one (fixgw/operator_cli.py);
+`journal` verifies or exports a journal; `demo` runs a seeded engine; `hash-password` makes
+a roster entry's password hash."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from engine.books import PURE
 from engine.core import Engine
 from engine.events import Rejected, Trade
 from engine.model import Participant, Role
-from fixgw import journal_cli
+from fixgw import journal_cli, operator_cli
 from fixgw.config import load_instruments
 from fixgw.orderflow import OrderFlow, to_engine_commands
 from fixgw.roster import hash_password
@@ -92,6 +94,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         what.add_argument(f"--{name}", dest="what", action="store_const", const=name)
     export_cmd.add_argument("--since", type=int, default=0, help="after this command seq")
     export_cmd.add_argument("--format", choices=("csv", "json"), default="csv")
+    gateway = argparse.ArgumentParser(add_help=False)
+    gateway.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
+    gateway.add_argument("--data-dir", type=Path, help="the gateway's data dir (default: config)")
+    operator_cli.add_parsers(commands, gateway)
     args = parser.parse_args(argv)
     try:
         return _run(args)
@@ -101,6 +107,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if getattr(args, "op", None):
+        return operator_cli.run(args, load_config(args.config, data_dir=args.data_dir).data_dir)
     if args.command == "serve":
         return serve(load_config(args.config, args.host, args.port, args.data_dir, args.durability))
     if args.command == "journal":

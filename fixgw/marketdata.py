@@ -17,9 +17,9 @@ import quickfix as fix
 
 from engine.book_codes import BUY, SELL
 from engine.books import Book
-from engine.events import Event, Trade
-from engine.instruments import InstrumentSpec
-from fixgw.fixmsg import message
+from engine.events import Event, Trade, TradingStatusChanged
+from engine.instruments import InstrumentSpec, TradingStatus
+from fixgw.fixmsg import message, utc_timestamp
 
 BID, OFFER, TRADE = "0", "1", "2"
 FULL_DEPTH = 1_000_000
@@ -99,7 +99,7 @@ class MarketDataPublisher:
                 if isinstance(event, Trade):
                     trades.append(event)
                     self._last_trade[symbol] = (event.price, event.qty)
-        out = []
+        out = self._status_changes(events)
         for subscription in self._subscriptions.values():
             req = subscription.request
             for symbol in req.symbols:
@@ -114,6 +114,29 @@ class MarketDataPublisher:
         return out
 
     # -- INTERNALS --
+
+    def _status_changes(self, events: list[Event]) -> list[tuple[str, fix.Message]]:
+        """A SecurityStatus (f) to every participant subscribed to an instrument whose
+        trading status changed: SecurityTradingStatus 2 (halt) or 3 (resume)."""
+        out = []
+        for event in events:
+            if not isinstance(event, TradingStatusChanged):
+                continue
+            halted = event.status is TradingStatus.HALTED
+            fields = [
+                (55, event.symbol),
+                (325, "Y"),
+                (326, "2" if halted else "3"),
+                (60, utc_timestamp(event.ts)),
+                (58, f"{event.symbol} {'halted' if halted else 'resumed'} by the venue"),
+            ]
+            told = {
+                s.request.participant
+                for s in self._subscriptions.values()
+                if event.symbol in s.request.symbols
+            }
+            out += [(participant, message("f", fields)) for participant in sorted(told)]
+        return out
 
     def _levels(self, req: MarketDataRequest, symbol: str) -> dict[Level, int]:
         book = self._books[symbol]

@@ -9,18 +9,17 @@ states the rest in Text(58) as `key=value` pairs (see spec/README.md).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from decimal import Decimal
 
 import quickfix as fix
 
 from engine.instruments import InstrumentState
-from engine.values import PPM
+from engine.values import ppm_to_percent
 from fixgw.fixmsg import message
 
 
 def describe(state: InstrumentState) -> str:
     spec = state.spec
-    band = format((Decimal(spec.band_ppm) * 100 / PPM).normalize(), "f")
+    band = ppm_to_percent(state.band_ppm)
     return (
         f"tick={format(spec.tick, 'f')} lot={format(spec.lot, 'f')} "
         f"min_qty={spec.qty_text(spec.min_qty)} max_qty={spec.qty_text(spec.max_qty)} "

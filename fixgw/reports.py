@@ -52,6 +52,9 @@ FIX_SIDE = ("1", "2")
 AVG_PX_PLACES = Decimal("1e-8")
 
 
+_OPERATOR_REQUESTS = (RequestKind.FUNDS, RequestKind.OPERATOR)
+
+
 class ReportWriter:
     """Spells events in FIX; needs only the instruments' immutable specs."""
 
@@ -75,8 +78,8 @@ class ReportWriter:
         if isinstance(event, OrderExpired):
             return [self._expired(event)]
         if isinstance(event, Rejected):
-            # operator requests (funds) are answered to the operator, not over FIX
-            answered = event.participant and event.request is not RequestKind.FUNDS
+            # operators' commands are answered to the operator, never over FIX
+            answered = event.participant and event.request not in _OPERATOR_REQUESTS
             return [self._rejected(event, echo)] if answered else []
         if isinstance(event, MassCancelDone) and event.client_order_id and echo is not None:
             return [self._mass_cancel_report(event, echo)]

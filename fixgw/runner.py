@@ -11,17 +11,19 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
-import quickfix as fix
 import structlog
 
 from engine.commands import Command, EndOfDay, ExpireOrders, MassCancel
 from engine.core import Engine
+from engine.events import Event
 from engine.journal import Journal, JournalBatch, JournalError
 from engine.refusal import Refused
 from engine.snapshot import capture
+from fixgw.fix_sessions import SessionDirectory
 from fixgw.inbound import (
     BalanceQuery,
     Echo,
@@ -32,8 +34,10 @@ from fixgw.inbound import (
     SecurityListQuery,
 )
 from fixgw.marketdata import MarketDataPublisher, MarketDataRequest
+from fixgw.operator_desk import QUERIES, AfterCommit, OperatorDesk, OperatorRequest
 from fixgw.reference import security_list
 from fixgw.reports import Outgoing, ReportWriter
+from fixgw.roster import RosterEntry
 
 log = structlog.get_logger("fixgw.runner")
 
@@ -79,45 +83,8 @@ class _Stop:
     pass
 
 
-Item = Request | EdgeRefusal | SessionEnded | OperatorCommand | Tick | _Stop
+Item = Request | EdgeRefusal | SessionEnded | OperatorCommand | OperatorRequest | Tick | _Stop
 DAY_NS = 86_400 * 1_000_000_000
-
-
-class SessionDirectory:
-    """Participant → QuickFIX SessionID (an owned copy, never a callback's argument)."""
-
-    def __init__(self) -> None:
-        self._sessions: dict[str, fix.SessionID] = {}
-
-    def add(self, participant: str, session_id: fix.SessionID) -> None:
-        self._sessions[participant] = fix.SessionID(
-            session_id.getBeginString().getValue(),
-            session_id.getSenderCompID().getValue(),
-            session_id.getTargetCompID().getValue(),
-        )
-
-    def logout_all(self, reason: str, timeout: float) -> None:
-        """Send every logged-on session a Logout with `reason` and wait (at most `timeout`
-        seconds) for them to end. The sessions stay disabled, so no new logon is accepted."""
-        live = []
-        for session_id in self._sessions.values():
-            session = fix.Session.lookupSession(session_id)
-            if session is not None and session.isLoggedOn():
-                session.logout(reason)
-                live.append(session)
-        deadline = time.monotonic() + timeout
-        while any(s.isLoggedOn() for s in live) and time.monotonic() < deadline:
-            time.sleep(0.01)
-
-    def send(self, participant: str, msg: fix.Message) -> None:
-        session_id = self._sessions.get(participant)
-        if session_id is None:
-            log.warning("no session for participant", participant=participant)
-            return
-        try:
-            fix.Session.sendToTarget(msg, session_id)
-        except fix.SessionNotFound:
-            log.warning("session not found", participant=participant)
 
 
 class Runner:
@@ -134,6 +101,7 @@ class Runner:
         checkpoint_every: int = 10_000,
         snapshot_every: int = 100_000,
         on_fatal: Callable[[str], None] | None = None,
+        roster: Mapping[str, RosterEntry] | None = None,
     ) -> None:
         self.engine = engine
         self._journal = journal
@@ -152,6 +120,10 @@ class Runner:
         self._end_of_day_ns = end_of_day_ns  # offset of the day's close from UTC midnight
         self._day = -1
         self._thread = threading.Thread(target=self._run, name="fixgw-runner", daemon=True)
+        self.last_commit_ns = 0
+        self._desk = OperatorDesk(engine, journal, sessions, roster or {}, self)
+        self._after_commit: list[AfterCommit] = []
+        self._answers: list[tuple[OperatorRequest, dict[str, Any] | None]] = []
         self._queries: dict[type[object], Callable[..., None]] = {
             OrderStatusQuery: self._order_status,
             MassStatusQuery: self._mass_status,
@@ -159,6 +131,11 @@ class Runner:
             MarketDataRequest: self._market_data,
             BalanceQuery: self._balances,
         }
+
+    @property
+    def seq(self) -> int:
+        """The last sequence number applied (journaled once its batch commits)."""
+        return self._seq
 
     # -- COMMANDS --
 
@@ -218,6 +195,8 @@ class Runner:
             self._sessions.send(participant, msg)
         for participant, msg in market_data:
             self._sessions.send(participant, msg)
+        if self._after_commit or self._answers:
+            self._answer_operators()
         if self._journal and self._seq - self._journal.snapshot_seq >= self._snapshot_every:
             self.write_snapshot()
         return running
@@ -234,14 +213,29 @@ class Runner:
         except JournalError as failure:
             log.error("snapshot not written", error=str(failure))
 
+    def _answer_operators(self) -> None:
+        """Once the batch is on disk: carry out what operator actions do outside the engine,
+        then answer each operator (queries now, so they see the whole batch)."""
+        actions, self._after_commit = self._after_commit, []
+        answers, self._answers = self._answers, []
+        for action in actions:
+            try:
+                action()
+            except Exception:
+                log.exception("operator action failed after commit")
+        for request, answer in answers:
+            request.reply.set(answer if answer is not None else self._desk.answer(request))
+
     def _commit(self) -> bool:
         """Journal the batch before anything of it is sent; False if that failed, after
         which nothing more may be acknowledged: the state in memory is ahead of the disk."""
         batch, self._pending = self._pending, JournalBatch()
         if self._journal is None:
             return True
+        started = time.perf_counter_ns()
         try:
             self._journal.append(batch)
+            self.last_commit_ns = time.perf_counter_ns() - started
         except JournalError as failure:
             log.critical("journal write failed; stopping", error=str(failure))
             if self._on_fatal is not None:
@@ -251,7 +245,7 @@ class Runner:
 
     def _process(
         self,
-        item: Request | EdgeRefusal | SessionEnded | OperatorCommand | Tick,
+        item: Request | EdgeRefusal | SessionEnded | OperatorCommand | OperatorRequest | Tick,
         out: list[Outgoing],
         market_data: list[Outgoing],
     ) -> None:
@@ -268,11 +262,21 @@ class Runner:
             out.append((item.participant, msg))
         elif isinstance(item, OperatorCommand):
             self._apply(item.command, ts, None, out, market_data)
+        elif isinstance(item, OperatorRequest):
+            if item.op in QUERIES:
+                self._answers.append((item, None))
+                return
+            done, after = self._desk.act(
+                item, lambda command: self._apply(command, ts, None, out, market_data)
+            )
+            self._answers.append((item, done))
+            self._after_commit += after
         elif isinstance(item, SessionEnded):
             self._publisher.session_ended(item.participant)
             if item.cancel_orders:
                 self._apply(MassCancel(item.participant, ""), ts, None, out, market_data)
         elif isinstance(item, Tick):
+            self._sessions.sweep(ts)
             day = (ts - self._end_of_day_ns) // DAY_NS
             if self._day >= 0 and day != self._day:
                 self._apply(EndOfDay(), ts, None, out, market_data)
@@ -366,7 +370,7 @@ class Runner:
         echo: Echo | None,
         out: list[Outgoing],
         market_data: list[Outgoing],
-    ) -> None:
+    ) -> list[Event]:
         events = self.engine.apply(command, ts)
         self._seq += 1
         self._pending.add(self._seq, ts, command, events)
@@ -375,3 +379,4 @@ class Runner:
         for event in events:
             out.extend(self._writer.encode(event, echo))
         market_data.extend(self._publisher.publish(events))
+        return events

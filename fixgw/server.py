@@ -24,13 +24,15 @@ import structlog
 from engine.commands import MoveFunds
 from engine.journal import Journal, JournalError
 from engine.recovery import RecoveryError, recover
+from fixgw.admin_socket import AdminSocket, check_private
 from fixgw.app import GatewayApp
 from fixgw.config import engine_factory, load_asset_scales, load_instruments, opening_deposits
+from fixgw.fix_sessions import SessionDirectory
 from fixgw.inbound import RequestReader
 from fixgw.marketdata import MarketDataPublisher
 from fixgw.reports import ReportWriter
 from fixgw.roster import RosterEntry, load_roster
-from fixgw.runner import OperatorCommand, Runner, SessionDirectory
+from fixgw.runner import OperatorCommand, Runner
 
 log = structlog.get_logger("fixgw.server")
 REPO = Path(__file__).resolve().parent.parent
@@ -127,11 +129,13 @@ class Gateway:
         settings_path = config.data_dir / "quickfix.cfg"
         try:
             config.data_dir.mkdir(parents=True, exist_ok=True)
+            check_private(config.data_dir)
             settings_path.write_text(quickfix_settings(config, roster))
         except OSError as bad:
             raise ValueError(
                 f"the data dir {config.data_dir} is not writable ({bad.strerror})"
             ) from None
+        self.admin = AdminSocket(config.data_dir)  # bound now: refuses a second gateway early
 
         build = engine_factory(config.instruments, roster)
         deposits = opening_deposits(roster, load_asset_scales(config.instruments))
@@ -153,7 +157,9 @@ class Gateway:
             journal=self.journal,
             snapshot_every=config.snapshot_every,
             on_fatal=self._fail,
+            roster=roster,
         )
+        self.sessions.disabled = set(self.engine.disabled)
         if self.recovered.last_seq == 0 and deposits:
             # A new venue: the roster's opening deposits, journaled like any operator command.
             funding = [MoveFunds(who, asset, amount, "roster") for who, asset, amount in deposits]
@@ -181,6 +187,7 @@ class Gateway:
         self.runner.start()
         self.timer.start()
         self.acceptor.start()
+        self.admin.start(self.runner.put)
 
     def stop(self) -> None:
         """Log every client out, then drain the engine thread, snapshot and close the journal.
@@ -190,6 +197,7 @@ class Gateway:
         one shutdown in a hundred here. The process leaves with `os._exit` instead (see
         `serve`), once everything of ours is on disk and every client has been sent a Logout.
         """
+        self.admin.close()
         self.sessions.logout_all("fixgw is shutting down", timeout=5.0)
         self.stopping.set()
         self.timer.join()

@@ -18,7 +18,10 @@ from engine.commands import (
     ExpireOrders,
     MassCancel,
     NewOrder,
+    OperatorCancel,
     ReplaceOrder,
+    SetParticipantAccess,
+    SetPriceBand,
     SetTradingStatus,
 )
 from engine.core import Engine
@@ -89,6 +92,15 @@ commands: st.SearchStrategy[Command] = st.one_of(
     st.just(EndOfDay()),
     st.just(ExpireOrders()),
     st.builds(SetTradingStatus, st.just("BTC-HKD"), st.sampled_from(TradingStatus)),
+    st.builds(
+        SetPriceBand,
+        st.just("BTC-HKD"),
+        st.sampled_from([0, 5, 200_000]),
+        st.sampled_from([0, PX - 3, PX + 3]),
+        st.just("ops"),
+    ),
+    st.builds(OperatorCancel, st.integers(1, 40), st.just("ops")),
+    st.builds(SetParticipantAccess, names, st.booleans(), st.just("ops")),
 )
 
 

@@ -7,10 +7,11 @@ from datetime import UTC, datetime
 from engine.commands import NewOrder
 from engine.core import Engine
 from engine.model import OrderType, Side, TimeInForce
+from fixgw.fix_sessions import SessionDirectory
 from fixgw.inbound import Echo
 from fixgw.marketdata import MarketDataPublisher
 from fixgw.reports import ReportWriter
-from fixgw.runner import Request, Runner, SessionDirectory, Tick
+from fixgw.runner import Request, Runner, Tick
 from tests.venue import BTC, VENUE_PARTICIPANTS, VENUE_SPECS
 
 

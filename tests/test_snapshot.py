@@ -77,8 +77,9 @@ def test_restore_refuses_what_it_cannot_load() -> None:
         restore(used, text)
     state = json.loads(text)
     for change, message in (
-        ({"format": 99}, "format 99 is not 1"),
-        ({"instruments": {"DOGE-HKD": [0, 1]}}, "instrument 'DOGE-HKD'"),
+        ({"format": 99}, "format 99 is not 2"),
+        ({"instruments": {"DOGE-HKD": [0, 1, 5]}}, "instrument 'DOGE-HKD'"),
+        ({"disabled": ["NOBODY"]}, "participant 'NOBODY'"),
         ({"client_ids": {"NOBODY": []}}, "participant 'NOBODY'"),
         ({"open": [[1, 2]]}, "malformed snapshot"),
     ):
