@@ -242,13 +242,14 @@ class OperatorDesk:
         bids, asks = book.depth(BUY, depth), book.depth(SELL, depth)
         rows = []
         for level in range(max(len(bids), len(asks))):
-            row: dict[str, Any] = {}
+            cells: dict[str, Any] = {}
             for name, side in (("bid", bids), ("ask", asks)):
                 price, qty, count = side[level] if level < len(side) else (0, 0, 0)
-                row[f"{name}_orders"] = count or ""
-                row[f"{name}_qty"] = spec.qty_text(qty) if qty else ""
-                row[f"{name}_price"] = spec.price_text(price) if qty else ""
-            rows.append(row)
+                cells[f"{name}_orders"] = count or ""
+                cells[f"{name}_qty"] = spec.qty_text(qty) if qty else ""
+                cells[f"{name}_price"] = spec.price_text(price) if qty else ""
+            ladder = ("bid_orders", "bid_qty", "bid_price", "ask_price", "ask_qty", "ask_orders")
+            rows.append({key: cells[key] for key in ladder})  # a ladder: prices meet mid-row
         return ok(f"{spec.symbol}: {len(book)} resting orders", rows)
 
     def _trades(self, args: Mapping[str, Any]) -> Answer:

@@ -68,6 +68,12 @@ def test_socket_is_owner_only_and_status_answers(gateway: GatewayProcess) -> Non
     assert status["journal_at"] >= 9 and status["sessions_logged_on"] == "0 of 3"
     shown = fixgw(gateway, "status")
     assert shown.returncode == 0 and "journal_at" in shown.stdout
+    listed = answer(gateway, "sessions", "list")["rows"]
+    assert [(r["comp_id"], r["role"], r["logged_on"]) for r in listed] == [
+        ("CLIENT1", "customer", False),
+        ("CLIENT2", "customer", False),
+        ("MM1", "market_maker", False),
+    ]
 
 
 def test_no_gateway_answers_exit_2(tmp_path: Path) -> None:
