@@ -44,12 +44,12 @@ test-slow: $(STAMP) ## The long randomized campaigns (a million-operation differ
 	$(BIN)/pytest -m slow
 
 .PHONY: bench
-bench: $(STAMP) ## Book benchmark: Cython vs pure-Python twin on one seeded order flow
-	$(BIN)/python -m bench.book_throughput
+bench: $(STAMP) ## Latency harness: closed and open loop through the gateway vs a bare QuickFIX echo
+	$(BIN)/python -m bench.harness
 
-.PHONY: bench-roundtrip
-bench-roundtrip: $(STAMP) ## FIX round trip (D -> 8 New) through the gateway vs a bare QuickFIX echo
-	$(BIN)/python -m bench.roundtrip
+.PHONY: bench-book
+bench-book: $(STAMP) ## Book benchmark: Cython vs pure-Python twin on one seeded order flow
+	$(BIN)/python -m bench.book_throughput
 
 .PHONY: bench-journal
 bench-journal: $(STAMP) ## Journal throughput by batch size and durability, commit latency, replay

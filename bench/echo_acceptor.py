@@ -1,7 +1,9 @@
 """Baseline: a bare QuickFIX-Python acceptor that answers each NewOrderSingle with a canned
-ExecutionReport New — QuickFIX's own cost with no engine, to compare the gateway against.
+ExecutionReport New (and an IOC one with New then Canceled, a cancel with Canceled, as the
+gateway does when nothing matches) — QuickFIX's own cost with no engine, to compare the
+gateway against.
 
-    python -m bench.echo_acceptor --port N --data-dir DIR --comp-id CLIENT1
+    python -m bench.echo_acceptor --port N --data-dir DIR --comp-id CLIENT1 [--comp-id ...]
 """
 
 from __future__ import annotations
@@ -41,30 +43,34 @@ class EchoApp(fix.Application):  # type: ignore[misc]
         return None
 
     def fromApp(self, msg: fix.Message, session_id: fix.SessionID) -> None:  # noqa: N802
-        self._next += 1
-        reply = message(
-            "8",
-            [
-                (37, str(self._next)),
-                (11, msg.getField(11)),
-                (17, str(self._next)),
-                (150, "0"),
-                (39, "0"),
-                (55, "BTC-HKD"),
-                (54, "1"),
-                (151, "0.1"),
-                (14, "0"),
-                (6, "0"),
-            ],
-        )
-        fix.Session.sendToTarget(reply, session_id)
+        cancel = msg.getHeader().getField(35) == "F"
+        ioc = not cancel and msg.isSetField(59) and msg.getField(59) == "3"
+        cid = msg.getField(11)
+        for status in ("4",) if cancel else ("0", "4") if ioc else ("0",):
+            self._next += 1
+            reply = message(
+                "8",
+                [
+                    (37, str(self._next)),
+                    (11, cid),
+                    (17, str(self._next)),
+                    (150, status),
+                    (39, status),
+                    (55, "BTC-HKD"),
+                    (54, "1"),
+                    (151, "0.1" if status == "0" else "0"),
+                    (14, "0"),
+                    (6, "0"),
+                ],
+            )
+            fix.Session.sendToTarget(reply, session_id)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--data-dir", type=Path, required=True)
-    parser.add_argument("--comp-id", default="CLIENT1")
+    parser.add_argument("--comp-id", action="append", help="a client CompID (repeatable)")
     parser.add_argument("--store", choices=("file", "memory"), default="file")
     args = parser.parse_args()
     args.data_dir.mkdir(parents=True, exist_ok=True)
@@ -73,7 +79,11 @@ def main() -> None:
         "[DEFAULT]\nConnectionType=acceptor\nSocketAcceptHost=127.0.0.1\n"
         f"SocketAcceptPort={args.port}\nSocketNodelay=Y\nStartTime=00:00:00\nEndTime=00:00:00\n"
         f"UseDataDictionary=N\nFileStorePath={args.data_dir / 'store'}\n"
-        f"[SESSION]\nBeginString=FIX.4.4\nSenderCompID=FIXGW\nTargetCompID={args.comp_id}\n"
+        f"ResetOnLogon={'Y' if args.store == 'memory' else 'N'}\n"
+        + "".join(
+            f"[SESSION]\nBeginString=FIX.4.4\nSenderCompID=FIXGW\nTargetCompID={comp_id}\n"
+            for comp_id in args.comp_id or ["CLIENT1"]
+        )
     )
     settings = fix.SessionSettings(str(cfg))
     store = fix.FileStoreFactory(settings) if args.store == "file" else fix.MemoryStoreFactory()

@@ -18,6 +18,8 @@ from fixgw.roster import hash_password
 REPO = Path(__file__).resolve().parent.parent
 PASSWORDS = {"CLIENT1": "pw-client1", "CLIENT2": "pw-client2", "MM1": "pw-mm1"}
 ROLES = {"CLIENT1": "customer", "CLIENT2": "customer", "MM1": "market_maker"}
+# the latency harness's extra sessions (customers), so 8 can trade at once
+BENCH_PASSWORDS = {f"BENCH{i}": f"pw-bench{i}" for i in range(1, 9)}
 CANCEL_ON_DISCONNECT = ("MM1",)
 
 
@@ -35,12 +37,15 @@ def write_config(
     cancel_on_disconnect: tuple[str, ...],
     gateway_settings: str = "",
     funding: str = FUNDING,
+    bench_sessions: bool = False,
 ) -> Path:
     """A roster of the demo participants, each opening with `funding` (a TOML table)."""
     entries = []
-    for account, (comp_id, password) in enumerate(PASSWORDS.items(), 1):
+    everyone = PASSWORDS | (BENCH_PASSWORDS if bench_sessions else {})
+    for account, (comp_id, password) in enumerate(everyone.items(), 1):
+        role = ROLES.get(comp_id, "customer")
         entries.append(
-            f'[participants.{comp_id}]\nrole = "{ROLES[comp_id]}"\naccount = {account}\n'
+            f'[participants.{comp_id}]\nrole = "{role}"\naccount = {account}\n'
             f"cancel_on_disconnect = {str(comp_id in cancel_on_disconnect).lower()}\n"
             f'password_hash = "{hash_password(password)}"\n'
             f"funding = {funding}\n"
@@ -68,11 +73,14 @@ class GatewayProcess:
         gateway_settings: str = "",
         wrapper: tuple[str, ...] = (),
         funding: str = FUNDING,
+        bench_sessions: bool = False,
     ) -> None:
         """`wrapper` is a command the gateway runs under (for example `setpriv ...`)."""
         self.workdir = workdir
         self.port = free_port()
-        config = write_config(workdir, cancel_on_disconnect, gateway_settings, funding)
+        config = write_config(
+            workdir, cancel_on_disconnect, gateway_settings, funding, bench_sessions
+        )
         self.proc = subprocess.Popen(
             [
                 *wrapper,

@@ -13,9 +13,9 @@ SOH = "\x01"
 
 
 def frame(body_fields: list[tuple[int, str]], *, body_length_delta: int = 0,
-          checksum_delta: int = 0) -> bytes:  # fmt: skip
+          checksum_delta: int = 0, begin_string: str = "FIX.4.4") -> bytes:  # fmt: skip
     body = "".join(f"{tag}={value}{SOH}" for tag, value in body_fields)
-    head = f"8=FIX.4.4{SOH}9={len(body) + body_length_delta}{SOH}"
+    head = f"8={begin_string}{SOH}9={len(body) + body_length_delta}{SOH}"
     checksum = (sum((head + body).encode()) + checksum_delta) % 256
     return f"{head}{body}10={checksum:03d}{SOH}".encode()
 
@@ -25,8 +25,9 @@ def parse(raw: bytes) -> dict[int, str]:
 
 
 class RawSession:
-    def __init__(self, port: int, comp_id: str) -> None:
+    def __init__(self, port: int, comp_id: str, begin_string: str = "FIX.4.4") -> None:
         self.comp_id = comp_id
+        self.begin_string = begin_string
         self.seq = 1
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
         self._buffer = b""
@@ -40,7 +41,7 @@ class RawSession:
         header = [(35, msg_type), (49, self.comp_id), (56, "FIXGW"), (34, str(self.seq)),
                   (52, stamp)]  # fmt: skip
         self.seq += 1
-        return frame(header + fields, **corrupt)
+        return frame(header + fields, begin_string=self.begin_string, **corrupt)
 
     def send(self, msg_type: str, fields: list[tuple[int, str]], **corrupt: int) -> None:
         self.send_raw(self.message(msg_type, fields, **corrupt))

@@ -1,0 +1,147 @@
+"""The latency harness's report: a markdown summary and a percentile plot (PNG).
+
+Percentiles are read from the HDR histograms the load generators recorded; the plot's x axis
+is the usual "1 in N" scale, so the tail gets as much room as the median.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display: write files only
+import matplotlib.pyplot as plt
+from hdrh.histogram import HdrHistogram
+
+PERCENTILES = (50, 90, 99, 99.9)
+TARGET_RATIO = 1.25
+TARGET_RATE = 20_000
+TARGET_P99_US = 2_000
+
+
+def write_report(report: dict[str, Any], results: Path) -> str:
+    text = markdown(report)
+    (results / "latency.md").write_text(text + "\n")
+    plot(report, results / "latency.png")
+    return text
+
+
+def markdown(report: dict[str, Any]) -> str:
+    params = report["parameters"]
+    runs = report["runs"]
+    lines = [
+        f"# Latency harness — {report['when']}",
+        "",
+        f"Machine: {report['machine']}. Gateway journal `{params['durability']}`, session "
+        f"store `{params['store']}`; closed loop {params['warmup']:,} warm-up + "
+        f"{params['orders']:,} measured per session, one request in flight per session; "
+        f"open loop {params['step_seconds']:g} s per rate after 1 s warm-up, 8 sessions. "
+        "Latencies in µs from HDR histograms.",
+        "",
+        "| server | scenario | p50 | p90 | p99 | p99.9 | max | count |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, run in runs.items():
+        for scenario, p in run.get("latency_us", {}).items():
+            lines.append(
+                f"| {name} | {scenario} | {p['p50']:,} | {p['p90']:,} | {p['p99']:,} | "
+                f"{p['p99.9']:,} | {p['max']:,} | {p['count']:,} |"
+            )
+    lines += ["", *ratios(runs), ""]
+    climb = runs.get("fixgw, open loop")
+    if climb:
+        lines += [
+            "| offered orders/s | achieved | p50 | p99 | p99.9 | max | every order answered |",
+            "|---:|---:|---:|---:|---:|---:|---|",
+        ]
+        for step in climb["steps"]:
+            p = step["latency_us"]
+            lines.append(
+                f"| {step['rate']:,} | {step['achieved']:,} | {p['p50']:,} | {p['p99']:,} | "
+                f"{p['p99.9']:,} | {p['max']:,} | {'yes' if step['answered'] else 'NO'} |"
+            )
+        eighty = climb["at_80_percent"]
+        at80 = (
+            f"p99 {eighty['latency_us']['p99']:,} µs at {eighty['rate']:,} orders/s"
+            if eighty
+            else "not run"
+        )
+        lines += [
+            "",
+            f"- highest rate the gateway kept up with: {climb['sustained_rate']:,} orders/s "
+            f"(target ≥ {TARGET_RATE:,}: {verdict(climb['sustained_rate'] >= TARGET_RATE)})",
+            f"- highest rate with p99 ≤ 2 ms: {climb['best_rate_p99_under_2ms']:,} orders/s",
+            f"- at 80 % of the sustained rate: {at80} (target p99 ≤ {TARGET_P99_US:,} µs)",
+        ]
+    problems = report.get("problems") or []
+    lines += [
+        "",
+        "Checks after the runs: "
+        + ("; ".join(problems) if problems else "every order answered, none left open")
+        + ".",
+    ]
+    return "\n".join(lines)
+
+
+def verdict(met: bool) -> str:
+    return "met" if met else "not met"
+
+
+def ratios(runs: dict[str, Any]) -> list[str]:
+    out = []
+    for sessions in (1, 8):
+        gw = runs.get(f"fixgw, {sessions} session(s)", {}).get("latency_us", {}).get("new")
+        echo = runs.get(f"echo, {sessions} session(s)", {}).get("latency_us", {}).get("new")
+        if gw and echo:
+            p50, p99 = gw["p50"] / echo["p50"], gw["p99"] / echo["p99"]
+            met = verdict(max(p50, p99) <= TARGET_RATIO)
+            out.append(
+                f"- order → New, {sessions} session(s), gateway / echo: p50 {p50:.2f}x, "
+                f"p99 {p99:.2f}x (target ≤ {TARGET_RATIO}x: {met})"
+            )
+    external = runs.get("external baseline, 1 session", {}).get("latency_us", {}).get("new")
+    gw = runs.get("fixgw, 1 session(s)", {}).get("latency_us", {}).get("new")
+    if external and gw:
+        out.append(
+            f"- gateway / external baseline: p50 {gw['p50'] / external['p50']:.2f}x, "
+            f"p99 {gw['p99'] / external['p99']:.2f}x"
+        )
+    return out
+
+
+def plot(report: dict[str, Any], path: Path) -> None:
+    figure, axes = plt.subplots(figsize=(9, 5.5))
+    curves = []
+    for name, run in report["runs"].items():
+        for scenario, encoded in run.get("histograms", {}).items():
+            if scenario in ("new", "cross"):
+                curves.append((f"{name}: {scenario}", encoded))
+    eighty = report["runs"].get("fixgw, open loop", {}).get("at_80_percent")
+    if eighty:
+        curves.append((f"fixgw open loop at {eighty['rate']:,}/s", eighty["histogram"]))
+    for label, encoded in curves:
+        hist = HdrHistogram.decode(encoded.encode())
+        xs, ys = [], []
+        for i in range(0, 400):
+            percentile = 100 * (1 - 10 ** (-i / 100))
+            if percentile > 99.999:
+                break
+            xs.append(1 / (1 - percentile / 100))
+            ys.append(hist.get_value_at_percentile(percentile))
+        axes.plot(xs, ys, label=label)
+    axes.set_xscale("log")
+    axes.set_yscale("log")
+    ticks = [2, 10, 100, 1_000, 10_000]
+    axes.set_xticks(ticks, ["50%", "90%", "99%", "99.9%", "99.99%"])
+    axes.set_xlim(1, 10 ** math.ceil(math.log10(max(ticks))))
+    axes.set_xlabel("percentile")
+    axes.set_ylabel("latency (µs)")
+    axes.set_title(f"fixgw latency by percentile — {report['when']}")
+    axes.grid(True, which="both", alpha=0.3)
+    axes.legend(fontsize="small")
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
