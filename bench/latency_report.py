@@ -51,31 +51,16 @@ def markdown(report: dict[str, Any]) -> str:
                 f"{p['p99.9']:,} | {p['max']:,} | {p['count']:,} |"
             )
     lines += ["", *ratios(runs), ""]
-    climb = runs.get("fixgw, open loop")
-    if climb:
-        lines += [
-            "| offered orders/s | achieved | p50 | p99 | p99.9 | max | every order answered |",
-            "|---:|---:|---:|---:|---:|---:|---|",
-        ]
-        for step in climb["steps"]:
-            p = step["latency_us"]
-            lines.append(
-                f"| {step['rate']:,} | {step['achieved']:,} | {p['p50']:,} | {p['p99']:,} | "
-                f"{p['p99.9']:,} | {p['max']:,} | {'yes' if step['answered'] else 'NO'} |"
-            )
-        eighty = climb["at_80_percent"]
-        at80 = (
-            f"p99 {eighty['latency_us']['p99']:,} µs at {eighty['rate']:,} orders/s"
-            if eighty
-            else "not run"
+    for server in ("echo", "fixgw"):
+        climb = runs.get(f"{server}, open loop")
+        if climb:
+            lines += [*open_loop(server, climb), ""]
+    echo, gateway = runs.get("echo, open loop"), runs.get("fixgw, open loop")
+    if echo and gateway and echo["sustained_rate"]:
+        lines.append(
+            f"- gateway / echo, highest rate kept up with: "
+            f"{gateway['sustained_rate'] / echo['sustained_rate']:.2f}"
         )
-        lines += [
-            "",
-            f"- highest rate the gateway kept up with: {climb['sustained_rate']:,} orders/s "
-            f"(target ≥ {TARGET_RATE:,}: {verdict(climb['sustained_rate'] >= TARGET_RATE)})",
-            f"- highest rate with p99 ≤ 2 ms: {climb['best_rate_p99_under_2ms']:,} orders/s",
-            f"- at 80 % of the sustained rate: {at80} (target p99 ≤ {TARGET_P99_US:,} µs)",
-        ]
     problems = report.get("problems") or []
     lines += [
         "",
@@ -84,6 +69,39 @@ def markdown(report: dict[str, Any]) -> str:
         + ".",
     ]
     return "\n".join(lines)
+
+
+def open_loop(server: str, climb: dict[str, Any]) -> list[str]:
+    lines = [
+        f"Open loop, {server}:",
+        "",
+        "| offered orders/s | achieved | p50 | p99 | p99.9 | max | every order answered |",
+        "|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for step in climb["steps"]:
+        p = step["latency_us"]
+        lines.append(
+            f"| {step['rate']:,} | {step['achieved']:,} | {p['p50']:,} | {p['p99']:,} | "
+            f"{p['p99.9']:,} | {p['max']:,} | {'yes' if step['answered'] else 'NO'} |"
+        )
+    sustained = climb["sustained_rate"]
+    lines += [
+        "",
+        f"- highest rate the {server} kept up with: {sustained:,} orders/s"
+        + (
+            f" (target ≥ {TARGET_RATE:,}: {verdict(sustained >= TARGET_RATE)})"
+            if server == "fixgw"
+            else ""
+        ),
+        f"- highest rate with p99 ≤ 2 ms: {climb['best_rate_p99_under_2ms']:,} orders/s",
+    ]
+    eighty = climb["at_80_percent"]
+    if eighty:
+        lines.append(
+            f"- at 80 % of the sustained rate: p99 {eighty['latency_us']['p99']:,} µs at "
+            f"{eighty['rate']:,} orders/s (target p99 ≤ {TARGET_P99_US:,} µs)"
+        )
+    return lines
 
 
 def verdict(met: bool) -> str:
