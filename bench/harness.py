@@ -121,11 +121,13 @@ def external(command: str) -> Iterator[int]:
         stop(proc)
 
 
-def closed(port: int, args: argparse.Namespace, sessions: int, cross: bool) -> dict[str, Any]:
+def closed(
+    port: int, args: argparse.Namespace, sessions: int, cross: bool, begin: str = "FIX.4.4"
+) -> dict[str, Any]:
     extra = ["--cross"] if cross else []
     result = loadgen(
         port, sessions, "closed", "--count", str(args.orders), "--warmup", str(args.warmup),
-        *extra, begin=args.baseline_begin if port != args.gateway_port else "FIX.4.4",
+        *extra, begin=begin,
     )  # fmt: skip
     return {
         "counts": result["counts"],
@@ -195,7 +197,6 @@ def main() -> None:
     parser.add_argument("--baseline-cmd", help="an external acceptor, {port} in its command")
     parser.add_argument("--baseline-begin", default="FIX.4.4")
     args = parser.parse_args()
-    args.gateway_port = 0
     runs: dict[str, Any] = {}
     problems: list[str] = []
     with tempfile.TemporaryDirectory() as tmp, Progress() as progress:
@@ -209,7 +210,9 @@ def main() -> None:
             runs["echo, open loop"] = climb(port, args, progress, "echo", eighty=False)
         if args.baseline_cmd:
             with external(args.baseline_cmd) as port:
-                runs["external baseline, 1 session"] = closed(port, args, 1, False)
+                runs["external baseline, 1 session"] = closed(
+                    port, args, 1, False, args.baseline_begin
+                )
             progress.advance(task)
         (work / "gw").mkdir()
         settings = f'session_store = "{args.store}"\n'
@@ -220,7 +223,6 @@ def main() -> None:
             bench_sessions=True,
         )
         try:
-            args.gateway_port = gateway.port
             for sessions in (1, 8):
                 runs[f"fixgw, {sessions} session(s)"] = closed(gateway.port, args, sessions, False)
                 progress.advance(task)
@@ -236,7 +238,7 @@ def main() -> None:
     report = {
         "when": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": machine(),
-        "parameters": {k: v for k, v in vars(args).items() if k != "gateway_port"},
+        "parameters": vars(args),
         "runs": runs,
         "problems": problems,
     }

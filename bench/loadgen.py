@@ -18,12 +18,13 @@ coordinated omission). Open-loop orders are IOC and never match, so the book sta
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import selectors
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from hdrh.histogram import HdrHistogram
@@ -78,20 +79,28 @@ class Link:
 
     def logout(self) -> None:
         """Log out and wait for the answer, so the next run may log on as this CompID."""
-        self.sock.setblocking(True)
-        self.sock.settimeout(10)
         self.sock.sendall(self.frame("5", []))
+        with contextlib.suppress(OSError):
+            self.wait_for(lambda m: field(m, b"35") == b"5", timeout=10)
+        self.sock.close()
+
+    def wait_for(self, match: Callable[[bytes], bool], timeout: float = 30) -> bool:
+        """Read (blocking) until a message matches; False if the server closed the
+        connection first or `timeout` passed. Messages before it are dropped."""
+        deadline = time.monotonic() + timeout
+        self.sock.setblocking(True)
+        self.sock.settimeout(timeout)
         try:
-            while True:
-                if any(field(m, b"35") == b"5" for m in replies(self.buffer)):
-                    break
+            while time.monotonic() < deadline:
+                if any(match(m) for m in replies(self.buffer)):
+                    return True
                 chunk = self.sock.recv(1 << 20)
                 if not chunk:
-                    break
+                    return False
                 self.buffer += chunk
-        except OSError:
-            pass
-        self.sock.close()
+            return False
+        finally:
+            self.sock.setblocking(False)
 
     def read(self) -> Iterator[bytes]:
         try:
@@ -179,7 +188,8 @@ def cross_loop(links: list[Link], count: int, warmup: int) -> tuple[HdrHistogram
     for maker, taker in zip(links[0::2], links[1::2], strict=False):
         for i in range(warmup + count):
             buy = f"{maker.comp_id}-{RUN}-b{i}"
-            _blocking(maker, maker.frame("D", order(buy, "1", 700_000)), buy, b"0")
+            maker.sock.sendall(maker.frame("D", order(buy, "1", 700_000)))
+            _await(maker, buy, b"0")
             sell = f"{taker.comp_id}-{RUN}-s{i}"
             start = time.perf_counter_ns()
             taker.sock.sendall(taker.frame("D", order(sell, "2", 700_000)))
@@ -191,31 +201,10 @@ def cross_loop(links: list[Link], count: int, warmup: int) -> tuple[HdrHistogram
     return hist, crossed
 
 
-def _blocking(link: Link, message: bytes, cid: str, exec_type: bytes) -> None:
-    link.sock.sendall(message)
-    _await(link, cid, exec_type)
-
-
-def _await(link: Link, cid: str, exec_type: bytes, timeout: float = 30) -> None:
+def _await(link: Link, cid: str, exec_type: bytes) -> None:
     wanted = cid.encode()
-    deadline = time.monotonic() + timeout
-    link.sock.setblocking(True)
-    link.sock.settimeout(timeout)
-    try:
-        while time.monotonic() < deadline:
-            while True:
-                message = next(replies(link.buffer), None)
-                if message is None:
-                    break
-                if field(message, b"11") == wanted and field(message, b"150") == exec_type:
-                    return
-            chunk = link.sock.recv(1 << 20)
-            if not chunk:
-                raise SystemExit(f"{link.comp_id}: the server closed the connection")
-            link.buffer += chunk
-        raise SystemExit(f"{link.comp_id}: no {exec_type!r} for {cid} within {timeout}s")
-    finally:
-        link.sock.setblocking(False)
+    if not link.wait_for(lambda m: field(m, b"11") == wanted and field(m, b"150") == exec_type):
+        raise SystemExit(f"{link.comp_id}: no ExecType {exec_type!r} for {cid}")
 
 
 def open_loop(links: list[Link], rate: int, seconds: float, warmup: float) -> dict[str, Any]:

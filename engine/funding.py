@@ -1,9 +1,9 @@
-"""What an order must hold in the ledger, and what a fill costs in fees.
+"""What an order must hold in the ledger.
 
 A buy holds its notional at its funding price plus the most it could pay in fees (the
-higher of its maker and taker rates, rounded up); the fee on each fill is rounded down, so
-an order's fills never cost more than it holds, whatever prices and sizes they come in. A
-sell holds its base quantity; its fee comes out of what it is paid.
+higher of its maker and taker rates, rounded up); the fee on each fill is rounded down
+(`Accounts.settle`), so an order's fills never cost more than it holds, whatever prices and
+sizes they come in. A sell holds its base quantity; its fee comes out of what it is paid.
 """
 
 from __future__ import annotations
@@ -11,10 +11,6 @@ from __future__ import annotations
 from engine.instruments import InstrumentSpec
 from engine.model import Participant, Side
 from engine.values import PPM
-
-
-def fee(notional: int, ppm: int) -> int:
-    return notional * ppm // PPM
 
 
 def notional(spec: InstrumentSpec, price: int, qty: int) -> int:

@@ -66,8 +66,24 @@ class Ledger:
     def amount_text(self, asset: str, amount: int) -> str:
         return f"{self.decimal(asset, amount)} {asset}"
 
-    def knows(self, owner: str, asset: str) -> bool:
-        return (owner, asset) in self._balances
+    def statement(
+        self, owner: str, assets: Iterable[str] | None = None
+    ) -> list[tuple[str, str, str, str]]:
+        """(asset, available, reserved, total) in decimal text, as FIX and operators read
+        an account; every asset unless `assets` names some."""
+        rows = []
+        for asset in self.assets if assets is None else assets:
+            balance = self._balances[owner, asset]
+            available, reserved = balance.available, balance.reserved
+            rows.append(
+                (
+                    asset,
+                    self.decimal(asset, available),
+                    self.decimal(asset, reserved),
+                    self.decimal(asset, available + reserved),
+                )
+            )
+        return rows
 
     def balances(self) -> Iterator[tuple[str, str, int, int]]:
         """(owner, asset, available, reserved) for every account, in a fixed order."""

@@ -39,9 +39,6 @@ class SessionDirectory:
 
     # -- QUERIES --
 
-    def participants(self) -> list[str]:
-        return sorted(self._sessions)
-
     def session(self, participant: str) -> fix.Session | None:
         session_id = self._sessions.get(participant)
         return fix.Session.lookupSession(session_id) if session_id is not None else None

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Protocol
 
+import structlog
+
 from engine.book_codes import BUY, SELL
 from engine.commands import (
     Command,
@@ -48,6 +50,8 @@ from fixgw.fix_sessions import SessionDirectory
 from fixgw.fixmsg import utc_timestamp
 from fixgw.roster import RosterEntry
 
+log = structlog.get_logger("fixgw.operator")
+MOST_LEVELS, MOST_TRADES = 1_000, 10_000  # what one answer may carry
 Answer = dict[str, Any]
 Apply = Callable[[Command], list[Event]]
 AfterCommit = Callable[[], None]
@@ -91,6 +95,24 @@ class Refusal(Exception):
 
 def ok(message: str = "", rows: list[dict[str, Any]] | None = None) -> Answer:
     return {"ok": True, "message": message, "rows": rows or []}
+
+
+def refused(op: str, error: Exception) -> Answer:
+    """Every failure becomes an answer: this runs on the engine thread, where an escaping
+    exception would stop the venue (and leave the operator waiting)."""
+    if isinstance(error, (Refusal, ValueRejected)):
+        return {"ok": False, "error": str(error)}
+    if isinstance(error, (KeyError, TypeError, ValueError)):
+        return {"ok": False, "error": f"malformed {op} request: {error!r}"}
+    log.exception("operator request failed", op=op)
+    return {"ok": False, "error": f"{op} failed inside the gateway: {error!r}"}
+
+
+def bounded(args: Mapping[str, Any], key: str, default: int, most: int) -> int:
+    value = int(args.get(key) or default)
+    if not 1 <= value <= most:
+        raise Refusal(f"{key} {value} must be between 1 and {most:,}")
+    return value
 
 
 QUERIES = frozenset(
@@ -138,16 +160,22 @@ class OperatorDesk:
     def answer(self, request: OperatorRequest) -> Answer:
         try:
             return self._queries[request.op](request.args)
-        except (Refusal, ValueRejected) as refusal:
-            return {"ok": False, "error": str(refusal)}
-        except (KeyError, TypeError, ValueError) as bad:
-            return {"ok": False, "error": f"malformed {request.op} request: {bad!r}"}
+        except Exception as error:
+            return refused(request.op, error)
 
     def _participant(self, args: Mapping[str, Any], key: str = "id") -> str:
         name = str(args[key])
         if name not in self._roster:
             raise Refusal(f"no session {name!r} (the roster has {', '.join(self._roster)})")
         return name
+
+    def _filter_session(self, args: Mapping[str, Any]) -> str:
+        """An optional --session filter: a known session, or "" for all."""
+        return self._participant(args, "session") if args.get("session") else ""
+
+    def _filter_symbol(self, args: Mapping[str, Any]) -> str:
+        """An optional --symbol filter: a listed instrument, or "" for all."""
+        return self._state(args["symbol"]).spec.symbol if args.get("symbol") else ""
 
     def _state(self, symbol: str) -> InstrumentState:
         state = self._engine.instruments.get(symbol)
@@ -190,8 +218,8 @@ class OperatorDesk:
         }
 
     def _orders(self, args: Mapping[str, Any]) -> Answer:
-        who = self._participant(args, "session") if args.get("session") else ""
-        symbol = self._state(args["symbol"]).spec.symbol if args.get("symbol") else ""
+        who = self._filter_session(args)
+        symbol = self._filter_symbol(args)
         rows = []
         for o in sorted(self._engine.open_orders(), key=lambda o: o.order_id):
             if (who and o.participant != who) or (symbol and o.symbol != symbol):
@@ -235,9 +263,7 @@ class OperatorDesk:
 
     def _book(self, args: Mapping[str, Any]) -> Answer:
         state = self._state(args["symbol"])
-        depth = int(args.get("depth") or 10)
-        if depth <= 0:
-            raise Refusal(f"depth {depth} must be positive")
+        depth = bounded(args, "depth", 10, MOST_LEVELS)
         book, spec = self._engine.books[state.spec.symbol], state.spec
         bids, asks = book.depth(BUY, depth), book.depth(SELL, depth)
         rows = []
@@ -253,12 +279,12 @@ class OperatorDesk:
         return ok(f"{spec.symbol}: {len(book)} resting orders", rows)
 
     def _trades(self, args: Mapping[str, Any]) -> Answer:
-        symbol = self._state(args["symbol"]).spec.symbol if args.get("symbol") else ""
-        tail = int(args.get("tail") or 20)
+        symbol = self._filter_symbol(args)
+        tail = bounded(args, "tail", 20, MOST_TRADES)
         if self._journal is None:
             raise Refusal("this gateway runs without a journal")
         rows = []
-        for t in self._journal.recent_trades(symbol, max(tail, 0)):
+        for t in self._journal.recent_trades(symbol, tail):
             spec = self._engine.instruments[t["symbol"]].spec
             rows.append(
                 {
@@ -279,18 +305,8 @@ class OperatorDesk:
         ledger = self._engine.ledger
         if ledger is None:
             raise Refusal("this venue runs without accounts")
-        rows = []
-        for asset in ledger.assets:
-            available, reserved = ledger.available(owner, asset), ledger.reserved(owner, asset)
-            rows.append(
-                {
-                    "asset": asset,
-                    "available": ledger.decimal(asset, available),
-                    "reserved": ledger.decimal(asset, reserved),
-                    "total": ledger.decimal(asset, available + reserved),
-                }
-            )
-        return ok(rows=rows)
+        columns = ("asset", "available", "reserved", "total")
+        return ok(rows=[dict(zip(columns, row, strict=True)) for row in ledger.statement(owner)])
 
     # -- ACTIONS --
 
@@ -300,10 +316,8 @@ class OperatorDesk:
         try:
             answer, after = self._act(request.op, request.args, request.operator, apply)
             return answer, after if answer["ok"] else []
-        except (Refusal, ValueRejected) as refusal:
-            return {"ok": False, "error": str(refusal)}, []
-        except (KeyError, TypeError, ValueError) as bad:
-            return {"ok": False, "error": f"malformed {request.op} request: {bad!r}"}, []
+        except Exception as error:
+            return refused(request.op, error), []
 
     def _act(
         self, op: str, args: Mapping[str, Any], operator: str, apply: Apply
@@ -331,8 +345,8 @@ class OperatorDesk:
         if op == "orders.cancel":
             return self._outcome(apply(OperatorCancel(int(args["order_id"]), operator))), []
         if op == "orders.cancel-all":
-            who = self._participant(args, "session") if args.get("session") else ""
-            symbol = self._state(args["symbol"]).spec.symbol if args.get("symbol") else ""
+            who = self._filter_session(args)
+            symbol = self._filter_symbol(args)
             return self._outcome(apply(MassCancel(who, "", symbol, operator))), []
         if op.startswith("instruments."):
             return self._instrument_action(op.removeprefix("instruments."), args, operator, apply)

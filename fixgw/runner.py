@@ -347,14 +347,7 @@ class Runner:
             out.append((item.participant, self._writer.balance_refusal(query, result, text)))
             return
         owner = item.participant
-        decimal = ledger.decimal
-        rows = []
-        for asset in [query.asset] if query.asset else ledger.assets:
-            available, reserved = ledger.available(owner, asset), ledger.reserved(owner, asset)
-            total = available + reserved
-            rows.append(
-                (asset, decimal(asset, available), decimal(asset, reserved), decimal(asset, total))
-            )
+        rows = ledger.statement(owner, [query.asset] if query.asset else ledger.assets)
         out += [(owner, m) for m in self._writer.balances(owner, query, rows, ts)]
 
     def _market_data(

@@ -103,6 +103,12 @@ def test_bad_arguments_are_refused_with_the_reason(gateway: GatewayProcess) -> N
     assert "not a multiple" in refused(gateway, "instruments", "set-reference", "BTC-HKD", "1.5")
     assert "is not logged on" in refused(gateway, "sessions", "logout", "CLIENT1")
     assert "unknown" in refused(gateway, "orders", "cancel", "999")
+    # numbers too large for the book or SQLite once stopped the engine thread for good
+    huge = str(10**20)
+    assert f"tail {huge} must be between 1 and 10,000" in refused(gateway, "trades", "--tail", huge)
+    assert "depth" in refused(gateway, "book", "BTC-HKD", "--depth", huge)
+    assert "must be between" in refused(gateway, "trades", "--tail", "-3")
+    assert answer(gateway, "status")["ok"]  # the engine thread is still answering
 
 
 # -- SESSIONS --
