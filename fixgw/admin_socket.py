@@ -4,7 +4,7 @@ connection.
 Authentication is the operating system's: only the gateway's own user (and root) can open
 a 0600 socket, and the peer's uid, read from the kernel (SO_PEERCRED), names the operator
 in the journal. Nothing the client says about itself is trusted. Each request is handed to
-the engine thread and answered once its batch is journaled; this thread only moves bytes.
+the sequencer and answered once its batch is journaled; this thread only moves bytes.
 """
 
 from __future__ import annotations

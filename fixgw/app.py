@@ -1,4 +1,4 @@
-"""The QuickFIX application: authenticate logons, read requests, enqueue them. Nothing more.
+"""The QuickFIX application: authenticate logons, read requests, hand them to the sequencer.
 
 Every callback is guarded: in the Python binding an exception escaping a callback ends the
 process, so anything unexpected is logged and swallowed — except QuickFIX's own signalling
@@ -90,7 +90,7 @@ class GatewayApp(fix.Application):  # type: ignore[misc]
         log.info("logout", participant=participant)
         self._sessions.ended(participant)
         entry = self._roster.get(participant)
-        self._runner.put(SessionEnded(participant, bool(entry and entry.cancel_on_disconnect)))
+        self._runner.submit(SessionEnded(participant, bool(entry and entry.cancel_on_disconnect)))
 
     @guarded
     def toAdmin(self, msg: fix.Message, session_id: fix.SessionID) -> None:  # noqa: N802
@@ -146,11 +146,11 @@ class GatewayApp(fix.Application):  # type: ignore[misc]
         try:
             command = handler(participant, fields)
         except Refusal as refusal:
-            self._runner.put(EdgeRefusal(participant, echo, refusal))
+            self._runner.submit(EdgeRefusal(participant, echo, refusal))
             return
         except Exception:
             log.exception("could not read request", msg_type=msg_type, participant=participant)
             unreadable = Refusal("99", "the request could not be read")
-            self._runner.put(EdgeRefusal(participant, echo, unreadable))
+            self._runner.submit(EdgeRefusal(participant, echo, unreadable))
             return
-        self._runner.put(Request(participant, command, echo))
+        self._runner.submit(Request(participant, command, echo))

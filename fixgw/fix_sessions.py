@@ -79,7 +79,7 @@ class SessionDirectory:
             if session is not None:
                 session.logon()
 
-    # -- COMMANDS (the engine thread, or the main thread at shutdown) --
+    # -- COMMANDS (the sequencer, or the main thread at shutdown) --
 
     def logout(self, participant: str, reason: str) -> None:
         session = self.session(participant)

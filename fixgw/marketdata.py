@@ -1,6 +1,6 @@
 """Market data: subscriptions, snapshots (W), incremental refreshes (X) and rejects (Y).
 
-Runs on the engine thread, after each command's order events: for every subscription on a
+Runs in the sequencer, after each command's order events: for every subscription on a
 symbol the command touched, the book's current top-N levels are compared with what that
 subscriber was last told, and only the difference is sent (or, for MDUpdateType=0, a fresh
 snapshot). FIX 4.4 has no per-entry sequence in a standard incremental refresh; gap-free, ordered

@@ -1,4 +1,4 @@
-"""What the operator CLI asks of a running gateway, answered on the engine thread.
+"""What the operator CLI asks of a running gateway, answered by the sequencer.
 
 A request names an operation (`sessions.list`, `orders.cancel`, ...) and its arguments.
 Queries read engine, journal and session state after the batch they arrive in has been
@@ -98,7 +98,7 @@ def ok(message: str = "", rows: list[dict[str, Any]] | None = None) -> Answer:
 
 
 def refused(op: str, error: Exception) -> Answer:
-    """Every failure becomes an answer: this runs on the engine thread, where an escaping
+    """Every failure becomes an answer: this runs in the sequencer, where an escaping
     exception would stop the venue (and leave the operator waiting)."""
     if isinstance(error, (Refusal, ValueRejected)):
         return {"ok": False, "error": str(error)}

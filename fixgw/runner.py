@@ -1,16 +1,19 @@
-"""The engine thread: sequence → apply → journal → send, one batch at a time (DESIGN §2).
+"""The sequencer: stamp → apply → journal → send, one batch at a time (DESIGN §2).
 
-QuickFIX callbacks only enqueue; this thread alone touches the engine and alone sends
-application messages, so replies leave in exactly the order the engine produced them and
-no lock is shared with a callback. Each command is stamped here with a strictly increasing
-time, the only clock the engine ever sees.
+Whoever holds the sequencer lock is the one thread touching the engine and sending
+application messages: QuickFIX's thread for a client's request (`submit`, the common case),
+the engine thread for everything else (timer ticks, operators, sessions ended) and for
+requests that arrived while it was busy. Queued items are taken only under the lock, oldest
+first, so nothing overtakes what was queued before it and replies leave in exactly the order
+the engine produced them. Each command is stamped here with a strictly increasing time, the
+only clock the engine ever sees.
 """
 
 from __future__ import annotations
 
-import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -115,7 +118,12 @@ class Runner:
         self._sessions = sessions
         self._clock = clock
         self._batch_limit = batch_limit
-        self._inbox: queue.SimpleQueue[Item] = queue.SimpleQueue()
+        self._inbox: deque[Item] = deque()
+        self._waiting = threading.Event()
+        # held by whoever is sequencing: QuickFIX's thread (a client's request) or the engine
+        # thread (everything else); see `submit`
+        self._sequencer = threading.Lock()
+        self._open = True  # False once stopped, or once the journal failed
         self._last_ts = journal.last_ts if journal else 0
         self._end_of_day_ns = end_of_day_ns  # offset of the day's close from UTC midnight
         self._day = -1
@@ -140,20 +148,47 @@ class Runner:
     # -- COMMANDS --
 
     def put(self, item: Item) -> None:
-        """Called from QuickFIX threads: enqueue and return, nothing else."""
-        self._inbox.put(item)
+        """From any thread: queue for the engine thread and return."""
+        self._inbox.append(item)
+        self._waiting.set()
+
+    def submit(self, item: Item) -> None:
+        """On QuickFIX's thread, for a client's request: sequence, apply, journal and answer
+        it here before returning, after whatever other threads queued before it. Only when
+        the engine thread is in the middle of a batch (a timer tick, an operator, a snapshot)
+        is the request queued behind it instead, so QuickFIX's thread never waits.
+
+        Handing every request to the engine thread (DESIGN §2) cost more than the work
+        itself: waking another thread, then both threads trading the GIL around each of
+        QuickFIX's calls. Under the sequencer lock the work stays strictly serial, and the
+        journal still commits before anything is acknowledged (README, "Where the time goes").
+        """
+        if not self._sequencer.acquire(blocking=False):
+            self.put(item)
+            return
+        try:
+            if not self._open:
+                log.warning("request after the engine stopped; not processed", item=repr(item))
+                return
+            batch = self._drain()
+            batch.append(item)
+            if not self.process_batch(batch):
+                self._open = False
+                self.put(_Stop())  # the engine thread must still see it and end
+        finally:
+            self._sequencer.release()
 
     def start(self) -> None:
         self._thread.start()
 
     def stop(self) -> None:
-        self._inbox.put(_Stop())
+        self.put(_Stop())
         self._thread.join()
 
     def run_timer(self, stopping: threading.Event, period: float = 1.0) -> None:
         """On its own thread: one Tick per period until `stopping` is set."""
         while not stopping.wait(period):
-            self._inbox.put(Tick())
+            self.put(Tick())
 
     # -- THE ENGINE THREAD --
 
@@ -163,21 +198,28 @@ class Runner:
         return ts
 
     def _run(self) -> None:
-        inbox = self._inbox
         while True:
-            batch = [inbox.get()]
-            while len(batch) < self._batch_limit:
-                try:
-                    batch.append(inbox.get_nowait())
-                except queue.Empty:
-                    break
-            if not self.process_batch(batch):
-                return
+            self._waiting.wait()
+            self._waiting.clear()
+            with self._sequencer:
+                batch = self._drain()
+                if batch and (not self._open or not self.process_batch(batch)):
+                    self._open = False
+                    return
+
+    def _drain(self) -> list[Item]:
+        """Take queued items, oldest first; only a holder of the sequencer lock may, so a
+        request cannot overtake one queued before it."""
+        inbox = self._inbox
+        batch = [inbox.popleft() for _ in range(min(len(inbox), self._batch_limit))]
+        if inbox:
+            self._waiting.set()
+        return batch
 
     def process_batch(self, batch: list[Item]) -> bool:
         """Apply a batch in order, then send its replies and market data; returns False once
-        a stop request is among them. Only the engine thread (or a test, with the thread not
-        running) may call it."""
+        a stop request is among them or the journal failed. Only a holder of the sequencer
+        lock (or a test, with no thread running) may call it."""
         outgoing: list[Outgoing] = []
         market_data: list[Outgoing] = []
         running = True
