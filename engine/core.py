@@ -329,10 +329,17 @@ class Engine(VenueOperations):
 
     def _end_of_day(self, _cmd: EndOfDay, ts: int) -> list[Event]:
         events = self._expire_where(lambda o: o.time_in_force is TimeInForce.DAY, ts)
+        # new dicts rather than cleared ones: within a day both only grow, which is what lets
+        # a snapshot cache their encoding (engine/snapshot.py)
         for name, ids in self._client_ids.items():
-            for client_order_id in [c for c, oid in ids.items() if oid not in self._orders]:
-                self._client_id_digest.remove((name, client_order_id, ids.pop(client_order_id)))
-        self._finished.clear()
+            kept = {}
+            for client_order_id, order_id in ids.items():
+                if order_id in self._orders:
+                    kept[client_order_id] = order_id
+                else:
+                    self._client_id_digest.remove((name, client_order_id, order_id))
+            self._client_ids[name] = kept
+        self._finished = {}
         self._finished_digest = SetDigest()
         return events
 

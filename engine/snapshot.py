@@ -13,6 +13,9 @@ queue position without storing the book's internal layout.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from itertools import islice
 from typing import Any
 
 from engine import book_codes as bc
@@ -29,22 +32,87 @@ class SnapshotError(Exception):
     """A snapshot that cannot be restored into this engine."""
 
 
-def capture(engine: Engine) -> str:
-    state = {
-        "format": FORMAT,
-        "next_ids": [engine.next_order_id, engine.next_exec_id, engine.next_trade_id],
-        "instruments": {
-            symbol: [state.status.value, state.reference_price, state.band_ppm]
-            for symbol, state in engine.instruments.items()
-        },
-        "books": {symbol: book.orders() for symbol, book in engine.books.items()},
-        "open": [order.fingerprint() for order in engine._orders.values()],
-        "finished": list(engine._finished.values()),
-        "client_ids": {name: list(ids.items()) for name, ids in engine._client_ids.items()},
-        "balances": list(engine.ledger.balances()) if engine.ledger is not None else [],
-        "disabled": sorted(engine.disabled),
-    }
-    return json.dumps(state, separators=(",", ":"))
+_dumps = json.JSONEncoder(separators=(",", ":")).encode
+
+
+@dataclass(slots=True)
+class _Encoded:
+    """One of the engine's grow-only dicts and the encoded text of its first `count`
+    entries, in chunks of entries joined by commas."""
+
+    source: dict[Any, Any]
+    chunks: list[str]
+    count: int = 0
+
+    def catch_up(self, source: dict[Any, Any], items: bool) -> None:
+        """Encode what `source` gained since the last call — its newest entries, read from
+        the end, all in one encoder call — or start over if it is another dict."""
+        if source is not self.source or self.count > len(source):
+            self.source, self.chunks, self.count = source, [], 0
+        added = len(source) - self.count
+        if added:
+            newest = list(islice(reversed(source.items() if items else source.values()), added))
+            newest.reverse()
+            self.chunks.append(_dumps(newest)[1:-1])
+            self.count += added
+
+    def text(self) -> str:
+        return "[" + ",".join(self.chunks) + "]"
+
+
+class SnapshotCache:
+    """The day's finished orders and client order ids, already encoded.
+
+    Both only grow during a day (the close of day starts new dicts) and together they are
+    most of a snapshot: encoding them whole paused the sequencer about 75 ms at 22,000
+    finished orders. Kept up every few dozen commands, a fraction of a millisecond each
+    time, they leave a snapshot little to encode.
+    """
+
+    def __init__(self) -> None:
+        self._finished = _Encoded({}, [])
+        self._client_ids: dict[str, _Encoded] = {}
+
+    def keep_up(self, engine: Engine) -> None:
+        self._finished.catch_up(engine._finished, items=False)
+        for name, ids in engine._client_ids.items():
+            encoded = self._client_ids.get(name)
+            if encoded is None:
+                encoded = self._client_ids[name] = _Encoded(ids, [])
+            encoded.catch_up(ids, items=True)
+
+    def finished(self) -> str:
+        return self._finished.text()
+
+    def client_ids(self, names: Iterable[str]) -> str:
+        return "{" + ",".join(f"{_dumps(n)}:{self._client_ids[n].text()}" for n in names) + "}"
+
+
+def capture(engine: Engine, cache: SnapshotCache | None = None) -> str:
+    """The engine's state as JSON; with a cache kept up since the day began, only what is
+    not cached is encoded now. The text is the same either way."""
+    cache = cache if cache is not None else SnapshotCache()
+    cache.keep_up(engine)
+    head = _dumps(
+        {
+            "format": FORMAT,
+            "next_ids": [engine.next_order_id, engine.next_exec_id, engine.next_trade_id],
+            "instruments": {
+                symbol: [state.status.value, state.reference_price, state.band_ppm]
+                for symbol, state in engine.instruments.items()
+            },
+            "books": {symbol: book.orders() for symbol, book in engine.books.items()},
+            "open": [order.fingerprint() for order in engine._orders.values()],
+        }
+    )
+    tail = _dumps(
+        {
+            "balances": list(engine.ledger.balances()) if engine.ledger is not None else [],
+            "disabled": sorted(engine.disabled),
+        }
+    )
+    finished, client_ids = cache.finished(), cache.client_ids(engine._client_ids)
+    return f'{head[:-1]},"finished":{finished},"client_ids":{client_ids},{tail[1:]}'
 
 
 def restore(engine: Engine, text: str) -> None:

@@ -25,7 +25,7 @@ from engine.core import Engine
 from engine.events import Event
 from engine.journal import Journal, JournalBatch, JournalError
 from engine.refusal import Refused
-from engine.snapshot import capture
+from engine.snapshot import SnapshotCache, capture
 from fixgw.fix_sessions import SessionDirectory
 from fixgw.inbound import (
     BalanceQuery,
@@ -88,6 +88,9 @@ class _Stop:
 
 Item = Request | EdgeRefusal | SessionEnded | OperatorCommand | OperatorRequest | Tick | _Stop
 DAY_NS = 86_400 * 1_000_000_000
+# commands between encodings of what the snapshot cache gained: ~0.25 ms of work each time
+# at 64, instead of a few µs on every order or all of it at the snapshot
+CACHE_EVERY = 64
 
 
 class Runner:
@@ -113,6 +116,10 @@ class Runner:
         self._on_fatal = on_fatal
         self._seq = journal.last_seq if journal else 0
         self._pending = JournalBatch()
+        self._snapshot_cache = SnapshotCache()
+        if journal is not None:
+            self._snapshot_cache.keep_up(engine)  # a recovered day's orders, once, at start
+        self._cached_seq = self._seq
         self._writer = writer
         self._publisher = publisher
         self._sessions = sessions
@@ -239,19 +246,25 @@ class Runner:
             self._sessions.send(participant, msg)
         if self._after_commit or self._answers:
             self._answer_operators()
-        if self._journal and self._seq - self._journal.snapshot_seq >= self._snapshot_every:
-            self.write_snapshot()
+        if self._journal:
+            if self._seq - self._cached_seq >= CACHE_EVERY:  # after the replies, off their path
+                self._snapshot_cache.keep_up(self.engine)
+                self._cached_seq = self._seq
+            if self._seq - self._journal.snapshot_seq >= self._snapshot_every:
+                self.write_snapshot()
         return running
 
     def write_snapshot(self) -> None:
         """Snapshot the state after the last journaled command, once its replies are out.
-        Only the engine thread may call it, or anyone once that thread has stopped. A failed
+        Only a holder of the sequencer lock may call it, or anyone once the runner has
+        stopped. A failed
         snapshot costs only recovery time, so it is logged and trading goes on."""
         journal = self._journal
         if journal is None or self._pending or self._seq in (0, journal.snapshot_seq):
             return
         try:
-            journal.write_snapshot(self._seq, self.engine.state_hash(), capture(self.engine))
+            body = capture(self.engine, self._snapshot_cache)
+            journal.write_snapshot(self._seq, self.engine.state_hash(), body)
         except JournalError as failure:
             log.error("snapshot not written", error=str(failure))
 

@@ -13,11 +13,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.commands import Command, EndOfDay, NewOrder
+from engine.commands import CancelOrder, Command, EndOfDay, NewOrder
 from engine.core import Engine
 from engine.model import OrderType, Side, TimeInForce
 from engine.pybook import PyOrderBook
-from engine.snapshot import SnapshotError, capture, restore
+from engine.snapshot import FORMAT, SnapshotCache, SnapshotError, capture, restore
 from fixgw.orderflow import FULL_MIX, OrderFlow, flow_participants, to_engine_commands
 from tests.conftest import BOOKS
 from tests.test_differential import STEP, commands
@@ -49,6 +49,65 @@ def test_a_restored_engine_continues_exactly_like_the_original(
     for i, command in enumerate(stream[:split], 1):
         original.apply(command, i * STEP)
     continue_both(original, restored_from(original), stream[split:], (split + 1) * STEP)
+
+
+def plain_encoding(engine: Engine) -> str:
+    """The snapshot's document encoded in one go, as an oracle for the cached encoding."""
+    state = {
+        "format": FORMAT,
+        "next_ids": [engine.next_order_id, engine.next_exec_id, engine.next_trade_id],
+        "instruments": {
+            symbol: [state.status.value, state.reference_price, state.band_ppm]
+            for symbol, state in engine.instruments.items()
+        },
+        "books": {symbol: book.orders() for symbol, book in engine.books.items()},
+        "open": [order.fingerprint() for order in engine._orders.values()],
+        "finished": list(engine._finished.values()),
+        "client_ids": {name: list(ids.items()) for name, ids in engine._client_ids.items()},
+        "balances": list(engine.ledger.balances()) if engine.ledger is not None else [],
+        "disabled": sorted(engine.disabled),
+    }
+    return json.dumps(state, separators=(",", ":"))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(commands, max_size=80), st.data())
+def test_a_cache_kept_up_batch_by_batch_encodes_exactly_the_whole_state(
+    stream: list[Command], data: st.DataObject
+) -> None:
+    """Through ends of day (new dicts), whatever the batches: the cached text is the text."""
+    engine = Engine(VENUE_SPECS, VENUE_PARTICIPANTS, BOOKS["cython"])
+    cache = SnapshotCache()
+    for i, command in enumerate(stream, 1):
+        engine.apply(command, i * STEP)
+        if data.draw(st.booleans(), label=f"batch ends after {i}"):
+            cache.keep_up(engine)
+        if data.draw(st.integers(0, 9), label=f"snapshot after {i}") == 0:
+            assert capture(engine, cache) == plain_encoding(engine)
+    assert capture(engine, cache) == plain_encoding(engine) == capture(engine)
+
+
+def test_a_cache_starts_over_when_the_day_closes() -> None:
+    """After the close the next day's orders outnumber the last day's before the cache
+    looks again: only noticing the new dicts keeps yesterday's text out."""
+    engine = Engine(VENUE_SPECS, VENUE_PARTICIPANTS)
+    cache = SnapshotCache()
+    ts = iter(range(1, 1_000))
+
+    def order_and_cancel(cid: str) -> None:
+        limit, gtc = OrderType.LIMIT, TimeInForce.GTC
+        buy = NewOrder("CLIENT1", cid, "BTC-HKD", Side.BUY, limit, gtc, 1, BTC.reference_price)
+        engine.apply(buy, next(ts))
+        engine.apply(CancelOrder("CLIENT1", f"x{cid}", cid), next(ts))
+
+    for day_one in ("a", "b"):
+        order_and_cancel(day_one)
+    cache.keep_up(engine)
+    engine.apply(EndOfDay(), next(ts))
+    for day_two in ("c", "d", "e"):
+        order_and_cancel(day_two)
+    assert capture(engine, cache) == plain_encoding(engine)
+    assert '"a"' not in capture(engine, cache)
 
 
 def test_a_busy_day_survives_a_snapshot_on_either_book() -> None:
