@@ -7,6 +7,8 @@ Starts each server on a fresh data dir and drives it from separate client proces
 - open loop with 8 sessions: orders at scheduled times at a fixed rate, stepping the rate
   up until the server no longer keeps up (the echo too, for what QuickFIX-Python itself
   sustains); on the gateway then a run at 80 % of the highest rate it sustained.
+The gateway runs once per order path (`--order-paths`, default both: `inline`, each request
+worked on QuickFIX's thread; `queued`, handed to the engine thread), each on a fresh data dir.
 Baselines measured in the same run with the same client: the bare QuickFIX-Python echo
 acceptor (bench/echo_acceptor.py), and any external acceptor given with `--baseline-cmd`.
 After each gateway run the harness checks that every order was answered and that no order
@@ -177,6 +179,36 @@ def open_step(port: int, args: argparse.Namespace, rate: int) -> dict[str, Any]:
     }
 
 
+def gateway_runs(
+    workdir: Path,
+    args: argparse.Namespace,
+    order_path: str,
+    progress: Progress,
+    problems: list[str],
+) -> dict[str, Any]:
+    """Every gateway scenario on a fresh data dir, named `fixgw <order path>, ...`."""
+    name, runs = f"fixgw {order_path}", {}
+    workdir.mkdir()
+    settings = f'session_store = "{args.store}"\norder_path = "{order_path}"\n'
+    gateway = GatewayProcess(
+        workdir,
+        extra_args=("--durability", args.durability),
+        gateway_settings=settings,
+        bench_sessions=True,
+    )
+    try:
+        for sessions in (1, 8):
+            runs[f"{name}, {sessions} session(s)"] = closed(gateway.port, args, sessions, False)
+        # a crossing order needs a maker and a taker: one pair of sessions
+        runs[f"{name}, crossing pair"] = closed(gateway.port, args, 2, True)
+        problems += check_book(workdir / "var")
+        runs[f"{name}, open loop"] = climb(gateway.port, args, progress, name)
+        problems += check_book(workdir / "var")
+    finally:
+        gateway.stop()
+    return runs
+
+
 def check_book(data_dir: Path) -> list[str]:
     """Problems with the gateway's state after a run: every order should be done."""
     answer = ask(data_dir / "admin.sock", {"op": "orders.list", "args": {}})
@@ -196,12 +228,19 @@ def main() -> None:
     parser.add_argument("--step-seconds", type=float, default=3.0)
     parser.add_argument("--baseline-cmd", help="an external acceptor, {port} in its command")
     parser.add_argument("--baseline-begin", default="FIX.4.4")
+    parser.add_argument(
+        "--order-paths",
+        type=lambda s: s.split(","),
+        default=["inline", "queued"],
+        help="the gateway's order paths to run, comma-separated",
+    )
     args = parser.parse_args()
     runs: dict[str, Any] = {}
     problems: list[str] = []
     with tempfile.TemporaryDirectory() as tmp, Progress() as progress:
         work = Path(tmp)
-        task = progress.add_task("closed loop", total=6 + bool(args.baseline_cmd))
+        total = 2 + len(args.order_paths) + bool(args.baseline_cmd)
+        task = progress.add_task("servers", total=total)
         with echo_acceptor(work / "echo", args.store) as port:
             for sessions in (1, 8):
                 runs[f"echo, {sessions} session(s)"] = closed(port, args, sessions, False)
@@ -214,27 +253,9 @@ def main() -> None:
                     port, args, 1, False, args.baseline_begin
                 )
             progress.advance(task)
-        (work / "gw").mkdir()
-        settings = f'session_store = "{args.store}"\n'
-        gateway = GatewayProcess(
-            work / "gw",
-            extra_args=("--durability", args.durability),
-            gateway_settings=settings,
-            bench_sessions=True,
-        )
-        try:
-            for sessions in (1, 8):
-                runs[f"fixgw, {sessions} session(s)"] = closed(gateway.port, args, sessions, False)
-                progress.advance(task)
-            # a crossing order needs a maker and a taker: one pair of sessions
-            runs["fixgw, crossing pair"] = closed(gateway.port, args, 2, True)
+        for order_path in args.order_paths:
+            runs.update(gateway_runs(work / order_path, args, order_path, progress, problems))
             progress.advance(task)
-            problems += check_book(work / "gw" / "var")
-            runs["fixgw, open loop"] = climb(gateway.port, args, progress, "fixgw")
-            progress.advance(task)
-            problems += check_book(work / "gw" / "var")
-        finally:
-            gateway.stop()
     report = {
         "when": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": machine(),

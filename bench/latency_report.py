@@ -20,6 +20,7 @@ PERCENTILES = (50, 90, 99, 99.9)
 TARGET_RATIO = 1.25
 TARGET_RATE = 20_000
 TARGET_P99_US = 2_000
+GATEWAYS = ("fixgw inline", "fixgw queued")  # the gateway's two order paths, as run names
 
 
 def write_report(report: dict[str, Any], results: Path) -> str:
@@ -51,16 +52,18 @@ def markdown(report: dict[str, Any]) -> str:
                 f"{p['p99.9']:,} | {p['max']:,} | {p['count']:,} |"
             )
     lines += ["", *ratios(runs), ""]
-    for server in ("echo", "fixgw"):
+    for server in ("echo", *GATEWAYS):
         climb = runs.get(f"{server}, open loop")
         if climb:
             lines += [*open_loop(server, climb), ""]
-    echo, gateway = runs.get("echo, open loop"), runs.get("fixgw, open loop")
-    if echo and gateway and echo["sustained_rate"]:
-        lines.append(
-            f"- gateway / echo, highest rate kept up with: "
-            f"{gateway['sustained_rate'] / echo['sustained_rate']:.2f}"
-        )
+    echo = runs.get("echo, open loop")
+    for name in GATEWAYS:
+        gateway = runs.get(f"{name}, open loop")
+        if echo and gateway and echo["sustained_rate"]:
+            lines.append(
+                f"- {name} / echo, highest rate kept up with: "
+                f"{gateway['sustained_rate'] / echo['sustained_rate']:.2f}"
+            )
     problems = report.get("problems") or []
     lines += [
         "",
@@ -90,7 +93,7 @@ def open_loop(server: str, climb: dict[str, Any]) -> list[str]:
         f"- highest rate the {server} kept up with: {sustained:,} orders/s"
         + (
             f" (target ≥ {TARGET_RATE:,}: {verdict(sustained >= TARGET_RATE)})"
-            if server == "fixgw"
+            if server in GATEWAYS
             else ""
         ),
         f"- highest rate with p99 ≤ 2 ms: {climb['best_rate_p99_under_2ms']:,} orders/s",
@@ -109,24 +112,28 @@ def verdict(met: bool) -> str:
 
 
 def ratios(runs: dict[str, Any]) -> list[str]:
+    def new(name: str) -> dict[str, int] | None:
+        found: dict[str, int] | None = runs.get(name, {}).get("latency_us", {}).get("new")
+        return found
+
     out = []
-    for sessions in (1, 8):
-        gw = runs.get(f"fixgw, {sessions} session(s)", {}).get("latency_us", {}).get("new")
-        echo = runs.get(f"echo, {sessions} session(s)", {}).get("latency_us", {}).get("new")
-        if gw and echo:
-            p50, p99 = gw["p50"] / echo["p50"], gw["p99"] / echo["p99"]
-            met = verdict(max(p50, p99) <= TARGET_RATIO)
+    external = new("external baseline, 1 session")
+    for name in GATEWAYS:
+        for sessions in (1, 8):
+            gw, echo = new(f"{name}, {sessions} session(s)"), new(f"echo, {sessions} session(s)")
+            if gw and echo:
+                p50, p99 = gw["p50"] / echo["p50"], gw["p99"] / echo["p99"]
+                met = verdict(max(p50, p99) <= TARGET_RATIO)
+                out.append(
+                    f"- order → New, {sessions} session(s), {name} / echo: p50 {p50:.2f}x, "
+                    f"p99 {p99:.2f}x (target ≤ {TARGET_RATIO}x: {met})"
+                )
+        gw = new(f"{name}, 1 session(s)")
+        if external and gw:
             out.append(
-                f"- order → New, {sessions} session(s), gateway / echo: p50 {p50:.2f}x, "
-                f"p99 {p99:.2f}x (target ≤ {TARGET_RATIO}x: {met})"
+                f"- {name} / external baseline: p50 {gw['p50'] / external['p50']:.2f}x, "
+                f"p99 {gw['p99'] / external['p99']:.2f}x"
             )
-    external = runs.get("external baseline, 1 session", {}).get("latency_us", {}).get("new")
-    gw = runs.get("fixgw, 1 session(s)", {}).get("latency_us", {}).get("new")
-    if external and gw:
-        out.append(
-            f"- gateway / external baseline: p50 {gw['p50'] / external['p50']:.2f}x, "
-            f"p99 {gw['p99'] / external['p99']:.2f}x"
-        )
     return out
 
 
@@ -137,9 +144,10 @@ def plot(report: dict[str, Any], path: Path) -> None:
         for scenario, encoded in run.get("histograms", {}).items():
             if scenario in ("new", "cross"):
                 curves.append((f"{name}: {scenario}", encoded))
-    eighty = report["runs"].get("fixgw, open loop", {}).get("at_80_percent")
-    if eighty:
-        curves.append((f"fixgw open loop at {eighty['rate']:,}/s", eighty["histogram"]))
+    for name in GATEWAYS:
+        eighty = report["runs"].get(f"{name}, open loop", {}).get("at_80_percent")
+        if eighty:
+            curves.append((f"{name} open loop at {eighty['rate']:,}/s", eighty["histogram"]))
     for label, encoded in curves:
         hist = HdrHistogram.decode(encoded.encode())
         xs, ys = [], []

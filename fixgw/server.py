@@ -51,6 +51,7 @@ class GatewayConfig:
     journal_max_pages: int
     snapshot_every: int
     session_store: str
+    order_path: str
     roster: Path
     instruments: Path
     dictionary: Path
@@ -74,6 +75,8 @@ def load_config(
         raise ValueError(f"{path}: the [{missing.args[0]}] section is missing") from None
     if gateway.get("session_store", "file") not in ("file", "memory"):
         raise ValueError(f"{path}: session_store must be file or memory")
+    if gateway.get("order_path", "inline") not in ("inline", "queued"):
+        raise ValueError(f"{path}: order_path must be inline or queued")
     base = path.resolve().parent
     return GatewayConfig(
         comp_id=gateway.get("comp_id", "FIXGW"),
@@ -86,6 +89,7 @@ def load_config(
         journal_max_pages=int(gateway.get("journal_max_pages", 0)),
         snapshot_every=int(gateway.get("snapshot_every", 100_000)),
         session_store=gateway.get("session_store", "file"),
+        order_path=gateway.get("order_path", "inline"),
         roster=base / files["roster"],
         instruments=base / files["instruments"],
         dictionary=base / files["dictionary"],
@@ -158,6 +162,7 @@ class Gateway:
             snapshot_every=config.snapshot_every,
             on_fatal=self._fail,
             roster=roster,
+            inline=config.order_path == "inline",
         )
         self.sessions.disabled = set(self.engine.disabled)
         if self.recovered.last_seq == 0 and deposits:

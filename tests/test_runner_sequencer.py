@@ -1,7 +1,12 @@
 """The sequencer's one rule: a client's request is applied on QuickFIX's thread at once, but
-never ahead of anything queued before it, and the engine thread picks up what it queued."""
+never ahead of anything queued before it, and the engine thread picks up what it queued;
+with `order_path = "queued"` the engine thread applies every request."""
 
 from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
 
 from engine.commands import MoveFunds, NewOrder
 from engine.core import Engine
@@ -11,12 +16,16 @@ from fixgw.inbound import Echo
 from fixgw.marketdata import MarketDataPublisher
 from fixgw.reports import ReportWriter
 from fixgw.runner import OperatorCommand, Request, Runner
+from fixgw.server import load_config
+from tests.fixclient import FixClient
+from tests.gateway import PASSWORDS, GatewayProcess, new_order, report
 from tests.venue import BTC, VENUE_PARTICIPANTS, VENUE_SPECS
 
 ECHO = Echo("D", "", "", "", "BTC-HKD", "1")
+PX_TIME = "20261121-10:00:00.000"
 
 
-def new_runner() -> tuple[Runner, Engine]:
+def new_runner(inline: bool = True) -> tuple[Runner, Engine]:
     engine = Engine(VENUE_SPECS, VENUE_PARTICIPANTS)
     instruments = {s.symbol: s for s in VENUE_SPECS}
     runner = Runner(
@@ -24,6 +33,7 @@ def new_runner() -> tuple[Runner, Engine]:
         ReportWriter(instruments),
         MarketDataPublisher(instruments, engine.books),
         SessionDirectory(),
+        inline=inline,
     )
     return runner, engine
 
@@ -88,3 +98,48 @@ def test_after_stop_a_request_is_not_processed() -> None:
     runner.submit(order("late"))
     assert by_order_id(engine) == []
     assert runner.seq == 0
+
+
+def test_queued_the_engine_thread_applies_every_request() -> None:
+    runner, engine = new_runner(inline=False)
+    runner.submit(order("a"))
+    assert by_order_id(engine) == []  # handed over, not applied on the caller's thread
+    runner.start()
+    runner.submit(order("b"))
+    runner.stop()
+    assert by_order_id(engine) == ["a", "b"]
+
+
+def test_order_path_must_be_inline_or_queued(tmp_path: Path) -> None:
+    config = tmp_path / "fixgw.toml"
+    config.write_text(
+        '[gateway]\norder_path = "sideways"\n[files]\nroster = "r"\ninstruments = "i"\n'
+        'dictionary = "d"\n'
+    )
+    with pytest.raises(ValueError, match="order_path must be inline or queued"):
+        load_config(config)
+
+
+@pytest.mark.parametrize("order_path", ["inline", "queued"])
+def test_a_gateway_on_either_path_fills_and_cancels(tmp_path: Path, order_path: str) -> None:
+    gateway = GatewayProcess(tmp_path, gateway_settings=f'order_path = "{order_path}"\n')
+    clients = [
+        FixClient(comp_id, PASSWORDS[comp_id], gateway.port, tmp_path / comp_id)
+        for comp_id in ("MM1", "CLIENT1")
+    ]
+    try:
+        mm, c1 = clients
+        assert mm.connect() and c1.connect()
+        ask = new_order(mm, "2", "1", "700010")
+        report(mm, ask, "0")
+        bid = new_order(c1, "1", "0.4", "700010")
+        assert report(c1, bid, "0")[39] == "0"
+        assert report(c1, bid, "F")[39] == "2"
+        assert report(mm, ask, "F")[151] == "0.6"
+        mm.send("F", [(11, "cx"), (41, ask), (55, "BTC-HKD"), (54, "2"), (60, PX_TIME)])
+        assert report(mm, "cx", "4")[39] == "4"
+    finally:
+        for client in clients:
+            client.close()
+        assert gateway.alive()
+        assert "Traceback" not in gateway.stop()
