@@ -75,7 +75,7 @@ def load_config(
         raise ValueError(f"{path}: the [{missing.args[0]}] section is missing") from None
     if gateway.get("session_store", "file") not in ("file", "memory"):
         raise ValueError(f"{path}: session_store must be file or memory")
-    if gateway.get("order_path", "inline") not in ("inline", "queued"):
+    if gateway.get("order_path", "queued") not in ("inline", "queued"):
         raise ValueError(f"{path}: order_path must be inline or queued")
     base = path.resolve().parent
     return GatewayConfig(
@@ -89,7 +89,7 @@ def load_config(
         journal_max_pages=int(gateway.get("journal_max_pages", 0)),
         snapshot_every=int(gateway.get("snapshot_every", 100_000)),
         session_store=gateway.get("session_store", "file"),
-        order_path=gateway.get("order_path", "inline"),
+        order_path=gateway.get("order_path", "queued"),
         roster=base / files["roster"],
         instruments=base / files["instruments"],
         dictionary=base / files["dictionary"],
