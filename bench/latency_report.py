@@ -148,7 +148,9 @@ def plot(report: dict[str, Any], path: Path) -> None:
         eighty = report["runs"].get(f"{name}, open loop", {}).get("at_80_percent")
         if eighty:
             curves.append((f"{name} open loop at {eighty['rate']:,}/s", eighty["histogram"]))
-    for label, encoded in curves:
+    palette = plt.get_cmap("tab20")
+    colours = [palette(i) for i in range(palette.N)]
+    for n, (label, encoded) in enumerate(curves):
         hist = HdrHistogram.decode(encoded.encode())
         xs, ys = [], []
         for i in range(0, 400):
@@ -157,7 +159,9 @@ def plot(report: dict[str, Any], path: Path) -> None:
                 break
             xs.append(1 / (1 - percentile / 100))
             ys.append(hist.get_value_at_percentile(percentile))
-        axes.plot(xs, ys, label=label)
+        # one colour per curve; the server by line style, so the two paths read apart
+        style = "-" if "inline" in label else "--" if "queued" in label else ":"
+        axes.plot(xs, ys, label=label, color=colours[n % len(colours)], linestyle=style)
     axes.set_xscale("log")
     axes.set_yscale("log")
     ticks = [2, 10, 100, 1_000, 10_000]
