@@ -1,14 +1,17 @@
 """`make bench`: the gateway's latency and throughput, and the same client against baselines.
 
-Starts each server on a fresh data dir and drives it from separate client processes
-(bench/loadgen.py) over raw sockets:
+Starts every server at once, each on a fresh data dir, and drives them one at a time from
+separate client processes (bench/loadgen.py) over raw sockets:
 - closed loop, one request in flight per session, with 1 and with 8 sessions: order → New,
   cancel → Canceled, and (sessions paired as maker and taker) a crossing order → both fills;
+  in rounds (`--rounds`, default 3), each round running every server in turn, so each
+  gateway/echo ratio pairs runs taken in the same round; the report gives the median ratio
+  and the rounds' range, and percentiles from the histograms merged over the rounds;
 - open loop with 8 sessions: orders at scheduled times at a fixed rate, stepping the rate
   up until the server no longer keeps up (the echo too, for what QuickFIX-Python itself
   sustains); on the gateway then a run at 80 % of the highest rate it sustained.
-The gateway runs once per order path (`--order-paths`, default both: `inline`, each request
-worked on QuickFIX's thread; `queued`, handed to the engine thread), each on a fresh data dir.
+The gateway runs once per order path (`--order-paths`, default both: `queued`, each request
+handed to the engine thread; `inline`, worked on QuickFIX's thread).
 Baselines measured in the same run with the same client: the bare QuickFIX-Python echo
 acceptor (bench/echo_acceptor.py), and any external acceptor given with `--baseline-cmd`.
 After each gateway run the harness checks that every order was answered and that no order
@@ -26,7 +29,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -39,6 +42,7 @@ from bench.latency_report import PERCENTILES, write_report
 from bench.launch import BENCH_PASSWORDS, GatewayProcess, free_port
 from fixgw.operator_cli import ask
 
+BEGIN = "FIX.4.4"
 SATURATED_P99_US = 1_000_000  # a second behind: the queue is growing, whatever the count says
 
 
@@ -179,34 +183,61 @@ def open_step(port: int, args: argparse.Namespace, rate: int) -> dict[str, Any]:
     }
 
 
-def gateway_runs(
-    workdir: Path,
-    args: argparse.Namespace,
-    order_path: str,
-    progress: Progress,
-    problems: list[str],
-) -> dict[str, Any]:
-    """Every gateway scenario on a fresh data dir, named `fixgw <order path>, ...`."""
-    name, runs = f"fixgw {order_path}", {}
-    workdir.mkdir()
-    settings = f'session_store = "{args.store}"\norder_path = "{order_path}"\n'
-    gateway = GatewayProcess(
-        workdir,
-        extra_args=("--durability", args.durability),
-        gateway_settings=settings,
-        bench_sessions=True,
-    )
-    try:
-        for sessions in (1, 8):
-            runs[f"{name}, {sessions} session(s)"] = closed(gateway.port, args, sessions, False)
-        # a crossing order needs a maker and a taker: one pair of sessions
-        runs[f"{name}, crossing pair"] = closed(gateway.port, args, 2, True)
-        problems += check_book(workdir / "var")
-        runs[f"{name}, open loop"] = climb(gateway.port, args, progress, name)
-        problems += check_book(workdir / "var")
-    finally:
-        gateway.stop()
-    return runs
+def merged(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """One closed-loop scenario over all rounds: counts added, histograms merged."""
+    counts: dict[str, int] = {}
+    hists: dict[str, HdrHistogram] = {}
+    for result in results:
+        for key, value in result["counts"].items():
+            counts[key] = counts.get(key, 0) + value
+        for key, encoded in result["histograms"].items():
+            hist = HdrHistogram.decode(encoded.encode())
+            if key in hists:
+                hists[key].add(hist)
+            else:
+                hists[key] = hist
+    encoded_all = {key: hist.encode().decode() for key, hist in hists.items()}
+    return {
+        "counts": counts,
+        "latency_us": {key: percentiles(value) for key, value in encoded_all.items()},
+        "histograms": encoded_all,
+    }
+
+
+def closed_rounds(
+    servers: list[tuple[str, int, str]], args: argparse.Namespace, progress: Progress
+) -> tuple[dict[str, Any], dict[str, list[list[float]]]]:
+    """Every closed-loop scenario on every server, in rounds: each round runs each server in
+    turn (who goes first rotates), so a gateway is compared with the echo measured moments
+    before or after it rather than minutes apart on this noisy machine. Returns the merged
+    runs and, per gateway scenario, each round's (p50, p99) ratios to the echo's."""
+    per_round: dict[str, list[dict[str, Any]]] = {}
+    task = progress.add_task("closed loop, in rounds", total=args.rounds * len(servers))
+    for round_no in range(args.rounds):
+        turn = round_no % len(servers)
+        for name, port, begin in servers[turn:] + servers[:turn]:
+            gateway = name.startswith("fixgw")
+            sessions = (1,) if name == "external baseline" else (1, 8)
+            scenarios = [(f"{n} session(s)", n, False) for n in sessions]
+            if gateway:  # a crossing order needs a maker and a taker: one pair of sessions
+                scenarios.append(("crossing pair", 2, True))
+            for scenario, count, cross in scenarios:
+                result = closed(port, args, count, cross, begin)
+                per_round.setdefault(f"{name}, {scenario}", []).append(result)
+            progress.advance(task)
+    ratios: dict[str, list[list[float]]] = {}
+    for key, results in per_round.items():
+        name, scenario = key.split(", ", 1)
+        baseline = per_round.get(f"echo, {scenario}")
+        if name.startswith("fixgw") and baseline:
+            ratios[key] = [
+                [
+                    gw["latency_us"]["new"]["p50"] / echo["latency_us"]["new"]["p50"],
+                    gw["latency_us"]["new"]["p99"] / echo["latency_us"]["new"]["p99"],
+                ]
+                for gw, echo in zip(results, baseline, strict=True)
+            ]
+    return {key: merged(results) for key, results in per_round.items()}, ratios
 
 
 def check_book(data_dir: Path) -> list[str]:
@@ -226,6 +257,7 @@ def main() -> None:
                         default=[1_000, 2_000, 3_000, 4_000, 6_000, 8_000, 12_000, 16_000,
                                  20_000, 25_000])  # fmt: skip
     parser.add_argument("--step-seconds", type=float, default=3.0)
+    parser.add_argument("--rounds", type=int, default=3, help="closed loop, rounds per server")
     parser.add_argument("--baseline-cmd", help="an external acceptor, {port} in its command")
     parser.add_argument("--baseline-begin", default="FIX.4.4")
     parser.add_argument(
@@ -237,30 +269,40 @@ def main() -> None:
     args = parser.parse_args()
     runs: dict[str, Any] = {}
     problems: list[str] = []
-    with tempfile.TemporaryDirectory() as tmp, Progress() as progress:
+    with tempfile.TemporaryDirectory() as tmp, Progress() as progress, ExitStack() as stack:
         work = Path(tmp)
-        total = 2 + len(args.order_paths) + bool(args.baseline_cmd)
-        task = progress.add_task("servers", total=total)
-        with echo_acceptor(work / "echo", args.store) as port:
-            for sessions in (1, 8):
-                runs[f"echo, {sessions} session(s)"] = closed(port, args, sessions, False)
-                progress.advance(task)
-            # the same open loop against the echo: what QuickFIX-Python itself sustains
-            runs["echo, open loop"] = climb(port, args, progress, "echo", eighty=False)
+        servers = [("echo", stack.enter_context(echo_acceptor(work / "echo", args.store)), BEGIN)]
         if args.baseline_cmd:
-            with external(args.baseline_cmd) as port:
-                runs["external baseline, 1 session"] = closed(
-                    port, args, 1, False, args.baseline_begin
-                )
-            progress.advance(task)
+            port = stack.enter_context(external(args.baseline_cmd))
+            servers.append(("external baseline", port, args.baseline_begin))
+        gateways: dict[str, tuple[GatewayProcess, Path]] = {}
         for order_path in args.order_paths:
-            runs.update(gateway_runs(work / order_path, args, order_path, progress, problems))
-            progress.advance(task)
+            workdir = work / order_path
+            workdir.mkdir()
+            gateway = GatewayProcess(
+                workdir,
+                extra_args=("--durability", args.durability),
+                gateway_settings=f'session_store = "{args.store}"\norder_path = "{order_path}"\n',
+                bench_sessions=True,
+            )
+            stack.callback(gateway.stop)
+            gateways[f"fixgw {order_path}"] = (gateway, workdir / "var")
+            servers.append((f"fixgw {order_path}", gateway.port, BEGIN))
+        closed_runs, round_ratios = closed_rounds(servers, args, progress)
+        runs.update(closed_runs)
+        for _, data_dir in gateways.values():
+            problems += check_book(data_dir)
+        # the open loop, on the echo too: what QuickFIX-Python itself sustains
+        runs["echo, open loop"] = climb(servers[0][1], args, progress, "echo", eighty=False)
+        for name, (gateway, data_dir) in gateways.items():
+            runs[f"{name}, open loop"] = climb(gateway.port, args, progress, name)
+            problems += check_book(data_dir)
     report = {
         "when": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": machine(),
         "parameters": vars(args),
         "runs": runs,
+        "round_ratios": round_ratios,
         "problems": problems,
     }
     RESULTS.mkdir(exist_ok=True)
