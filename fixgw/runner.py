@@ -132,8 +132,8 @@ class Runner:
         # one token per queued item; a C-level queue, so waking the engine thread costs the
         # putting thread next to nothing
         self._wake: queue.SimpleQueue[bool] = queue.SimpleQueue()
-        # held by whoever is sequencing: QuickFIX's thread (a client's request) or the engine
-        # thread (everything else); see `submit`
+        # held by whoever is sequencing: the engine thread, or on the inline order path
+        # QuickFIX's thread for a client's request; see `submit`
         self._sequencer = threading.Lock()
         self._open = True  # False once stopped, or once the journal failed
         self._last_ts = journal.last_ts if journal else 0
@@ -268,8 +268,8 @@ class Runner:
     def write_snapshot(self) -> None:
         """Snapshot the state after the last journaled command, once its replies are out.
         Only a holder of the sequencer lock may call it, or anyone once the runner has
-        stopped. A failed
-        snapshot costs only recovery time, so it is logged and trading goes on."""
+        stopped. A failed snapshot costs only recovery time, so it is logged and trading
+        goes on."""
         journal = self._journal
         if journal is None or self._pending or self._seq in (0, journal.snapshot_seq):
             return
