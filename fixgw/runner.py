@@ -203,9 +203,15 @@ class Runner:
         self._thread.join()
 
     def run_timer(self, stopping: threading.Event, period: float = 1.0) -> None:
-        """On its own thread: one Tick per period until `stopping` is set."""
+        """On its own thread: one Tick per period until `stopping` is set, and the journal's
+        WAL checkpoint, kept here off the order path (engine/journal.py)."""
         while not stopping.wait(period):
             self.put(Tick())
+            if self._journal is not None:
+                try:
+                    self._journal.checkpoint_wal()
+                except JournalError as failure:  # the WAL just grows until the next one
+                    log.warning("WAL checkpoint failed", error=str(failure))
 
     # -- THE ENGINE THREAD --
 

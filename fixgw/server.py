@@ -144,7 +144,10 @@ class Gateway:
         build = engine_factory(config.instruments, roster)
         deposits = opening_deposits(roster, load_asset_scales(config.instruments))
         self.journal = Journal(
-            config.data_dir / "journal.sqlite", config.durability, config.journal_max_pages
+            config.data_dir / "journal.sqlite",
+            config.durability,
+            config.journal_max_pages,
+            background_checkpoints=True,  # the timer thread runs them (Runner.run_timer)
         )
         self.engine, self.recovered = recover(build, self.journal)
         self.fatal: list[str] = []

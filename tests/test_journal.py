@@ -140,3 +140,30 @@ def test_verify_replays_everything_and_checks_every_snapshot(tmp_path: Path) -> 
     db.commit()
     with pytest.raises(RecoveryError, match=r"after command 2048 is .* its snapshot recorded feed"):
         verify(new_engine, Journal(tmp_path / "j.sqlite"))
+
+
+@pytest.mark.parametrize("background", [False, True])
+def test_wal_checkpoints_leave_the_commits_when_run_in_the_background(
+    tmp_path: Path, background: bool
+) -> None:
+    """SQLite's own checkpoint falls on the commit that crosses 1,000 WAL pages; with
+    background checkpoints no commit does it, and `checkpoint_wal` copies everything back."""
+    path = tmp_path / "j.sqlite"
+    journal = Journal(path, "normal", background_checkpoints=background)
+    engine = new_engine()
+    stream = to_engine_commands(
+        OrderFlow(5, mid=BTC.reference_price, mix=FULL_MIX).take(1_500), "BTC-HKD"
+    )
+    for seq, command in enumerate(stream, 1):  # one command a commit, as a lone order's
+        batch = JournalBatch()
+        batch.add(seq, seq, command, engine.apply(command, seq))
+        journal.append(batch)
+    wal_pages = path.with_name("j.sqlite-wal").stat().st_size // 4096
+    if background:
+        assert wal_pages > 1_500  # every commit's pages still there: nobody checkpointed
+        frames, copied = journal.checkpoint_wal()
+        assert frames == copied > 1_500
+    else:
+        assert wal_pages < 1_100  # checkpointed at 1,000 pages and written over since
+    journal.close()
+    assert Journal(path).last_seq == 1_500
