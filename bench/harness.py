@@ -128,7 +128,7 @@ def external(command: str) -> Iterator[int]:
 
 
 def closed(
-    port: int, args: argparse.Namespace, sessions: int, cross: bool, begin: str = "FIX.4.4"
+    port: int, args: argparse.Namespace, sessions: int, cross: bool, begin: str = BEGIN
 ) -> dict[str, Any]:
     extra = ["--cross"] if cross else []
     result = loadgen(
@@ -247,6 +247,14 @@ def check_book(data_dir: Path) -> list[str]:
     return [f"{len(left)} orders left open"] if left else []
 
 
+def order_paths(text: str) -> list[str]:
+    paths = text.split(",")
+    unknown = [p for p in paths if p not in ("queued", "inline")]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"not an order path: {', '.join(unknown)}")
+    return paths
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--durability", choices=("full", "normal"), default="normal")
@@ -262,8 +270,8 @@ def main() -> None:
     parser.add_argument("--baseline-begin", default="FIX.4.4")
     parser.add_argument(
         "--order-paths",
-        type=lambda s: s.split(","),
-        default=["inline", "queued"],
+        type=order_paths,
+        default=["queued", "inline"],
         help="the gateway's order paths to run, comma-separated",
     )
     args = parser.parse_args()
