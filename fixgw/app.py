@@ -17,7 +17,7 @@ import structlog
 
 from fixgw.fix_sessions import SessionDirectory
 from fixgw.inbound import FIX_SIDES, Echo, MessageFields, Refusal, RequestReader
-from fixgw.roster import RosterEntry, verify_password
+from fixgw.roster import LogonCheck, RosterEntry
 from fixgw.runner import EdgeRefusal, Request, Runner, SessionEnded
 
 log = structlog.get_logger("fixgw.app")
@@ -64,6 +64,7 @@ class GatewayApp(fix.Application):  # type: ignore[misc]
         self._reader = reader
         self._runner = runner
         self._sessions = sessions
+        self._password_ok = LogonCheck()
         self._handlers: dict[str, Callable[[str, MessageFields], Any]] = {
             "D": reader.new_order,
             "F": reader.cancel,
@@ -117,7 +118,7 @@ class GatewayApp(fix.Application):  # type: ignore[misc]
             raise fix.RejectLogon("Username(553) and Password(554) are required")
         if msg.getField(553) != comp_id:
             raise fix.RejectLogon(f"Username does not match SenderCompID {comp_id}")
-        if not verify_password(msg.getField(554), entry.password_hash):
+        if not self._password_ok(msg.getField(554), entry.password_hash):
             raise fix.RejectLogon("wrong password")
         if comp_id in self._sessions.disabled:
             raise fix.RejectLogon(f"session {comp_id} is disabled by the venue operator")

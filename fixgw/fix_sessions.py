@@ -1,10 +1,10 @@
 """The gateway's FIX sessions: who is connected, and the operator's actions on them.
 
-QuickFIX's `SocketAcceptor` runs every socket on its own thread and its socket monitor is not
-thread-safe, so nothing here closes a socket from another thread. A logout only asks
-QuickFIX to send a Logout (its thread does, at its next timer tick) and QuickFIX's own
-`logout()` also disables the session, so the gateway enables it again as soon as the session
-has ended (`ended`) unless an operator disabled the participant. A disconnect sends the
+QuickFIX's `SocketAcceptor` serves every socket from one thread of its own and its socket
+monitor is not thread-safe, so nothing here closes a socket from another thread. A logout
+only asks QuickFIX to send a Logout (its thread does, at its next timer tick) and QuickFIX's
+own `logout()` also disables the session, so the gateway enables it again as soon as the
+session has ended (`ended`) unless an operator disabled the participant. A disconnect sends the
 client a Logout with the reason without waiting for anything: the client's answer (its own
 Logout) arrives on QuickFIX's thread, where the application drops the session at once
 (`take_drop`), as QuickFIX itself does with a bad logon. A client that does not answer is

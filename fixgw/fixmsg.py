@@ -5,15 +5,23 @@ Typed QuickFIX field objects cost far more per message than plain tags and strin
 
 from __future__ import annotations
 
+import functools
 import time
 
 import quickfix as fix
 
 
+@functools.lru_cache(maxsize=16)
+def _second(seconds: int) -> str:
+    """Formatting the date and time was about 6 % of an order's time on QuickFIX's thread
+    (py-spy); every report of the same second shares it."""
+    return time.strftime("%Y%m%d-%H:%M:%S", time.gmtime(seconds))
+
+
 def utc_timestamp(ns: int) -> str:
     """FIX UTCTimestamp with milliseconds, from the sequencer's nanosecond stamp."""
     seconds, rest = divmod(ns, 1_000_000_000)
-    return time.strftime("%Y%m%d-%H:%M:%S", time.gmtime(seconds)) + f".{rest // 1_000_000:03d}"
+    return f"{_second(seconds)}.{rest // 1_000_000:03d}"
 
 
 def message(msg_type: str, fields: list[tuple[int, str]]) -> fix.Message:

@@ -183,6 +183,9 @@ class Gateway:
             else fix.FileStoreFactory(self.settings)
         )
         self.log_factory = fix.FileLogFactory(self.settings)
+        # Not the ThreadedSocketAcceptor: its send is a blocking write loop on the sender's
+        # thread, so one client that stops reading would stall the engine thread; this one
+        # queues what a socket cannot take yet.
         self.acceptor = fix.SocketAcceptor(
             self.app, self.store_factory, self.settings, self.log_factory
         )

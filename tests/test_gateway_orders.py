@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from bench.launch import GatewayProcess
+from bench.rawfix import RawSession
 from tests.gateway import PX, Connect, logged_on, new_order, report
 
 
@@ -179,3 +181,20 @@ def test_unsupported_message_type_gets_a_business_reject(connect: Connect) -> No
     c1.send("c", [(320, "q1"), (321, "0")])
     reject = c1.expect("j")
     assert (reject[372], reject[380]) == ("c", "3")
+
+
+def test_a_participant_who_logged_on_before_still_needs_the_right_password(
+    gateway: GatewayProcess,
+) -> None:
+    """The gateway remembers a password that passed (so a re-logon skips scrypt); a wrong
+    one after it must still be refused, and the right one must still pass."""
+    for password, answer in [("pw-client1", "A"), ("pw-client2", "5"), ("pw-client1", "A")]:
+        session = RawSession(gateway.port, "CLIENT1")
+        reply = session.logon(password)
+        assert reply[35] == answer
+        if answer == "5":
+            assert reply[58].endswith("wrong password")
+        else:
+            session.send("5", [])
+            assert session.receive()[35] == "5"
+        session.close()
