@@ -9,7 +9,10 @@ separate client processes (bench/loadgen.py) over raw sockets:
   and the rounds' range, and percentiles from the histograms merged over the rounds;
 - open loop with 8 sessions: orders at scheduled times at a fixed rate, stepping the rate
   up until the server no longer keeps up (the echo too, for what QuickFIX-Python itself
-  sustains); on the gateway then a run at 80 % of the highest rate it sustained.
+  sustains); on the gateway then a run at 80 % of the highest rate it sustained;
+- what logons cost the sessions already trading: on each gateway the one-session closed
+  loop again while another session logs on and off every 100 ms, then while it keeps
+  trying a wrong password.
 The gateway runs once per order path (`--order-paths`, default both: `queued`, each request
 handed to the engine thread; `inline`, worked on QuickFIX's thread).
 Baselines measured in the same run with the same client: the bare QuickFIX-Python echo
@@ -28,6 +31,7 @@ import shlex
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
@@ -40,10 +44,13 @@ from rich.progress import Progress
 from bench.book_throughput import RESULTS, machine
 from bench.latency_report import PERCENTILES, write_report
 from bench.launch import BENCH_PASSWORDS, GatewayProcess, free_port
+from bench.rawfix import RawSession
 from fixgw.operator_cli import ask
 
 BEGIN = "FIX.4.4"
 SATURATED_P99_US = 1_000_000  # a second behind: the queue is growing, whatever the count says
+LOGON_EVERY_S = 0.1
+LOGGING_ON = "BENCH8"  # not one of the one-session loop's
 
 
 def loadgen(port: int, sessions: int, *args: str, begin: str = "FIX.4.4") -> dict[str, Any]:
@@ -240,6 +247,43 @@ def closed_rounds(
     return {key: merged(results) for key, results in per_round.items()}, ratios
 
 
+@contextmanager
+def logons_alongside(port: int, password: str) -> Iterator[list[int]]:
+    """Another session logs on and off every `LOGON_EVERY_S` (or is refused, given a wrong
+    password) until the block ends; yields the count of attempts so far."""
+    stopping = threading.Event()
+    attempts = [0]
+
+    def log_on_and_off() -> None:
+        while not stopping.wait(LOGON_EVERY_S):
+            session = RawSession(port, LOGGING_ON)
+            try:
+                if session.logon(password)[35] == "A":
+                    session.send("5", [])
+                    session.receive()
+            finally:
+                session.close()
+            attempts[0] += 1
+
+    thread = threading.Thread(target=log_on_and_off, daemon=True)
+    thread.start()
+    try:
+        yield attempts
+    finally:
+        stopping.set()
+        thread.join()
+
+
+def logon_runs(name: str, port: int, args: argparse.Namespace) -> dict[str, Any]:
+    runs = {}
+    for label, password in (("logons", BENCH_PASSWORDS[LOGGING_ON]), ("wrong passwords", "x")):
+        with logons_alongside(port, password) as attempts:
+            result = closed(port, args, 1, False)
+        result["logon_attempts"] = attempts[0]
+        runs[f"{name}, 1 session(s), {label} alongside"] = result
+    return runs
+
+
 def check_book(data_dir: Path) -> list[str]:
     """Problems with the gateway's state after a run: every order should be done."""
     answer = ask(data_dir / "admin.sock", {"op": "orders.list", "args": {}})
@@ -298,7 +342,8 @@ def main() -> None:
             servers.append((f"fixgw {order_path}", gateway.port, BEGIN))
         closed_runs, round_ratios = closed_rounds(servers, args, progress)
         runs.update(closed_runs)
-        for _, data_dir in gateways.values():
+        for name, (gateway, data_dir) in gateways.items():
+            runs.update(logon_runs(name, gateway.port, args))
             problems += check_book(data_dir)
         # the open loop, on the echo too: what QuickFIX-Python itself sustains
         runs["echo, open loop"] = climb(servers[0][1], args, progress, "echo", eighty=False)

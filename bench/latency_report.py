@@ -53,7 +53,7 @@ def markdown(report: dict[str, Any]) -> str:
                 f"| {name} | {scenario} | {p['p50']:,} | {p['p90']:,} | {p['p99']:,} | "
                 f"{p['p99.9']:,} | {p['max']:,} | {p['count']:,} |"
             )
-    lines += ["", *ratios(report), ""]
+    lines += ["", *ratios(report), *logons(runs), ""]
     for server in ("echo", *GATEWAYS):
         climb = runs.get(f"{server}, open loop")
         if climb:
@@ -141,6 +141,45 @@ def ratios(report: dict[str, Any]) -> list[str]:
                 f"{gw['p50'] / external['p50']:.2f}x, p99 {gw['p99'] / external['p99']:.2f}x"
             )
     return out
+
+
+def logons(runs: dict[str, Any]) -> list[str]:
+    """What another session's logons cost one trading session: all its requests (orders and
+    cancels) with the logons alongside against without, on the same gateway."""
+    out = []
+    for name, run in runs.items():
+        if "logon_attempts" not in run:
+            continue
+        gateway = name.split(", ")[0]
+        busy = every_request(run)
+        calm = every_request(runs.get(f"{gateway}, 1 session(s)", {}))
+        out.append(
+            f"- {name} ({run['logon_attempts']} logon attempts), orders and cancels: "
+            f"p99 {busy['p99']:,}, p99.9 {busy['p99.9']:,}, max {busy['max']:,} µs"
+            + (f" (without: {calm['p99']:,}, {calm['p99.9']:,}, {calm['max']:,})" if calm else "")
+        )
+    return out
+
+
+def every_request(run: dict[str, Any]) -> dict[str, int]:
+    """Percentiles of a closed-loop run's orders and cancels together; empty if none."""
+    merged: HdrHistogram | None = None
+    for scenario in ("new", "cancel"):
+        encoded = run.get("histograms", {}).get(scenario)
+        if encoded is None:
+            continue
+        hist = HdrHistogram.decode(encoded.encode())
+        if merged is None:
+            merged = hist
+        else:
+            merged.add(hist)
+    if merged is None:
+        return {}
+    return {
+        "p99": merged.get_value_at_percentile(99),
+        "p99.9": merged.get_value_at_percentile(99.9),
+        "max": merged.get_max_value(),
+    }
 
 
 def plot(report: dict[str, Any], path: Path) -> None:

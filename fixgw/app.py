@@ -64,7 +64,7 @@ class GatewayApp(fix.Application):  # type: ignore[misc]
         self._reader = reader
         self._runner = runner
         self._sessions = sessions
-        self._password_ok = LogonCheck()
+        self._passwords = LogonCheck()
         self._handlers: dict[str, Callable[[str, MessageFields], Any]] = {
             "D": reader.new_order,
             "F": reader.cancel,
@@ -118,8 +118,9 @@ class GatewayApp(fix.Application):  # type: ignore[misc]
             raise fix.RejectLogon("Username(553) and Password(554) are required")
         if msg.getField(553) != comp_id:
             raise fix.RejectLogon(f"Username does not match SenderCompID {comp_id}")
-        if not self._password_ok(msg.getField(554), entry.password_hash):
-            raise fix.RejectLogon("wrong password")
+        refusal = self._passwords.refusal(msg.getField(554), entry.password_hash)
+        if refusal is not None:
+            raise fix.RejectLogon(refusal)
         if comp_id in self._sessions.disabled:
             raise fix.RejectLogon(f"session {comp_id} is disabled by the venue operator")
 

@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import os
 import secrets
+import time
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -41,32 +42,58 @@ def verify_password(password: str, stored: str) -> bool:
     return hmac.compare_digest(digest.hex(), expected)
 
 
-class LogonCheck:
-    """Passwords checked at logon, remembering for each stored hash a keyed digest of the
-    password that last matched it, so that logging on again costs a SHA-256 instead of
-    ~77 ms of scrypt. QuickFIX's acceptor serves every session on one thread, so each scrypt
-    held up every other session's orders for its whole length: with another session logging
-    on 10 times a second, a one-order-in-flight session's p99.9 was 70-75 ms, and 2.3-2.5 ms
-    with re-logons remembered (2026-11-22, README "Where the time goes").
+WRONG_PASSWORD = "wrong password"
+BACKOFF_CAP_NS = 60 * 10**9
 
-    Only a participant's first logon per process, and every wrong password, pays for
-    scrypt. The digests are keyed with a secret made at start and never leave memory.
+
+class LogonCheck:
+    """Passwords checked at logon without letting scrypt (~77 ms) stall the venue.
+
+    QuickFIX's acceptor serves every session on one thread, so each scrypt held up every
+    other session's orders for its whole length: with another session logging on 10 times
+    a second, a one-order-in-flight session's p99.9 was 70-75 ms (README "Where the time
+    goes"). Two things keep scrypt rare:
+
+    - for each stored hash, a keyed digest of the password that last matched it is kept,
+      so logging on again costs a SHA-256 (p99.9 about 2 ms in the same test);
+    - after a wrong password, a password that is not the remembered one is refused
+      without being checked for 1 s, doubling with each wrong one in a row up to 60 s. A
+      client retrying a stale password every second then costs one scrypt a minute, not
+      77 ms of every second, and a participant whose password is remembered still gets in.
+
+    The digests are keyed with a secret made at start and never leave memory.
     """
 
-    def __init__(self, verify: Callable[[str, str], bool] = verify_password) -> None:
+    def __init__(
+        self,
+        verify: Callable[[str, str], bool] = verify_password,
+        clock: Callable[[], int] = time.monotonic_ns,
+    ) -> None:
         self._verify = verify
+        self._clock = clock
         self._key = secrets.token_bytes(32)
         self._passed: dict[str, bytes] = {}  # stored hash -> keyed digest of its password
+        self._wrong: dict[str, tuple[int, int]] = {}  # stored hash -> (in a row, wait until)
 
-    def __call__(self, password: str, stored: str) -> bool:
+    def refusal(self, password: str, stored: str) -> str | None:
+        """None if the password is right; otherwise the reason the logon is refused."""
         digest = hmac.digest(self._key, password.encode(), "sha256")
         known = self._passed.get(stored)
         if known is not None and hmac.compare_digest(known, digest):
-            return True
+            self._wrong.pop(stored, None)
+            return None
+        now = self._clock()
+        in_a_row, until = self._wrong.get(stored, (0, 0))
+        if now < until:
+            wait = -(-(until - now) // 10**9)
+            return f"too many wrong passwords ({in_a_row} in a row): try again in {wait} s"
         if not self._verify(password, stored):
-            return False
+            backoff = min(10**9 << min(in_a_row, 6), BACKOFF_CAP_NS)
+            self._wrong[stored] = (in_a_row + 1, now + backoff)
+            return WRONG_PASSWORD
+        self._wrong.pop(stored, None)
         self._passed[stored] = digest
-        return True
+        return None
 
 
 @dataclass(frozen=True, slots=True)

@@ -183,18 +183,26 @@ def test_unsupported_message_type_gets_a_business_reject(connect: Connect) -> No
     assert (reject[372], reject[380]) == ("c", "3")
 
 
-def test_a_participant_who_logged_on_before_still_needs_the_right_password(
+def test_wrong_passwords_back_off_but_a_remembered_password_still_logs_on(
     gateway: GatewayProcess,
 ) -> None:
-    """The gateway remembers a password that passed (so a re-logon skips scrypt); a wrong
-    one after it must still be refused, and the right one must still pass."""
-    for password, answer in [("pw-client1", "A"), ("pw-client2", "5"), ("pw-client1", "A")]:
+    """The gateway remembers a password that passed (a re-logon skips scrypt) and, after a
+    wrong one, refuses other passwords unchecked for a while (how long: the unit tests of
+    LogonCheck); the remembered one gets in at once."""
+    wrong = ("wrong password", "too many wrong passwords (1 in a row): try again in 1 s")
+    for password, answer in [("pw-client1", "A"), ("pw-client2", "5"), ("pw-client2", "5")]:
         session = RawSession(gateway.port, "CLIENT1")
         reply = session.logon(password)
         assert reply[35] == answer
         if answer == "5":
-            assert reply[58].endswith("wrong password")
+            assert reply[58].endswith(wrong)
         else:
             session.send("5", [])
             assert session.receive()[35] == "5"
         session.close()
+    again = RawSession(gateway.port, "CLIENT1")
+    assert again.logon("pw-client1")[35] == "A"
+    again.send("D", [(11, "after-backoff"), (55, "BTC-HKD"), (54, "1"), (38, "0.1"),
+                     (40, "2"), (44, PX), (59, "1"), (60, "20260101-00:00:00")])  # fmt: skip
+    assert again.receive()[150] == "0"
+    again.close()

@@ -1,8 +1,12 @@
-"""Logon password checks: a remembered password spares scrypt, and nothing else passes."""
+"""Logon password checks: a remembered password spares scrypt, wrong ones back off, and
+nothing but the right password ever passes."""
 
 from __future__ import annotations
 
 from fixgw.roster import LogonCheck, hash_password, verify_password
+
+S = 10**9
+STORED = hash_password("s3cret")
 
 
 class CountingScrypt:
@@ -16,33 +20,69 @@ class CountingScrypt:
         return verify_password(password, stored)
 
 
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000 * S
+
+    def __call__(self) -> int:
+        return self.now
+
+
+def checker() -> tuple[LogonCheck, CountingScrypt, Clock]:
+    scrypt, clock = CountingScrypt(), Clock()
+    return LogonCheck(scrypt, clock), scrypt, clock
+
+
 def test_the_right_password_is_checked_with_scrypt_once_then_remembered() -> None:
-    scrypt = CountingScrypt()
-    check = LogonCheck(scrypt)
-    stored = hash_password("s3cret")
-    assert check("s3cret", stored) and check("s3cret", stored) and check("s3cret", stored)
+    check, scrypt, _ = checker()
+    assert [check.refusal("s3cret", STORED) for _ in range(3)] == [None, None, None]
     assert scrypt.calls == 1
 
 
-def test_a_wrong_password_never_passes_and_always_pays_for_scrypt() -> None:
-    scrypt = CountingScrypt()
-    check = LogonCheck(scrypt)
-    stored = hash_password("s3cret")
-    assert not check("guess", stored)
-    assert check("s3cret", stored)
-    assert not check("guess", stored)
-    assert not check("s3cret ", stored)
-    assert not check("", stored)
-    assert scrypt.calls == 5
-    assert check("s3cret", stored)
-    assert scrypt.calls == 5
+def test_after_a_wrong_password_others_wait_a_second_then_are_checked_again() -> None:
+    check, scrypt, clock = checker()
+    assert check.refusal("guess", STORED) == "wrong password"
+    assert check.refusal("s3cret", STORED) == (
+        "too many wrong passwords (1 in a row): try again in 1 s"
+    )
+    assert scrypt.calls == 1  # refused unchecked
+    clock.now += S
+    assert check.refusal("s3cret", STORED) is None
+    assert scrypt.calls == 2
+
+
+def test_wrong_passwords_in_a_row_double_the_wait_up_to_a_minute() -> None:
+    check, scrypt, clock = checker()
+    waits = []
+    for _ in range(9):
+        assert check.refusal("guess", STORED) == "wrong password"
+        refusal = check.refusal("guess", STORED) or ""
+        waits.append(int(refusal.rsplit("in ", 1)[1].removesuffix(" s")))
+        clock.now += waits[-1] * S
+    assert waits == [1, 2, 4, 8, 16, 32, 60, 60, 60]
+    assert scrypt.calls == 9
+    assert check.refusal("s3cret", STORED) is None
+    assert check.refusal("guess", STORED) == "wrong password"  # the count started again
+    assert check.refusal("guess", STORED) == (
+        "too many wrong passwords (1 in a row): try again in 1 s"
+    )
+
+
+def test_a_remembered_password_gets_in_while_others_wait() -> None:
+    check, scrypt, _ = checker()
+    assert check.refusal("s3cret", STORED) is None
+    assert check.refusal("guess", STORED) == "wrong password"
+    assert check.refusal("guess", STORED) is not None
+    assert check.refusal("s3cret", STORED) is None
+    assert check.refusal("guess", STORED) == "wrong password"  # the right one reset the wait
+    assert scrypt.calls == 3
 
 
 def test_a_remembered_password_is_tied_to_the_hash_it_matched() -> None:
     """Another participant, or a new hash after a password change, is checked afresh."""
     check = LogonCheck()
-    old, other = hash_password("s3cret"), hash_password("s3cret")
-    assert check("s3cret", old)
-    assert check("s3cret", other)  # same password, its own salt: its own scrypt
-    assert not check("s3cret", hash_password("rotated"))
-    assert not check("s3cret", "not-a-hash")
+    other = hash_password("s3cret")
+    assert check.refusal("s3cret", STORED) is None
+    assert check.refusal("s3cret", other) is None  # same password, its own salt and scrypt
+    assert check.refusal("s3cret", hash_password("rotated")) == "wrong password"
+    assert check.refusal("s3cret", "not-a-hash") == "wrong password"
