@@ -2,14 +2,16 @@
 
 Starts every server at once, each on a fresh data dir, and drives them one at a time from
 separate client processes (bench/loadgen.py) over raw sockets:
-- closed loop, one request in flight per session, with 1 and with 8 sessions: order → New,
-  cancel → Canceled, and (sessions paired as maker and taker) a crossing order → both fills;
-  in rounds (`--rounds`, default 3), each round running every server in turn, so each
-  gateway/echo ratio pairs runs taken in the same round; the report gives the median ratio
-  and the rounds' range, and percentiles from the histograms merged over the rounds;
-- open loop with 8 sessions: orders at scheduled times at a fixed rate, stepping the rate
-  up until the server no longer keeps up (the echo too, for what QuickFIX-Python itself
-  sustains); on the gateway then a run at 80 % of the highest rate it sustained;
+- closed loop, one request in flight per session, with 1 and with 8 sessions (`--sessions`):
+  order → New, cancel → Canceled, and (sessions paired as maker and taker) a crossing
+  order → both fills; in rounds (`--rounds`, default 3), each round running every server
+  in turn, so each gateway/echo ratio pairs runs taken in the same round; the report gives
+  the median ratio and the rounds' range, and percentiles from the histograms merged over
+  the rounds;
+- open loop with 8 sessions (`--open-sessions`): orders at scheduled times at a fixed rate,
+  stepping the rate up until the server no longer keeps up (the echo too, for what
+  QuickFIX-Python itself sustains); on the gateway then a run at 80 % of the highest rate
+  it sustained;
 - what logons cost the sessions already trading: on each gateway the one-session closed
   loop again while another session logs on and off every 100 ms, then while it keeps
   trying a wrong password.
@@ -175,7 +177,7 @@ def climb(
 
 def open_step(port: int, args: argparse.Namespace, rate: int) -> dict[str, Any]:
     result = loadgen(
-        port, 8, "open", "--rate", str(rate), "--seconds", str(args.step_seconds),
+        port, args.open_sessions, "open", "--rate", str(rate), "--seconds", str(args.step_seconds),
         "--warmup-seconds", "1",
     )  # fmt: skip
     answered = result["news"] == result["sent"] == result["cancels"]
@@ -224,7 +226,7 @@ def closed_rounds(
         turn = round_no % len(servers)
         for name, port, begin in servers[turn:] + servers[:turn]:
             gateway = name.startswith("fixgw")
-            sessions = (1,) if name == "external baseline" else (1, 8)
+            sessions = (1,) if name == "external baseline" else args.sessions
             scenarios = [(f"{n} session(s)", n, False) for n in sessions]
             if gateway:  # a crossing order needs a maker and a taker: one pair of sessions
                 scenarios.append(("crossing pair", 2, True))
@@ -291,6 +293,19 @@ def check_book(data_dir: Path) -> list[str]:
     return [f"{len(left)} orders left open"] if left else []
 
 
+def session_count(text: str) -> int:
+    count = int(text) if text.isdigit() else 0
+    if not 1 <= count <= len(BENCH_PASSWORDS):
+        raise argparse.ArgumentTypeError(
+            f"sessions must be 1 to {len(BENCH_PASSWORDS)} (the roster's bench sessions): {text}"
+        )
+    return count
+
+
+def session_counts(text: str) -> list[int]:
+    return [session_count(part) for part in text.split(",")]
+
+
 def order_paths(text: str) -> list[str]:
     paths = text.split(",")
     unknown = [p for p in paths if p not in ("queued", "inline")]
@@ -310,6 +325,18 @@ def main() -> None:
                                  20_000, 25_000])  # fmt: skip
     parser.add_argument("--step-seconds", type=float, default=3.0)
     parser.add_argument("--rounds", type=int, default=3, help="closed loop, rounds per server")
+    parser.add_argument(
+        "--sessions",
+        type=session_counts,
+        default=[1, 8],
+        help="closed loop: the session counts to run, comma-separated",
+    )
+    parser.add_argument(
+        "--open-sessions",
+        type=session_count,
+        default=8,
+        help="open loop: sessions the rate is spread over",
+    )
     parser.add_argument("--baseline-cmd", help="an external acceptor, {port} in its command")
     parser.add_argument("--baseline-begin", default="FIX.4.4")
     parser.add_argument(

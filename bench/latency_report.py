@@ -41,7 +41,8 @@ def markdown(report: dict[str, Any]) -> str:
         f"store `{params['store']}`; closed loop {params['warmup']:,} warm-up + "
         f"{params['orders']:,} measured per session and round, {params['rounds']} rounds "
         "(histograms merged over the rounds), one request in flight per session; "
-        f"open loop {params['step_seconds']:g} s per rate after 1 s warm-up, 8 sessions. "
+        f"open loop {params['step_seconds']:g} s per rate after 1 s warm-up, "
+        f"{params.get('open_sessions', 8)} sessions. "
         "Latencies in µs from HDR histograms.",
         "",
         "| server | scenario | p50 | p90 | p99 | p99.9 | max | count |",
@@ -118,7 +119,7 @@ def ratios(report: dict[str, Any]) -> list[str]:
     against the echo measured beside it), with the rounds' range."""
     out = []
     for name in GATEWAYS:
-        for sessions in (1, 8):
+        for sessions in report["parameters"].get("sessions", [1, 8]):
             rounds = report.get("round_ratios", {}).get(f"{name}, {sessions} session(s)")
             if not rounds:
                 continue
