@@ -250,40 +250,47 @@ def closed_rounds(
 
 
 @contextmanager
-def logons_alongside(port: int, password: str) -> Iterator[list[int]]:
+def logons_alongside(port: int, password: str) -> Iterator[dict[str, Any]]:
     """Another session logs on and off every `LOGON_EVERY_S` (or is refused, given a wrong
-    password) until the block ends; yields the count of attempts so far."""
+    password) until the block ends; yields its `attempts` so far and, if the gateway stopped
+    answering it, the `failure` that ended them (a figure measured without them is no
+    figure for logons alongside)."""
     stopping = threading.Event()
-    attempts = [0]
+    storm: dict[str, Any] = {"attempts": 0, "failure": ""}
 
     def log_on_and_off() -> None:
         while not stopping.wait(LOGON_EVERY_S):
-            session = RawSession(port, LOGGING_ON)
             try:
-                if session.logon(password)[35] == "A":
-                    session.send("5", [])
-                    session.receive()
-            finally:
-                session.close()
-            attempts[0] += 1
+                session = RawSession(port, LOGGING_ON)
+                try:
+                    if session.logon(password)[35] == "A":
+                        session.send("5", [])
+                        session.receive()
+                finally:
+                    session.close()
+            except (OSError, KeyError) as failure:
+                storm["failure"] = f"{LOGGING_ON} logons stopped: {failure!r}"
+                return
+            storm["attempts"] += 1
 
     thread = threading.Thread(target=log_on_and_off, daemon=True)
     thread.start()
     try:
-        yield attempts
+        yield storm
     finally:
         stopping.set()
         thread.join()
 
 
-def logon_runs(name: str, port: int, args: argparse.Namespace) -> dict[str, Any]:
-    runs = {}
+def logon_runs(name: str, port: int, args: argparse.Namespace) -> tuple[dict[str, Any], list[str]]:
+    runs, problems = {}, []
     for label, password in (("logons", BENCH_PASSWORDS[LOGGING_ON]), ("wrong passwords", "x")):
-        with logons_alongside(port, password) as attempts:
+        with logons_alongside(port, password) as storm:
             result = closed(port, args, 1, False)
-        result["logon_attempts"] = attempts[0]
+        result["logon_attempts"] = storm["attempts"]
         runs[f"{name}, 1 session(s), {label} alongside"] = result
-    return runs
+        problems += [f"{name}, {label} alongside: {storm['failure']}"] if storm["failure"] else []
+    return runs, problems
 
 
 def check_book(data_dir: Path) -> list[str]:
@@ -370,7 +377,9 @@ def main() -> None:
         closed_runs, round_ratios = closed_rounds(servers, args, progress)
         runs.update(closed_runs)
         for name, (gateway, data_dir) in gateways.items():
-            runs.update(logon_runs(name, gateway.port, args))
+            logon_figures, logon_problems = logon_runs(name, gateway.port, args)
+            runs.update(logon_figures)
+            problems += logon_problems
             problems += check_book(data_dir)
         # the open loop, on the echo too: what QuickFIX-Python itself sustains
         runs["echo, open loop"] = climb(servers[0][1], args, progress, "echo", eighty=False)

@@ -111,18 +111,26 @@ class GatewayApp(fix.Application):  # type: ignore[misc]
                 # (see fixgw/fix_sessions.py)
                 fix.Session.lookupSession(session_id).disconnect()
             return
-        entry = self._roster.get(comp_id)
-        if entry is None:
-            raise fix.RejectLogon(f"unknown CompID {comp_id}")
-        if not msg.isSetField(553) or not msg.isSetField(554):
-            raise fix.RejectLogon("Username(553) and Password(554) are required")
-        if msg.getField(553) != comp_id:
-            raise fix.RejectLogon(f"Username does not match SenderCompID {comp_id}")
-        refusal = self._passwords.refusal(msg.getField(554), entry.password_hash)
+        try:
+            refusal = self._logon_refusal(comp_id, msg)
+        except Exception:  # fail closed: `guarded` swallowing it would accept the logon
+            log.exception("logon could not be checked", participant=comp_id)
+            refusal = "the logon could not be checked"
         if refusal is not None:
             raise fix.RejectLogon(refusal)
-        if comp_id in self._sessions.disabled:
-            raise fix.RejectLogon(f"session {comp_id} is disabled by the venue operator")
+
+    def _logon_refusal(self, comp_id: str, msg: fix.Message) -> str | None:
+        entry = self._roster.get(comp_id)
+        if entry is None:
+            return f"unknown CompID {comp_id}"
+        if not msg.isSetField(553) or not msg.isSetField(554):
+            return "Username(553) and Password(554) are required"
+        if msg.getField(553) != comp_id:
+            return f"Username does not match SenderCompID {comp_id}"
+        refusal = self._passwords.refusal(msg.getField(554), entry.password_hash)
+        if refusal is None and comp_id in self._sessions.disabled:
+            refusal = f"session {comp_id} is disabled by the venue operator"
+        return refusal
 
     @guarded
     def fromApp(self, msg: fix.Message, session_id: fix.SessionID) -> None:  # noqa: N802

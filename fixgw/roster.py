@@ -29,17 +29,42 @@ def hash_password(password: str, salt: bytes | None = None) -> str:
     return f"scrypt${_SCRYPT['n']}${_SCRYPT['r']}${_SCRYPT['p']}${salt.hex()}${digest.hex()}"
 
 
-def verify_password(password: str, stored: str) -> bool:
+# hashlib.scrypt's memory limit (OpenSSL's default); a hash asking for more can never be
+# checked, so the roster refuses it rather than every logon failing
+SCRYPT_MAX_MEMORY = 32 * 1024 * 1024
+
+
+def parse_password_hash(stored: str) -> tuple[int, int, int, bytes, bytes]:
+    """(n, r, p, salt, digest) of a `scrypt$n$r$p$salt$hash` text that scrypt can check;
+    ValueError otherwise, saying how to make a good one."""
+    parts = stored.split("$")
     try:
-        scheme, n, r, p, salt, expected = stored.split("$")
+        if len(parts) != 6 or parts[0] != "scrypt":
+            raise ValueError
+        n, r, p = int(parts[1]), int(parts[2]), int(parts[3])
+        salt, digest = bytes.fromhex(parts[4]), bytes.fromhex(parts[5])
+        memory = 128 * r * (p + n + 2)
+        if n < 2 or n & (n - 1) or r < 1 or p < 1 or memory > SCRYPT_MAX_MEMORY:
+            raise ValueError
+        if not salt or len(digest) != 32:
+            raise ValueError
+    except ValueError:
+        raise ValueError(
+            "password_hash is not an scrypt hash this gateway can check "
+            "(make one with `fixgw hash-password`)"
+        ) from None
+    return n, r, p, salt, digest
+
+
+def verify_password(password: str, stored: str) -> bool:
+    """Whether `password` matches `stored`; False, never an exception, for a hash that cannot
+    be checked: a logon callback that raised would be taken by QuickFIX as accepted."""
+    try:
+        n, r, p, salt, expected = parse_password_hash(stored)
     except ValueError:
         return False
-    if scheme != "scrypt":
-        return False
-    digest = hashlib.scrypt(
-        password.encode(), salt=bytes.fromhex(salt), dklen=32, n=int(n), r=int(r), p=int(p)
-    )
-    return hmac.compare_digest(digest.hex(), expected)
+    digest = hashlib.scrypt(password.encode(), salt=salt, dklen=32, n=n, r=r, p=p)
+    return hmac.compare_digest(digest, expected)
 
 
 WRONG_PASSWORD = "wrong password"
@@ -128,6 +153,7 @@ def load_roster(path: Path) -> dict[str, RosterEntry]:
                 int(entry.get("maker_fee_ppm", 0)),
                 int(entry.get("taker_fee_ppm", 0)),
             )
+            parse_password_hash(entry["password_hash"])
             roster[comp_id] = RosterEntry(
                 comp_id,
                 participant,

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from fixgw.config import load_instruments
-from fixgw.roster import load_roster
+from fixgw.roster import hash_password, load_roster, verify_password
 
 
 def run_demo(*, pure: bool) -> str:
@@ -92,8 +92,33 @@ def test_serve_refuses_a_bad_configuration_with_a_reason(tmp_path: Path) -> None
 
 def test_a_roster_entry_of_the_wrong_shape_names_itself(tmp_path: Path) -> None:
     roster = tmp_path / "roster.toml"
-    roster.write_text(
-        '[participants.X]\nrole = "customer"\naccount = 1\npassword_hash = "x"\nfunding = "lots"\n'
-    )
-    with pytest.raises(ValueError, match=r"participant X: bad or missing"):
+    entry = '[participants.X]\nrole = "customer"\naccount = 1\npassword_hash = "{}"\n'
+    roster.write_text(entry.format(hash_password("pw")) + 'funding = "lots"\n')
+    with pytest.raises(ValueError, match=r"participant X: bad or missing .*'items'"):
         load_roster(roster)
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [
+        "x",
+        "scrypt$zz$8$1$00$" + "00" * 32,  # n not a number
+        "scrypt$3$8$1$00$" + "00" * 32,  # n not a power of two
+        "scrypt$32768$8$1$00$" + "00" * 32,  # more memory than scrypt is allowed
+        "scrypt$16384$8$1$zz$" + "00" * 32,  # salt not hex
+        "scrypt$16384$8$1$00$00",  # digest too short
+        "bcrypt$16384$8$1$00$" + "00" * 32,
+    ],
+)
+def test_a_password_hash_scrypt_cannot_check_stops_the_roster_and_never_verifies(
+    tmp_path: Path, stored: str
+) -> None:
+    """Such a hash once made the logon check raise, and QuickFIX took the swallowed
+    exception as an accepted logon: anyone got in with any password."""
+    roster = tmp_path / "roster.toml"
+    roster.write_text(
+        f'[participants.X]\nrole = "customer"\naccount = 1\npassword_hash = "{stored}"\n'
+    )
+    with pytest.raises(ValueError, match=r"participant X: .*`fixgw hash-password`"):
+        load_roster(roster)
+    assert verify_password("anything", stored) is False
