@@ -189,6 +189,7 @@ def open_step(port: int, args: argparse.Namespace, rate: int) -> dict[str, Any]:
         "kept_up": answered and achieved >= 0.95 * rate,
         "latency_us": percentiles(result["histograms"]["open"]),
         "histogram": result["histograms"]["open"],
+        "send_lag_us": percentiles(result["histograms"]["send_lag"]),
     }
 
 

@@ -81,14 +81,17 @@ def open_loop(server: str, climb: dict[str, Any]) -> list[str]:
     lines = [
         f"Open loop, {server}:",
         "",
-        "| offered orders/s | achieved | p50 | p99 | p99.9 | max | every order answered |",
-        "|---:|---:|---:|---:|---:|---:|---|",
+        "| offered orders/s | achieved | p50 | p99 | p99.9 | max | every order answered "
+        "| client's sends late, p50 / p99 |",
+        "|---:|---:|---:|---:|---:|---:|---|---:|",
     ]
     for step in climb["steps"]:
         p = step["latency_us"]
+        lag = step.get("send_lag_us")
+        late = f"{lag['p50']:,} / {lag['p99']:,}" if lag else "not recorded"
         lines.append(
             f"| {step['rate']:,} | {step['achieved']:,} | {p['p50']:,} | {p['p99']:,} | "
-            f"{p['p99.9']:,} | {p['max']:,} | {'yes' if step['answered'] else 'NO'} |"
+            f"{p['p99.9']:,} | {p['max']:,} | {'yes' if step['answered'] else 'NO'} | {late} |"
         )
     sustained = climb["sustained_rate"]
     lines += [

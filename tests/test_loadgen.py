@@ -1,8 +1,15 @@
-"""The latency harness's client reads replies by byte search; these pin down that it splits
-a stream into whole messages and finds fields exactly (a wrong split would miscount)."""
+"""The latency harness's client: it reads replies by byte search (these pin down that it
+splits a stream into whole messages and finds fields exactly; a wrong split would
+miscount), and its open loop answers for every order it scheduled."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from hdrh.histogram import HdrHistogram
+
+from bench.harness import loadgen
+from bench.launch import GatewayProcess
 from bench.loadgen import field, replies
 from bench.rawfix import frame
 
@@ -23,3 +30,21 @@ def test_field_matches_the_whole_tag_only() -> None:
     assert field(message, b"11") == b"a-7"
     assert field(message, b"150") == b"F"
     assert field(message, b"37") == b""
+
+
+def test_open_loop_answers_every_order_and_times_its_own_sends(tmp_path: Path) -> None:
+    """A short open loop against the real gateway: every IOC order gets its New and its
+    Canceled, and every measured send's lateness is recorded (the report's evidence that
+    the client kept its schedule)."""
+    gateway = GatewayProcess(tmp_path, bench_sessions=True)
+    try:
+        result = loadgen(
+            gateway.port, 2, "open", "--rate", "400", "--seconds", "0.5", "--warmup-seconds",
+            "0.25",
+        )  # fmt: skip
+    finally:
+        gateway.stop()
+    assert result["sent"] == result["news"] == result["cancels"] == 300
+    lag = HdrHistogram.decode(result["histograms"]["send_lag"].encode())
+    latency = HdrHistogram.decode(result["histograms"]["open"].encode())
+    assert lag.get_total_count() == latency.get_total_count() == 200
