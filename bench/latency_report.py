@@ -21,6 +21,18 @@ PERCENTILES = (50, 90, 99, 99.9)
 TARGET_RATIO = 1.25
 TARGET_RATE = 20_000
 TARGET_P99_US = 2_000
+# A step's queue grew when the median of its last third exceeds twice its first third's
+# plus this much: a fixed rate the server keeps up with has about the same median throughout.
+GROWTH_SLACK_US = 500
+# A median this far behind is a queue that formed (in the warm-up, say) and never drained,
+# even if it stopped growing: orders are waiting, not being served.
+BACKLOG_P50_US = 10_000
+KEPT_UP = (
+    "every order answered, at least 95 % of the offered rate achieved, a median of at most "
+    f"{BACKLOG_P50_US // 1_000} ms, and the median of the step's last third at most twice "
+    f"its first third's + {GROWTH_SLACK_US:,} µs (a queue that stands or grows through the "
+    "step is saturation, whatever the count says)"
+)
 GATEWAYS = ("fixgw inline", "fixgw queued")  # the gateway's two order paths, as run names
 
 
@@ -82,19 +94,24 @@ def open_loop(server: str, climb: dict[str, Any]) -> list[str]:
         f"Open loop, {server}:",
         "",
         "| offered orders/s | achieved | p50 | p99 | p99.9 | max | every order answered "
-        "| client's sends late, p50 / p99 |",
-        "|---:|---:|---:|---:|---:|---:|---|---:|",
+        "| p50, first → last third | kept up | client's sends late, p50 / p99 |",
+        "|---:|---:|---:|---:|---:|---:|---|---:|---|---:|",
     ]
     for step in climb["steps"]:
         p = step["latency_us"]
         lag = step.get("send_lag_us")
         late = f"{lag['p50']:,} / {lag['p99']:,}" if lag else "not recorded"
+        thirds = step.get("median_first_last_third_us")
+        trend = f"{thirds[0]:,} → {thirds[1]:,}" if thirds else "not recorded"
         lines.append(
             f"| {step['rate']:,} | {step['achieved']:,} | {p['p50']:,} | {p['p99']:,} | "
-            f"{p['p99.9']:,} | {p['max']:,} | {'yes' if step['answered'] else 'NO'} | {late} |"
+            f"{p['p99.9']:,} | {p['max']:,} | {'yes' if step['answered'] else 'NO'} | "
+            f"{trend} | {'yes' if step['kept_up'] else 'no'} | {late} |"
         )
     sustained = climb["sustained_rate"]
     lines += [
+        "",
+        f"Kept up: {KEPT_UP}.",
         "",
         f"- highest rate the {server} kept up with: {sustained:,} orders/s"
         + (
@@ -108,7 +125,13 @@ def open_loop(server: str, climb: dict[str, Any]) -> list[str]:
     if eighty:
         lines.append(
             f"- at 80 % of the sustained rate: p99 {eighty['latency_us']['p99']:,} µs at "
-            f"{eighty['rate']:,} orders/s (target p99 ≤ {TARGET_P99_US:,} µs)"
+            f"{eighty['rate']:,} orders/s"
+            + (
+                f" (target p99 ≤ {TARGET_P99_US:,} µs: "
+                f"{verdict(eighty['latency_us']['p99'] <= TARGET_P99_US)})"
+                if server in GATEWAYS
+                else ""
+            )
         )
     return lines
 

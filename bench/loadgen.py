@@ -227,6 +227,10 @@ def open_loop(links: list[Link], rate: int, seconds: float, warmup: float) -> di
     for link in links:
         selector.register(link.sock, selectors.EVENT_READ, link)
     hist, lag = histogram(), histogram()
+    # the step's first and last thirds apart too: a server that is not keeping up shows it
+    # as a median that grows through the step
+    first, last = histogram(), histogram()
+    third = (total - int(warmup * rate)) // 3
     news = cancels = 0
     start = time.perf_counter_ns() + 10_000_000
     warm_until = int(warmup * rate)
@@ -253,7 +257,12 @@ def open_loop(links: list[Link], rate: int, seconds: float, warmup: float) -> di
                     index = int(field(message, b"11").rpartition(b"-")[2])
                     if index >= warm_until:
                         scheduled = start + int(index * interval)
-                        hist.record_value(max(1, (received - scheduled) // 1_000))
+                        latency = max(1, (received - scheduled) // 1_000)
+                        hist.record_value(latency)
+                        if index < warm_until + third:
+                            first.record_value(latency)
+                        elif index >= total - third:
+                            last.record_value(latency)
                 elif exec_type == b"4":
                     cancels += 1
     elapsed = (time.perf_counter_ns() - start) / 1e9
@@ -263,7 +272,12 @@ def open_loop(links: list[Link], rate: int, seconds: float, warmup: float) -> di
         "news": news,
         "cancels": cancels,
         "elapsed_s": elapsed,
-        "histograms": {"open": hist.encode().decode(), "send_lag": lag.encode().decode()},
+        "histograms": {
+            "open": hist.encode().decode(),
+            "open_first_third": first.encode().decode(),
+            "open_last_third": last.encode().decode(),
+            "send_lag": lag.encode().decode(),
+        },
     }
 
 

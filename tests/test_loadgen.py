@@ -8,7 +8,7 @@ from pathlib import Path
 
 from hdrh.histogram import HdrHistogram
 
-from bench.harness import loadgen
+from bench.harness import behind, loadgen
 from bench.launch import GatewayProcess
 from bench.loadgen import field, replies
 from bench.rawfix import frame
@@ -45,6 +45,16 @@ def test_open_loop_answers_every_order_and_times_its_own_sends(tmp_path: Path) -
     finally:
         gateway.stop()
     assert result["sent"] == result["news"] == result["cancels"] == 300
-    lag = HdrHistogram.decode(result["histograms"]["send_lag"].encode())
-    latency = HdrHistogram.decode(result["histograms"]["open"].encode())
-    assert lag.get_total_count() == latency.get_total_count() == 200
+    counts = {
+        name: HdrHistogram.decode(encoded.encode()).get_total_count()
+        for name, encoded in result["histograms"].items()
+    }
+    assert counts == {"open": 200, "send_lag": 200, "open_first_third": 66, "open_last_third": 66}
+
+
+def test_a_step_is_behind_when_its_median_stands_high_or_grows_through_it() -> None:
+    assert not behind(300, 300, 300)
+    assert not behind(700, 300, 1_100)  # within twice + 0.5 ms: noise on a shared machine
+    assert behind(700, 300, 1_101)
+    assert behind(10_001, 10_000, 10_000)  # a backlog from the warm-up that never drained
+    assert not behind(10_000, 10_000, 10_000)
