@@ -4,12 +4,14 @@ Written once per runner batch in a single transaction (group commit): a client i
 nothing about a batch until `append` has returned, so whatever a client saw is on disk.
 `full` durability (synchronous=FULL) survives power loss; `normal` (synchronous=NORMAL, with
 WAL) survives a crash of the process. The schema lives in `journal.sql` beside this file.
+Snapshots are kept in a store of their own beside it (engine/snapshot_store.py), reached
+through the journal, which only offers those its commands lead up to.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,18 +19,11 @@ from typing import Any
 from engine.command_codec import decode, encode
 from engine.commands import Command
 from engine.events import Event, Trade
+from engine.snapshot_store import Snapshot, SnapshotStore, SnapshotStoreError, store_path
 
 SCHEMA = Path(__file__).resolve().parent / "journal.sql"
 SYNCHRONOUS = {"full": "FULL", "normal": "NORMAL"}
 _TRADE_COLUMNS = ", ".join("?" * 14)
-
-
-@dataclass(frozen=True, slots=True)
-class Snapshot:
-    seq: int
-    ts: int  # the stamp of command `seq`
-    state_hash: str
-    body: str
 
 
 class JournalError(Exception):
@@ -107,9 +102,11 @@ class Journal:
             raise JournalError(f"cannot open the journal {path}: {bad}") from None
         self.last_seq: int = row[0] if row else 0
         self.last_ts: int = row[1] if row else 0
-        self.snapshot_seq: int = self._db.execute(
-            "SELECT coalesce(max(seq), 0) FROM snapshots"
-        ).fetchone()[0]
+        try:
+            self._snapshots = SnapshotStore(store_path(path), SYNCHRONOUS[durability])
+        except SnapshotStoreError as bad:
+            self._db.close()
+            raise JournalError(str(bad)) from None
 
     # -- QUERIES --
 
@@ -135,14 +132,20 @@ class Journal:
     def checkpoints(self) -> dict[int, str]:
         return dict(self._db.execute("SELECT seq, state_hash FROM checkpoints"))
 
+    @property
+    def snapshot_seq(self) -> int:
+        """The command the newest snapshot was taken after (0: none)."""
+        return self._snapshots.latest_seq
+
     def snapshots(self, newest_first: bool = False) -> Iterator[Snapshot]:
-        order = "DESC" if newest_first else "ASC"
-        rows = self._db.execute(
-            "SELECT s.seq, c.ts, s.state_hash, s.body FROM snapshots AS s "
-            f"JOIN commands AS c USING (seq) ORDER BY s.seq {order}"
-        )
-        for row in rows:
-            yield Snapshot(*row)
+        """The snapshots this journal's commands reach: none taken after its last command
+        (a journal restored from an older copy than its snapshot store)."""
+        yield from self._snapshots.snapshots(self.last_seq, newest_first)
+
+    def command_ts(self, seq: int) -> int | None:
+        """The stamp of command `seq`, or None if the journal has no such command."""
+        row = self._db.execute("SELECT ts FROM commands WHERE seq = ?", (seq,)).fetchone()
+        return None if row is None else int(row[0])
 
     # -- COMMANDS --
 
@@ -163,13 +166,13 @@ class Journal:
             raise JournalError(f"journal write failed: {bad}") from None
         self.last_seq, self.last_ts = batch.commands[-1][0], batch.commands[-1][1]
 
-    def write_snapshot(self, seq: int, state_hash: str, body: str) -> None:
-        """Store the state after command `seq` (already journaled) in its own transaction."""
+    def write_snapshot(self, seq: int, ts: int, state_hash: str, parts: Iterable[str]) -> None:
+        """Store the state after command `seq` (already journaled), its text in `parts`.
+        Only one thread at a time may write snapshots; it need not be the one appending."""
         try:
-            self._db.execute("INSERT INTO snapshots VALUES (?, ?, ?)", (seq, state_hash, body))
-        except sqlite3.Error as bad:
-            raise JournalError(f"snapshot write failed: {bad}") from None
-        self.snapshot_seq = seq
+            self._snapshots.write(seq, ts, state_hash, parts)
+        except SnapshotStoreError as bad:
+            raise JournalError(str(bad)) from None
 
     def checkpoint_wal(self) -> tuple[int, int]:
         """Copy what the WAL holds back into the database without blocking writers (a
@@ -189,4 +192,5 @@ class Journal:
     def close(self) -> None:
         if self._checkpointer is not None:
             self._checkpointer.close()
+        self._snapshots.close()
         self._db.close()

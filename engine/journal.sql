@@ -36,11 +36,5 @@ CREATE TABLE IF NOT EXISTS checkpoints (
     state_hash  TEXT NOT NULL
 );
 
--- The engine's whole state after a command (engine/snapshot.py's JSON), written every so
--- often and at a clean stop. Recovery restores the latest one, checks it against its hash,
--- and replays only the commands after it; the commands above stay the source of truth.
-CREATE TABLE IF NOT EXISTS snapshots (
-    seq         INTEGER PRIMARY KEY REFERENCES commands (seq),
-    state_hash  TEXT NOT NULL,
-    body        TEXT NOT NULL
-);
+-- Snapshots of the engine's whole state live in a file of their own beside this one
+-- (engine/snapshots.sql), so writing one never holds this file's write lock.

@@ -14,8 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from engine.core import Engine
-from engine.journal import Journal, Snapshot
+from engine.journal import Journal
 from engine.snapshot import SnapshotError, capture, restore
+from engine.snapshot_store import Snapshot
 
 
 class RecoveryError(Exception):
@@ -38,7 +39,7 @@ def recover(build: Callable[[], Engine], journal: Journal) -> tuple[Engine, Reco
     for snapshot in journal.snapshots(newest_first=True):
         engine = build()
         try:
-            _load(engine, snapshot)
+            _load(engine, snapshot, journal)
         except SnapshotError as bad:
             notes.append(f"snapshot at command {snapshot.seq} not used: {bad}")
             continue
@@ -86,6 +87,9 @@ def verify(build: Callable[[], Engine], journal: Journal) -> Verified:
         if reached.last_seq != snapshot.seq:
             raise RecoveryError(f"snapshot at command {snapshot.seq} is past the journal's end")
         checkpoints += reached.checkpoints_verified
+        mismatch = _other_command(snapshot, journal)
+        if mismatch:
+            raise RecoveryError(f"snapshot at command {snapshot.seq}: {mismatch}")
         _check(engine, snapshot.seq, snapshot.state_hash, "its snapshot recorded")
         restored = build()
         try:
@@ -105,7 +109,22 @@ def verify(build: Callable[[], Engine], journal: Journal) -> Verified:
     )
 
 
-def _load(engine: Engine, snapshot: Snapshot) -> None:
+def _other_command(snapshot: Snapshot, journal: Journal) -> str:
+    """Why a snapshot was not taken after this journal's command of its number ("" if it
+    was): the two files of a data dir copied from different places, say."""
+    recorded = journal.command_ts(snapshot.seq)
+    if recorded == snapshot.ts:
+        return ""
+    return (
+        f"it was taken after a command stamped {snapshot.ts}, the journal's command "
+        f"{snapshot.seq} is stamped {recorded}"
+    )
+
+
+def _load(engine: Engine, snapshot: Snapshot, journal: Journal) -> None:
+    mismatch = _other_command(snapshot, journal)
+    if mismatch:
+        raise SnapshotError(mismatch)
     restore(engine, snapshot.body)
     actual = engine.state_hash()
     if actual != snapshot.state_hash:

@@ -26,7 +26,7 @@ from engine.core import Engine
 from engine.events import Event
 from engine.journal import Journal, JournalBatch, JournalError
 from engine.refusal import Refused
-from engine.snapshot import SnapshotCache, capture
+from engine.snapshot import SnapshotCache, capture_parts
 from fixgw.fix_sessions import SessionDirectory
 from fixgw.inbound import (
     BalanceQuery,
@@ -42,6 +42,7 @@ from fixgw.operator_desk import QUERIES, AfterCommit, OperatorDesk, OperatorRequ
 from fixgw.reference import security_list
 from fixgw.reports import Outgoing, ReportWriter
 from fixgw.roster import RosterEntry
+from fixgw.snapshot_writer import SnapshotWriter
 
 log = structlog.get_logger("fixgw.runner")
 
@@ -120,6 +121,8 @@ class Runner:
         self._seq = journal.last_seq if journal else 0
         self._pending = JournalBatch()
         self._snapshot_cache = SnapshotCache()
+        self._snapshots = SnapshotWriter(journal) if journal is not None else None
+        self._snapshot_seq = journal.snapshot_seq if journal else 0  # the last one captured
         if journal is not None:
             self._snapshot_cache.keep_up(engine)  # a recovered day's orders, once, at start
         self._cached_seq = self._seq
@@ -199,8 +202,11 @@ class Runner:
         self._thread.start()
 
     def stop(self) -> None:
+        """Stop the engine thread, once every snapshot it took is written."""
         self.put(_Stop())
         self._thread.join()
+        if self._snapshots is not None:
+            self._snapshots.wait()
 
     def run_timer(self, stopping: threading.Event, period: float = 1.0) -> None:
         """On its own thread: one Tick per period until `stopping` is set, and the journal's
@@ -263,27 +269,34 @@ class Runner:
             self._sessions.send(participant, msg)
         if self._after_commit or self._answers:
             self._answer_operators()
-        if self._journal:
+        if self._snapshots is not None:
             if self._seq - self._cached_seq >= CACHE_EVERY:  # after the replies, off their path
                 self._snapshot_cache.keep_up(self.engine)
                 self._cached_seq = self._seq
-            if self._seq - self._journal.snapshot_seq >= self._snapshot_every:
-                self.write_snapshot()
+            due = self._seq - self._snapshot_seq >= self._snapshot_every
+            if due and not self._snapshots.busy():
+                self._take_snapshot(self._snapshots)
         return running
 
     def write_snapshot(self) -> None:
-        """Snapshot the state after the last journaled command, once its replies are out.
-        Only a holder of the sequencer lock may call it, or anyone once the runner has
-        stopped. A failed snapshot costs only recovery time, so it is logged and trading
-        goes on."""
+        """Snapshot the state after the last journaled command and wait until it is written
+        (at a clean stop). Only a holder of the sequencer lock may call it, or anyone once
+        the runner has stopped."""
+        if self._snapshots is not None:
+            self._snapshots.wait()
+            self._take_snapshot(self._snapshots)
+            self._snapshots.wait()
+
+    def _take_snapshot(self, writer: SnapshotWriter) -> None:
+        """Capture the state after the last journaled command, once its replies are out, for
+        the writer's thread to write (SnapshotWriter). The capture is all the sequencer
+        pays; a failed write costs only recovery time, so it is logged and trading goes on."""
         journal = self._journal
-        if journal is None or self._pending or self._seq in (0, journal.snapshot_seq):
+        if journal is None or self._pending or self._seq in (0, self._snapshot_seq):
             return
-        try:
-            body = capture(self.engine, self._snapshot_cache)
-            journal.write_snapshot(self._seq, self.engine.state_hash(), body)
-        except JournalError as failure:
-            log.error("snapshot not written", error=str(failure))
+        parts = capture_parts(self.engine, self._snapshot_cache)
+        writer.offer(journal.last_seq, journal.last_ts, self.engine.state_hash(), parts)
+        self._snapshot_seq = self._seq
 
     def _answer_operators(self) -> None:
         """Once the batch is on disk: carry out what operator actions do outside the engine,

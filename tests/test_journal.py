@@ -11,6 +11,7 @@ from engine.core import Engine
 from engine.journal import Journal, JournalBatch, JournalError
 from engine.recovery import RecoveryError, recover, replay, verify
 from engine.snapshot import capture
+from engine.snapshot_store import store_path
 from fixgw.orderflow import FULL_MIX, OrderFlow, flow_participants, to_engine_commands
 from tests.venue import BTC, VENUE_SPECS
 
@@ -36,7 +37,8 @@ def journaled_run(
                 batch.checkpoints.append((seq, engine.state_hash()))
         journal.append(batch)
         if snapshot_every and journal.last_seq - journal.snapshot_seq >= snapshot_every:
-            journal.write_snapshot(journal.last_seq, engine.state_hash(), capture(engine))
+            state_hash, body = engine.state_hash(), capture(engine)
+            journal.write_snapshot(journal.last_seq, journal.last_ts, state_hash, [body])
     journal.close()
     return engine
 
@@ -109,9 +111,11 @@ def test_recovery_starts_from_the_newest_snapshot(tmp_path: Path) -> None:
 
 def test_a_snapshot_that_does_not_restore_is_passed_over(tmp_path: Path) -> None:
     original = journaled_run(tmp_path / "j.sqlite", 2_500, snapshot_every=1_000)
-    db = sqlite3.connect(tmp_path / "j.sqlite")
-    db.execute("UPDATE snapshots SET body = replace(body, '\"next_ids\":[', '\"next_ids\":[9')")
-    db.execute("UPDATE snapshots SET body = '{' WHERE seq = 1024")
+    db = sqlite3.connect(store_path(tmp_path / "j.sqlite"))
+    db.execute(
+        "UPDATE snapshot_parts SET text = replace(text, '\"next_ids\":[', '\"next_ids\":[9')"
+    )
+    db.execute("UPDATE snapshot_parts SET text = '{' WHERE seq = 1024")
     db.commit()
     engine, result = recover(new_engine, Journal(tmp_path / "j.sqlite"))
     assert (result.snapshot_seq, result.replayed, result.checkpoints_verified) == (0, 2_500, 5)
@@ -135,7 +139,7 @@ def test_verify_replays_everything_and_checks_every_snapshot(tmp_path: Path) -> 
         2,
     )
     assert result.state_hash == original.state_hash()
-    db = sqlite3.connect(tmp_path / "j.sqlite")
+    db = sqlite3.connect(store_path(tmp_path / "j.sqlite"))
     db.execute("UPDATE snapshots SET state_hash = 'feed' WHERE seq = 2048")
     db.commit()
     with pytest.raises(RecoveryError, match=r"after command 2048 is .* its snapshot recorded feed"):
