@@ -11,6 +11,7 @@ Every answer is a JSON-able dict: `ok`, and `rows` and `message`, or `error`.
 from __future__ import annotations
 
 import functools
+import gc
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -196,6 +197,9 @@ class OperatorDesk:
                     "snapshot_at": journal.snapshot_seq if journal else 0,
                     "last_commit_us": round(self._runner.last_commit_ns / 1_000),
                     "open_orders": sum(1 for _ in self._engine.open_orders()),
+                    # the garbage collector's work, for whoever chases a latency spike
+                    "gc_frozen_objects": gc.get_freeze_count(),
+                    "gc_collections": "/".join(str(g["collections"]) for g in gc.get_stats()),
                 }
             ]
         )

@@ -9,6 +9,7 @@ for the acceptor's lifetime: the binding keeps C++ references to them, not Pytho
 from __future__ import annotations
 
 import faulthandler
+import gc
 import os
 import signal
 import sys
@@ -227,6 +228,7 @@ def serve(config: GatewayConfig) -> int:
         return 3
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: gateway.stopping.set())
+    settle_heap()
     gateway.start()
     recovered = gateway.recovered
     for note in recovered.notes:
@@ -252,6 +254,16 @@ def serve(config: GatewayConfig) -> int:
         flush=True,
     )
     _leave(0)
+
+
+def settle_heap() -> None:
+    """Take everything alive before trading — the libraries' ~68,000 objects, the recovered
+    state — out of the cyclic garbage collector's sight. Its full passes scanned all of it:
+    9 ms each on a quiet machine, and the 25 to 29 ms maxima of the eight-session closed loop
+    (one every 70,000 to 100,000 commands; gone with the collector off). Objects made later
+    are collected as usual."""
+    gc.collect()
+    gc.freeze()
 
 
 def _leave(code: int) -> NoReturn:
