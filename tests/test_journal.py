@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from engine.core import Engine
-from engine.journal import Journal, JournalBatch, JournalError
+from engine.journal import PAGE_SIZE, Journal, JournalBatch, JournalError
 from engine.recovery import RecoveryError, recover, replay, verify
 from engine.snapshot import capture
 from engine.snapshot_store import store_path
@@ -162,7 +162,9 @@ def test_wal_checkpoints_leave_the_commits_when_run_in_the_background(
         batch = JournalBatch()
         batch.add(seq, seq, command, engine.apply(command, seq))
         journal.append(batch)
-    wal_pages = path.with_name("j.sqlite-wal").stat().st_size // 4096
+    page_size = sqlite3.connect(path).execute("PRAGMA page_size").fetchone()[0]
+    assert page_size == PAGE_SIZE  # a new journal's small pages (engine/journal.py)
+    wal_pages = path.with_name("j.sqlite-wal").stat().st_size // (page_size + 24)
     if background:
         assert wal_pages > 1_500  # every commit's pages still there: nobody checkpointed
         frames, copied = journal.checkpoint_wal()
