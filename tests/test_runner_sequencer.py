@@ -10,6 +10,7 @@ import pytest
 
 from engine.commands import MoveFunds, NewOrder
 from engine.core import Engine
+from engine.journal import Journal
 from engine.model import OrderType, Side, TimeInForce
 from fixgw.fix_sessions import SessionDirectory
 from fixgw.inbound import Echo
@@ -25,7 +26,9 @@ ECHO = Echo("D", "", "", "", "BTC-HKD", "1")
 PX_TIME = "20261121-10:00:00.000"
 
 
-def new_runner(inline: bool = True) -> tuple[Runner, Engine]:
+def new_runner(
+    inline: bool = True, journal: Journal | None = None, snapshot_every: int = 100_000
+) -> tuple[Runner, Engine]:
     engine = Engine(VENUE_SPECS, VENUE_PARTICIPANTS)
     instruments = {s.symbol: s for s in VENUE_SPECS}
     runner = Runner(
@@ -34,6 +37,8 @@ def new_runner(inline: bool = True) -> tuple[Runner, Engine]:
         MarketDataPublisher(instruments, engine.books),
         SessionDirectory(),
         inline=inline,
+        journal=journal,
+        snapshot_every=snapshot_every,
     )
     return runner, engine
 

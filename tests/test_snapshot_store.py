@@ -14,12 +14,8 @@ from engine.journal import Journal, JournalBatch
 from engine.recovery import RecoveryError, recover, verify
 from engine.snapshot import capture
 from engine.snapshot_store import Snapshot, store_path
-from fixgw.fix_sessions import SessionDirectory
-from fixgw.marketdata import MarketDataPublisher
-from fixgw.reports import ReportWriter
-from fixgw.runner import Runner
 from tests.test_journal import journaled_run, new_engine
-from tests.test_runner_sequencer import order
+from tests.test_runner_sequencer import new_runner, order
 from tests.venue import VENUE_PARTICIPANTS, VENUE_SPECS
 
 
@@ -43,17 +39,8 @@ def test_the_journal_commits_while_the_snapshot_store_is_being_written(tmp_path:
 
 
 def test_the_sequencer_goes_on_while_its_snapshot_is_written(tmp_path: Path) -> None:
-    engine = Engine(VENUE_SPECS, VENUE_PARTICIPANTS)
-    instruments = {s.symbol: s for s in VENUE_SPECS}
     journal = Journal(tmp_path / "j.sqlite", "normal")
-    runner = Runner(
-        engine,
-        ReportWriter(instruments),
-        MarketDataPublisher(instruments, engine.books),
-        SessionDirectory(),
-        journal=journal,
-        snapshot_every=5,
-    )
+    runner, engine = new_runner(journal=journal, snapshot_every=5)
     holder = locked(store_path(journal.path))
     for i in range(8):
         runner.process_batch([order(f"o{i}")])
