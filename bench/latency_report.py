@@ -99,14 +99,13 @@ def open_loop(server: str, climb: dict[str, Any]) -> list[str]:
     ]
     for step in climb["steps"]:
         p = step["latency_us"]
-        lag = step.get("send_lag_us")
-        late = f"{lag['p50']:,} / {lag['p99']:,}" if lag else "not recorded"
-        thirds = step.get("median_first_last_third_us")
-        trend = f"{thirds[0]:,} → {thirds[1]:,}" if thirds else "not recorded"
+        lag = step["send_lag_us"]
+        early, late = step["median_first_last_third_us"]
         lines.append(
             f"| {step['rate']:,} | {step['achieved']:,} | {p['p50']:,} | {p['p99']:,} | "
             f"{p['p99.9']:,} | {p['max']:,} | {'yes' if step['answered'] else 'NO'} | "
-            f"{trend} | {'yes' if step['kept_up'] else 'no'} | {late} |"
+            f"{early:,} → {late:,} | {'yes' if step['kept_up'] else 'no'} | "
+            f"{lag['p50']:,} / {lag['p99']:,} |"
         )
     sustained = climb["sustained_rate"]
     lines += [

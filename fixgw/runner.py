@@ -295,8 +295,10 @@ class Runner:
         if journal is None or self._pending or self._seq in (0, self._snapshot_seq):
             return
         parts = capture_parts(self.engine, self._snapshot_cache)
+        # with nothing pending, the journal's last command is the sequencer's: its number
+        # and its stamp, from the one place that has both
         writer.offer(journal.last_seq, journal.last_ts, self.engine.state_hash(), parts)
-        self._snapshot_seq = self._seq
+        self._snapshot_seq = journal.last_seq
 
     def _answer_operators(self) -> None:
         """Once the batch is on disk: carry out what operator actions do outside the engine,

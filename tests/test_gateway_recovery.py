@@ -18,6 +18,7 @@ import pytest
 from bench.launch import PASSWORDS, GatewayProcess
 from engine.journal import Journal
 from engine.recovery import replay
+from engine.snapshot_store import store_path
 from fixgw.config import DEFAULT_INSTRUMENTS, engine_factory
 from fixgw.roster import load_roster
 from tests.fixclient import FixClient
@@ -146,7 +147,7 @@ def test_a_journal_that_does_not_match_refuses_to_start(tmp_path: Path, clients:
         report(c1, new_order(c1, "1", "0.1", str(699_000 + i)), "0")
     clients.close_all()
     gateway.stop()
-    snapshots = sqlite3.connect(tmp_path / "var" / "journal.snapshots.sqlite")
+    snapshots = sqlite3.connect(store_path(tmp_path / "var" / "journal.sqlite"))
     snapshots.execute("DELETE FROM snapshots")  # else recovery starts after command 2
     snapshots.commit()
     db = sqlite3.connect(tmp_path / "var" / "journal.sqlite")
