@@ -3,7 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
-SOURCES := setup.py pyproject.toml $(wildcard engine/*.pyx engine/*.pxd)
+SOURCES := setup.py pyproject.toml $(wildcard engine/*.pyx engine/*.pxd) \
+	$(wildcard fixgw/quickfix_patch/*)
 
 .DEFAULT_GOAL := help
 
@@ -14,6 +15,7 @@ help: ## List the targets
 $(STAMP): $(SOURCES)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	sh fixgw/quickfix_patch/install.sh $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 

@@ -11,9 +11,9 @@ separate client processes (bench/loadgen.py) over raw sockets:
 - open loop with 8 sessions (`--open-sessions`): orders at scheduled times at a fixed rate,
   stepping the rate up until the server no longer keeps up (the echo too, for what
   QuickFIX-Python itself sustains); then a run at 80 % of the highest rate each sustained;
-- what logons cost the sessions already trading: on each gateway the one-session closed
-  loop again while another session logs on and off every 100 ms, then while it keeps
-  trying a wrong password.
+- what other connections cost the sessions already trading: on each gateway the
+  one-session closed loop again while another session logs on and off every 100 ms, while
+  it keeps trying a wrong password, and while connections send half a message and wait.
 The gateway runs once per order path (`--order-paths`, default both: `queued`, each request
 handed to the engine thread; `inline`, worked on QuickFIX's thread).
 Baselines measured in the same run with the same client: the bare QuickFIX-Python echo
@@ -29,12 +29,13 @@ from __future__ import annotations
 import argparse
 import json
 import shlex
+import socket
 import subprocess
 import sys
 import tempfile
 import threading
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -50,6 +51,8 @@ from fixgw.operator_cli import ask
 
 BEGIN = "FIX.4.4"
 LOGON_EVERY_S = 0.1
+HALF_MESSAGE_EVERY_S = 0.01
+HALF_MESSAGES_OPEN = 20
 LOGGING_ON = "BENCH8"  # not one of the one-session loop's
 
 
@@ -294,12 +297,54 @@ def logons_alongside(port: int, password: str) -> Iterator[dict[str, Any]]:
         thread.join()
 
 
+@contextmanager
+def half_messages_alongside(port: int) -> Iterator[dict[str, Any]]:
+    """Connections that send half a message and nothing more, a new one every
+    `HALF_MESSAGE_EVERY_S`, up to `HALF_MESSAGES_OPEN` at once (the oldest closed to make
+    room): what a stock QuickFIX 1.16 acceptor waited up to a second on, each time."""
+    stopping = threading.Event()
+    storm: dict[str, Any] = {"attempts": 0, "failure": ""}
+
+    def loiter() -> None:
+        open_ones: list[socket.socket] = []
+        try:
+            while not stopping.wait(HALF_MESSAGE_EVERY_S):
+                try:
+                    loiterer = socket.create_connection(("127.0.0.1", port), timeout=5)
+                    loiterer.sendall(b"8=FIX.4.4\x019=")
+                except OSError as failure:
+                    storm["failure"] = f"half messages stopped: {failure!r}"
+                    return
+                open_ones.append(loiterer)
+                if len(open_ones) > HALF_MESSAGES_OPEN:
+                    open_ones.pop(0).close()
+                storm["attempts"] += 1
+        finally:
+            for loiterer in open_ones:
+                loiterer.close()
+
+    thread = threading.Thread(target=loiter, daemon=True)
+    thread.start()
+    try:
+        yield storm
+    finally:
+        stopping.set()
+        thread.join()
+
+
 def logon_runs(name: str, port: int, args: argparse.Namespace) -> tuple[dict[str, Any], list[str]]:
+    """The one-session closed loop again with other connections alongside: logons, wrong
+    passwords, half messages before a logon."""
     runs, problems = {}, []
-    for label, password in (("logons", BENCH_PASSWORDS[LOGGING_ON]), ("wrong passwords", "x")):
-        with logons_alongside(port, password) as storm:
+    alongside: list[tuple[str, AbstractContextManager[dict[str, Any]]]] = [
+        ("logons", logons_alongside(port, BENCH_PASSWORDS[LOGGING_ON])),
+        ("wrong passwords", logons_alongside(port, "x")),
+        ("half messages", half_messages_alongside(port)),
+    ]
+    for label, others in alongside:
+        with others as storm:
             result = closed(port, args, 1, False)
-        result["logon_attempts"] = storm["attempts"]
+        result["attempts_alongside"] = storm["attempts"]
         runs[f"{name}, 1 session(s), {label} alongside"] = result
         problems += [f"{name}, {label} alongside: {storm['failure']}"] if storm["failure"] else []
     return runs, problems

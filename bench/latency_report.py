@@ -170,17 +170,18 @@ def ratios(report: dict[str, Any]) -> list[str]:
 
 
 def logons(runs: dict[str, Any]) -> list[str]:
-    """What another session's logons cost one trading session: all its requests (orders and
-    cancels) with the logons alongside against without, on the same gateway."""
+    """What other connections cost one trading session (logons, wrong passwords, half
+    messages before a logon): all its requests (orders and cancels) with them alongside
+    against without, on the same gateway."""
     out = []
     for name, run in runs.items():
-        if "logon_attempts" not in run:
+        if "attempts_alongside" not in run:
             continue
         gateway = name.split(", ")[0]
         busy = every_request(run)
         calm = every_request(runs.get(f"{gateway}, 1 session(s)", {}))
         out.append(
-            f"- {name} ({run['logon_attempts']} logon attempts), orders and cancels: "
+            f"- {name} ({run['attempts_alongside']} connections), orders and cancels: "
             f"p99 {busy['p99']:,}, p99.9 {busy['p99.9']:,}, max {busy['max']:,} µs"
             + (f" (without: {calm['p99']:,}, {calm['p99.9']:,}, {calm['max']:,})" if calm else "")
         )

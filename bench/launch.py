@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 from typing import IO
 
@@ -38,8 +39,10 @@ def write_config(
     gateway_settings: str = "",
     funding: str = FUNDING,
     bench_sessions: bool = False,
+    participant_settings: Mapping[str, str] | None = None,
 ) -> Path:
-    """A roster of the demo participants, each opening with `funding` (a TOML table)."""
+    """A roster of the demo participants, each opening with `funding` (a TOML table);
+    `participant_settings` adds TOML lines to named participants' entries."""
     entries = []
     everyone = PASSWORDS | (BENCH_PASSWORDS if bench_sessions else {})
     for account, (comp_id, password) in enumerate(everyone.items(), 1):
@@ -49,6 +52,7 @@ def write_config(
             f"cancel_on_disconnect = {str(comp_id in cancel_on_disconnect).lower()}\n"
             f'password_hash = "{hash_password(password)}"\n'
             f"funding = {funding}\n"
+            f"{(participant_settings or {}).get(comp_id, '')}"
         )
     (workdir / "roster.toml").write_text("\n".join(entries))
     config = workdir / "fixgw.toml"
@@ -74,12 +78,18 @@ class GatewayProcess:
         wrapper: tuple[str, ...] = (),
         funding: str = FUNDING,
         bench_sessions: bool = False,
+        participant_settings: Mapping[str, str] | None = None,
     ) -> None:
         """`wrapper` is a command the gateway runs under (for example `setpriv ...`)."""
         self.workdir = workdir
         self.port = free_port()
         config = write_config(
-            workdir, cancel_on_disconnect, gateway_settings, funding, bench_sessions
+            workdir,
+            cancel_on_disconnect,
+            gateway_settings,
+            funding,
+            bench_sessions,
+            participant_settings,
         )
         self.proc = subprocess.Popen(
             [

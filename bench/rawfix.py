@@ -8,16 +8,23 @@ from __future__ import annotations
 
 import socket
 import time
+from collections.abc import Sequence
 
 SOH = "\x01"
 
 
-def frame(body_fields: list[tuple[int, str]], *, body_length_delta: int = 0,
+Value = str | bytes  # bytes for what no text can say: bytes that are not UTF-8
+
+
+def frame(body_fields: Sequence[tuple[int, Value]], *, body_length_delta: int = 0,
           checksum_delta: int = 0, begin_string: str = "FIX.4.4") -> bytes:  # fmt: skip
-    body = "".join(f"{tag}={value}{SOH}" for tag, value in body_fields)
-    head = f"8={begin_string}{SOH}9={len(body) + body_length_delta}{SOH}"
-    checksum = (sum((head + body).encode()) + checksum_delta) % 256
-    return f"{head}{body}10={checksum:03d}{SOH}".encode()
+    body = b"".join(
+        f"{tag}=".encode() + (value if isinstance(value, bytes) else value.encode()) + b"\x01"
+        for tag, value in body_fields
+    )
+    head = f"8={begin_string}{SOH}9={len(body) + body_length_delta}{SOH}".encode()
+    checksum = (sum(head + body) + checksum_delta) % 256
+    return head + body + f"10={checksum:03d}{SOH}".encode()
 
 
 def parse(raw: bytes) -> dict[int, str]:
@@ -35,15 +42,15 @@ class RawSession:
     def send_raw(self, data: bytes) -> None:
         self.sock.sendall(data)
 
-    def message(self, msg_type: str, fields: list[tuple[int, str]], **corrupt: int) -> bytes:
+    def message(self, msg_type: str, fields: Sequence[tuple[int, Value]], **corrupt: int) -> bytes:
         """Frame the next message of this session (and advance the sequence number)."""
         stamp = time.strftime("%Y%m%d-%H:%M:%S", time.gmtime())
-        header = [(35, msg_type), (49, self.comp_id), (56, "FIXGW"), (34, str(self.seq)),
-                  (52, stamp)]  # fmt: skip
+        header: list[tuple[int, Value]] = [(35, msg_type), (49, self.comp_id), (56, "FIXGW"),
+                                           (34, str(self.seq)), (52, stamp)]  # fmt: skip
         self.seq += 1
-        return frame(header + fields, begin_string=self.begin_string, **corrupt)
+        return frame([*header, *fields], begin_string=self.begin_string, **corrupt)
 
-    def send(self, msg_type: str, fields: list[tuple[int, str]], **corrupt: int) -> None:
+    def send(self, msg_type: str, fields: Sequence[tuple[int, Value]], **corrupt: int) -> None:
         self.send_raw(self.message(msg_type, fields, **corrupt))
 
     def logon(self, password: str) -> dict[int, str]:

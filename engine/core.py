@@ -433,6 +433,10 @@ class Engine(VenueOperations):
             order.leaves_qty,
             order.notional,
             order.status,
+            order.qty,
+            order.order_type,
+            order.time_in_force,
+            order.price,
         )
 
     def _self_trade_cut(self, order: Order, qty: int, leaves: int, ts: int) -> OrderCancelled:
@@ -471,6 +475,10 @@ class Engine(VenueOperations):
             order.notional,
             reason,
             order.status,
+            order.qty,
+            order.order_type,
+            order.time_in_force,
+            order.price,
         )
 
     def _expire_where(self, due: Callable[[Order], bool], ts: int) -> list[Event]:
@@ -492,6 +500,10 @@ class Engine(VenueOperations):
                     qty,
                     order.cum_qty,
                     order.notional,
+                    order.qty,
+                    order.order_type,
+                    order.time_in_force,
+                    order.price,
                 )
             )
         return events
@@ -610,17 +622,14 @@ class Engine(VenueOperations):
                 )
             order_id = known
         order = self._orders.get(order_id)
-        if order is None:
-            if 0 < order_id < self.next_order_id:
-                raise Refused(
-                    RejectCode.ORDER_ALREADY_DONE, f"order {order_id} is no longer open", order_id
-                )
-            raise Refused(RejectCode.UNKNOWN_ORDER, f"unknown order {order_id}")
-        if order.participant != participant:
+        if order is not None and order.participant == participant:
+            return order
+        # another participant's order, open or not, reads exactly like one that never was
+        if order is None and self._status_for(participant, order_id) is not None:
             raise Refused(
-                RejectCode.NOT_ORDER_OWNER, f"order {order_id} belongs to another participant"
+                RejectCode.ORDER_ALREADY_DONE, f"order {order_id} is no longer open", order_id
             )
-        return order
+        raise Refused(RejectCode.UNKNOWN_ORDER, f"unknown order {order_id}")
 
     def _check_new(self, cmd: NewOrder, ts: int) -> tuple[Participant, InstrumentState]:
         participant = self._trading_participant(cmd.participant)

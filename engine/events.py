@@ -69,6 +69,10 @@ class Fill:
     leaves_qty: int
     notional: int
     status: OrderStatus
+    order_qty: int  # the order's terms, which every execution report repeats
+    order_type: OrderType
+    time_in_force: TimeInForce
+    price: int  # its limit price; 0 for a market order
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +108,10 @@ class OrderCancelled:
     notional: int
     reason: CancelReason
     status: OrderStatus
+    order_qty: int  # the order's terms, which every execution report repeats
+    order_type: OrderType
+    time_in_force: TimeInForce
+    price: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +144,10 @@ class OrderExpired:
     qty: int
     cum_qty: int
     notional: int
+    order_qty: int  # the order's terms, which every execution report repeats
+    order_type: OrderType
+    time_in_force: TimeInForce
+    price: int
 
 
 @dataclass(frozen=True, slots=True)

@@ -96,7 +96,6 @@ class RejectCode(StrEnum):
     INVALID_EXPIRE_TIME = "invalid_expire_time"
     POST_ONLY_WOULD_TAKE = "post_only_would_take"
     UNKNOWN_ORDER = "unknown_order"
-    NOT_ORDER_OWNER = "not_order_owner"
     ORDER_ALREADY_DONE = "order_already_done"
     INSUFFICIENT_FUNDS = "insufficient_funds"
     UNKNOWN_ASSET = "unknown_asset"

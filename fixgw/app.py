@@ -16,9 +16,11 @@ import quickfix as fix
 import structlog
 
 from fixgw.fix_sessions import SessionDirectory
-from fixgw.inbound import FIX_SIDES, Echo, MessageFields, Refusal, RequestReader
-from fixgw.roster import LogonCheck, RosterEntry
-from fixgw.runner import EdgeRefusal, Request, Runner, SessionEnded
+from fixgw.fix_text import MessageFields, Unreadable
+from fixgw.inbound import FIX_SIDES, Echo, Refusal, RequestReader
+from fixgw.quickfix_build import current_peer
+from fixgw.roster import LogonCheck, RosterEntry, allowed_from
+from fixgw.runner import EdgeRefusal, Request, Runner, SessionEnded, UnreadableMessage
 
 log = structlog.get_logger("fixgw.app")
 
@@ -47,6 +49,14 @@ def guarded(callback: Callback) -> Callback:
     return wrapper  # type: ignore[return-value]
 
 
+MAX_SECRET = 128
+
+
+def _credential(text: str) -> bool:
+    """Printable ASCII and bounded: anything else is refused before it is hashed or shown."""
+    return 0 < len(text) <= MAX_SECRET and text.isascii() and text.isprintable()
+
+
 def comp_id_of(session_id: fix.SessionID) -> str:
     return str(session_id.getTargetCompID().getValue())
 
@@ -58,10 +68,14 @@ class GatewayApp(fix.Application):  # type: ignore[misc]
         reader: RequestReader,
         runner: Runner,
         sessions: SessionDirectory,
+        data_tags: frozenset[int],
+        max_heartbeat: int,
     ) -> None:
         super().__init__()
+        self._max_heartbeat = max_heartbeat
         self._roster = roster
         self._reader = reader
+        self._data_tags = data_tags
         self._runner = runner
         self._sessions = sessions
         self._passwords = LogonCheck()
@@ -123,27 +137,46 @@ class GatewayApp(fix.Application):  # type: ignore[misc]
         entry = self._roster.get(comp_id)
         if entry is None:
             return f"unknown CompID {comp_id}"
+        source = current_peer()
+        if not allowed_from(entry.networks, source):
+            return f"logons as {comp_id} are not accepted from {source or 'an unknown address'}"
         if not msg.isSetField(553) or not msg.isSetField(554):
             return "Username(553) and Password(554) are required"
-        if msg.getField(553) != comp_id:
+        username, password = msg.getField(553), msg.getField(554)
+        if not _credential(username) or not _credential(password):
+            return (
+                f"Username and Password must be printable ASCII of at most {MAX_SECRET} characters"
+            )
+        if username != comp_id:
             return f"Username does not match SenderCompID {comp_id}"
-        refusal = self._passwords.refusal(msg.getField(554), entry.password_hash)
+        heartbeat = int(msg.getField(108))  # the dictionary made it a positive int
+        if not 0 < heartbeat <= self._max_heartbeat:
+            return f"HeartBtInt must be between 1 and {self._max_heartbeat} seconds"
+        refusal = self._passwords.refusal(password, entry.password_hash, source)
         if refusal is None and comp_id in self._sessions.disabled:
             refusal = f"session {comp_id} is disabled by the venue operator"
         return refusal
 
     @guarded
     def fromApp(self, msg: fix.Message, session_id: fix.SessionID) -> None:  # noqa: N802
-        fields = MessageFields(msg.toString())
+        # the participant is the session QuickFIX authenticated, never a field of the text
+        participant = self._sessions.participant_of(session_id)
+        self._sessions.seen(participant)
+        try:
+            fields = MessageFields(msg.toString(), self._data_tags)
+        except Unreadable as unreadable:
+            header = msg.getHeader()
+            self._runner.submit(
+                UnreadableMessage(
+                    participant, header.getField(34), header.getField(35), str(unreadable)
+                )
+            )
+            return
         get = fields.get
         msg_type = get(35) or ""
         handler = self._handlers.get(msg_type)
         if handler is None:
             raise fix.UnsupportedMessageType()
-        # QuickFIX has already checked SenderCompID against the session (CheckCompID):
-        # read from the parsed text, it spares two SWIG calls on every request
-        participant = get(49) or comp_id_of(session_id)
-        self._sessions.seen(participant)
         side = get(54) or ""
         echo = Echo(
             msg_type,
@@ -162,7 +195,7 @@ class GatewayApp(fix.Application):  # type: ignore[misc]
             return
         except Exception:
             log.exception("could not read request", msg_type=msg_type, participant=participant)
-            unreadable = Refusal("99", "the request could not be read")
-            self._runner.submit(EdgeRefusal(participant, echo, unreadable))
+            failed = Refusal("99", "the request could not be read")
+            self._runner.submit(EdgeRefusal(participant, echo, failed))
             return
         self._runner.submit(Request(participant, command, echo))

@@ -32,6 +32,7 @@ class SessionDirectory:
 
     def __init__(self) -> None:
         self._sessions: dict[str, fix.SessionID] = {}
+        self._participants: dict[str, str] = {}  # SessionID text -> participant
         self.last_seen: dict[str, int] = {}  # participant -> ns of its last message
         self.disabled: set[str] = set()  # mirrors the engine's disabled participants
         self.closing = False
@@ -62,6 +63,11 @@ class SessionDirectory:
             session_id.getSenderCompID().getValue(),
             session_id.getTargetCompID().getValue(),
         )
+        self._participants[session_id.toString()] = participant
+
+    def participant_of(self, session_id: fix.SessionID) -> str:
+        """The participant of a session QuickFIX created (one SWIG call and a lookup)."""
+        return self._participants[session_id.toString()]
 
     def seen(self, participant: str) -> None:
         self.last_seen[participant] = time.time_ns()

@@ -16,6 +16,7 @@ from engine.commands import CancelOrder, Command, MassCancel, NewOrder, ReplaceO
 from engine.instruments import InstrumentSpec
 from engine.model import OrderType, Side, TimeInForce
 from engine.values import ValueRejected
+from fixgw.fix_text import MessageFields
 from fixgw.marketdata import MarketDataRequest
 
 FIX_SIDES = {"1": Side.BUY, "2": Side.SELL}
@@ -89,27 +90,6 @@ class BalanceQuery:
 Query = OrderStatusQuery | MassStatusQuery | SecurityListQuery | BalanceQuery
 
 
-class MessageFields:
-    """A message's fields read once: `get` the last value of a tag, `all` every value of a
-    tag that repeats in a group."""
-
-    __slots__ = ("_last", "_pairs")
-
-    def __init__(self, raw: str) -> None:
-        self._pairs: list[tuple[int, str]] = []
-        for pair in raw.split("\x01"):
-            tag, sep, value = pair.partition("=")
-            if sep:
-                self._pairs.append((int(tag), value))
-        self._last = dict(self._pairs)
-
-    def get(self, tag: int) -> str | None:
-        return self._last.get(tag)
-
-    def all(self, tag: int) -> list[str]:
-        return [value for t, value in self._pairs if t == tag]
-
-
 def _parse_utc(text: str) -> int:
     """FIX UTCTimestamp (YYYYMMDD-HH:MM:SS[.sss...]) to ns since the epoch."""
     head, _, fraction = text.partition(".")
@@ -143,6 +123,12 @@ class RequestReader:
     def new_order(self, participant: str, fields: MessageFields) -> Command:
         get = fields.get
         spec = self._spec(get(55) or "")
+        currency = get(15)
+        if currency is not None and currency != spec.quote_asset:
+            raise Refusal(
+                OTHER,
+                f"Currency {currency!r} is not {spec.symbol}'s quote currency {spec.quote_asset}",
+            )
         side = FIX_SIDES[get(54) or ""]
         order_type = OrderType(get(40) or "")
         tif = TimeInForce(get(59) or TimeInForce.DAY.value)

@@ -23,6 +23,10 @@ from fixgw.fixmsg import message, utc_timestamp
 
 BID, OFFER, TRADE = "0", "1", "2"
 FULL_DEPTH = 1_000_000
+# what one participant may ask for: each subscription costs the sequencer work on every
+# change of each of its symbols, for as long as the session lasts
+MAX_SUBSCRIPTIONS = 16
+INSUFFICIENT_BANDWIDTH = "2"  # MDReqRejReason
 Level = tuple[str, int]  # (entry type, price in ticks)
 
 
@@ -70,13 +74,29 @@ class MarketDataPublisher:
             ]
         if req.depth < 0:
             return [self._reject(req.request_id, "5", f"market depth {req.depth} is invalid")]
+        repeated = _repeated(req.symbols) or _repeated(req.entry_types)
+        if repeated:
+            return [
+                self._reject(req.request_id, INSUFFICIENT_BANDWIDTH, f"{repeated} is listed twice")
+            ]
         if req.kind == "1" and key in self._subscriptions:
             return [self._reject(req.request_id, "1", f"MDReqID {req.request_id!r} in use")]
+        if req.kind == "1" and self._count(req.participant) >= MAX_SUBSCRIPTIONS:
+            return [
+                self._reject(
+                    req.request_id,
+                    INSUFFICIENT_BANDWIDTH,
+                    f"at most {MAX_SUBSCRIPTIONS} subscriptions per session",
+                )
+            ]
         subscription = _Subscription(req)
         replies = [self._snapshot(subscription, symbol) for symbol in req.symbols]
         if req.kind == "1":
             self._subscriptions[key] = subscription
         return replies
+
+    def _count(self, participant: str) -> int:
+        return sum(1 for owner, _ in self._subscriptions if owner == participant)
 
     def session_ended(self, participant: str) -> None:
         for key in [k for k in self._subscriptions if k[0] == participant]:
@@ -208,3 +228,13 @@ class MarketDataPublisher:
     @staticmethod
     def _reject(request_id: str, reason: str, text: str) -> fix.Message:
         return message("Y", [(262, request_id), (281, reason), (58, text)])
+
+
+def _repeated(values: tuple[str, ...]) -> str:
+    """The first value that appears twice, quoted, or ""."""
+    seen: set[str] = set()
+    for value in values:
+        if value in seen:
+            return repr(value)
+        seen.add(value)
+    return ""

@@ -25,7 +25,7 @@ from engine.events import (
     Trade,
 )
 from engine.instruments import InstrumentSpec
-from engine.model import OrderStatus, OrderType, RejectCode, RequestKind
+from engine.model import OrderStatus, OrderType, RejectCode, RequestKind, TimeInForce
 from engine.orders import Order
 from fixgw.fixmsg import message, utc_timestamp
 from fixgw.inbound import BalanceQuery, Echo
@@ -39,13 +39,11 @@ ORD_REJ_REASON = {
     RejectCode.UNSUPPORTED_ORDER: "11",
     RejectCode.INVALID_QUANTITY: "13",
     RejectCode.UNKNOWN_ORDER: "5",
-    RejectCode.NOT_ORDER_OWNER: "5",
     RejectCode.ORDER_ALREADY_DONE: "4",
 }
 CXL_REJ_REASON = {
     RejectCode.ORDER_ALREADY_DONE: "0",
     RejectCode.UNKNOWN_ORDER: "1",
-    RejectCode.NOT_ORDER_OWNER: "1",
     RejectCode.DUPLICATE_CLIENT_ORDER_ID: "6",
 }
 FIX_SIDE = ("1", "2")
@@ -53,6 +51,17 @@ AVG_PX_PLACES = Decimal("1e-8")
 
 
 _OPERATOR_REQUESTS = (RequestKind.FUNDS, RequestKind.OPERATOR)
+
+
+def _terms(
+    spec: InstrumentSpec, qty: int, order_type: OrderType, tif: TimeInForce, price: int
+) -> list[tuple[int, str]]:
+    """OrderQty, OrdType, TimeInForce and (for a limit order) Price: on every report, so a
+    client can check CumQty + LeavesQty against OrderQty on each one."""
+    terms = [(38, spec.qty_text(qty)), (40, order_type.value), (59, tif.value)]
+    if order_type is OrderType.LIMIT:
+        terms.append((44, spec.price_text(price)))
+    return terms
 
 
 class ReportWriter:
@@ -136,6 +145,7 @@ class ReportWriter:
             (527, str(t.trade_id)),
             (851, liquidity),
             (60, utc_timestamp(t.ts)),
+            *_terms(spec, f.order_qty, f.order_type, f.time_in_force, f.price),
         ]
         return f.participant, message("8", fields)
 
@@ -155,6 +165,7 @@ class ReportWriter:
             (6, self._avg_px(spec, e.notional, e.cum_qty)),
             (60, utc_timestamp(e.ts)),
             (58, f"{'reduced' if restated else 'cancelled'}: {e.reason.value.replace('_', ' ')}"),
+            *_terms(spec, e.order_qty, e.order_type, e.time_in_force, e.price),
         ]
         if restated:
             fields.append((378, "99"))
@@ -197,6 +208,7 @@ class ReportWriter:
             (151, "0"),
             (6, self._avg_px(spec, e.notional, e.cum_qty)),
             (60, utc_timestamp(e.ts)),
+            *_terms(spec, e.order_qty, e.order_type, e.time_in_force, e.price),
         ]
         return e.participant, message("8", fields)
 
@@ -236,6 +248,12 @@ class ReportWriter:
             e.text,
             e.ts,
         )
+
+    @staticmethod
+    def business_reject(seq_num: str, msg_type: str, text: str) -> fix.Message:
+        """BusinessMessageReject (j), BusinessRejectReason 0 (other), for a message the
+        edge refused to read; RefSeqNum and RefMsgType say which one."""
+        return message("j", [(45, seq_num), (372, msg_type), (380, "0"), (58, text)])
 
     @staticmethod
     def balance_refusal(query: BalanceQuery, result: str, text: str) -> fix.Message:

@@ -13,8 +13,10 @@ import os
 import secrets
 import time
 import tomllib
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from ipaddress import IPv4Network, ip_address, ip_network
 from pathlib import Path
 
 from engine.model import Participant, Role, StpMode
@@ -61,32 +63,42 @@ def verify_password(password: str, stored: str) -> bool:
     be checked: a logon callback that raised would be taken by QuickFIX as accepted."""
     try:
         n, r, p, salt, expected = parse_password_hash(stored)
-    except ValueError:
+        secret = password.encode()
+    except ValueError:  # UnicodeEncodeError included
         return False
-    digest = hashlib.scrypt(password.encode(), salt=salt, dklen=32, n=n, r=r, p=p)
+    digest = hashlib.scrypt(secret, salt=salt, dklen=32, n=n, r=r, p=p)
     return hmac.compare_digest(digest, expected)
 
 
 WRONG_PASSWORD = "wrong password"
 BACKOFF_CAP_NS = 60 * 10**9
+REMEMBERED_WRONG = 8  # wrong passwords remembered per stored hash
+FREE_WRONG = 3  # new wrong passwords in a row from one address before a back-off
+MAX_BACKOFFS = 4096  # (hash, source) pairs in a back-off before expired ones are dropped
 
 
 class LogonCheck:
-    """Passwords checked at logon without letting scrypt (~77 ms) stall the venue.
+    """Passwords checked at logon without letting scrypt (~77 ms) stall the venue, and
+    without letting a stranger keep a participant out.
 
-    QuickFIX's acceptor serves every session on one thread, so each scrypt held up every
-    other session's orders for its whole length: with another session logging on 10 times
-    a second, a one-order-in-flight session's p99.9 was 70-75 ms (README "Where the time
-    goes"). Two things keep scrypt rare:
+    QuickFIX's acceptor serves every session on one thread, so each scrypt holds up every
+    other session's orders for its whole length. Three things keep scrypt rare:
 
     - for each stored hash, a keyed digest of the password that last matched it is kept,
-      so logging on again costs a SHA-256 (p99.9 about 2 ms in the same test);
-    - after a wrong password, a password that is not the remembered one is refused
-      without being checked for 1 s, doubling with each wrong one in a row up to 60 s. A
-      client retrying a stale password every second then costs one scrypt a minute, not
-      77 ms of every second, and a participant whose password is remembered still gets in.
+      so logging on again costs a SHA-256;
+    - so are digests of the last few wrong passwords: a client retrying a stale password is
+      refused for the cost of a SHA-256, however often it retries, and that costs nobody
+      else anything;
+    - the third new wrong password in a row from one source address starts a back-off for
+      that address: for 1 s, doubling with each further one up to 60 s, a password from
+      there that is not the remembered one is refused unchecked. Guessing from one address
+      costs one scrypt a minute at most, and a participant logging on from another address
+      is not affected.
 
-    The digests are keyed with a secret made at start and never leave memory.
+    So a typo or a stranger's wrong password never keeps a participant out; a third party
+    can, from the participant's own address only, by guessing new passwords again and
+    again, and never once the participant's password is remembered. The digests are keyed
+    with a secret made at start and never leave memory.
     """
 
     def __init__(
@@ -98,27 +110,69 @@ class LogonCheck:
         self._clock = clock
         self._key = secrets.token_bytes(32)
         self._passed: dict[str, bytes] = {}  # stored hash -> keyed digest of its password
-        self._wrong: dict[str, tuple[int, int]] = {}  # stored hash -> (in a row, wait until)
+        self._refused: dict[str, deque[bytes]] = {}  # stored hash -> the last wrong ones
+        # (stored hash, source address) -> (new wrong passwords in a row, wait until)
+        self._backoff: dict[tuple[str, str], tuple[int, int]] = {}
 
-    def refusal(self, password: str, stored: str) -> str | None:
-        """None if the password is right; otherwise the reason the logon is refused."""
+    def refusal(self, password: str, stored: str, source: str) -> str | None:
+        """None if the password is right; otherwise the reason the logon is refused. The
+        password must be text that encodes (the logon callback checks it is ASCII)."""
         digest = hmac.digest(self._key, password.encode(), "sha256")
+        key = (stored, source)
         known = self._passed.get(stored)
         if known is not None and hmac.compare_digest(known, digest):
-            self._wrong.pop(stored, None)
+            self._backoff.pop(key, None)
             return None
+        refused = self._refused.setdefault(stored, deque(maxlen=REMEMBERED_WRONG))
+        if any(hmac.compare_digest(wrong, digest) for wrong in refused):
+            return WRONG_PASSWORD
         now = self._clock()
-        in_a_row, until = self._wrong.get(stored, (0, 0))
+        in_a_row, until = self._backoff.get(key, (0, 0))
         if now < until:
             wait = -(-(until - now) // 10**9)
-            return f"too many wrong passwords ({in_a_row} in a row): try again in {wait} s"
+            return (
+                f"too many wrong passwords from {source} ({in_a_row} in a row): "
+                f"try again in {wait} s"
+            )
         if not self._verify(password, stored):
-            backoff = min(10**9 << min(in_a_row, 6), BACKOFF_CAP_NS)
-            self._wrong[stored] = (in_a_row + 1, now + backoff)
+            refused.append(digest)
+            if len(self._backoff) >= MAX_BACKOFFS:
+                self._backoff = {k: v for k, v in self._backoff.items() if v[1] > now}
+            in_a_row += 1
+            past_free = in_a_row - FREE_WRONG
+            backoff = min(10**9 << min(past_free, 6), BACKOFF_CAP_NS) if past_free >= 0 else 0
+            self._backoff[key] = (in_a_row, now + backoff)
             return WRONG_PASSWORD
-        self._wrong.pop(stored, None)
+        self._backoff.pop(key, None)
         self._passed[stored] = digest
         return None
+
+
+def parse_networks(values: object) -> tuple[IPv4Network, ...]:
+    """IPv4 networks in CIDR notation (a bare address is a /32); ValueError names a bad one."""
+    if not isinstance(values, list) or not values:
+        raise ValueError("networks must be a non-empty list of IPv4 networks")
+    networks = []
+    for value in values:
+        try:
+            network = ip_network(str(value), strict=False)
+        except ValueError:
+            raise ValueError(f"networks: {value!r} is not an IPv4 network") from None
+        if not isinstance(network, IPv4Network):
+            raise ValueError(f"networks: {value!r} is not IPv4 (the acceptor listens on IPv4)")
+        networks.append(network)
+    return tuple(networks)
+
+
+def allowed_from(networks: tuple[IPv4Network, ...], source: str) -> bool:
+    try:
+        address = ip_address(source)
+    except ValueError:
+        return False
+    return any(address in network for network in networks)
+
+
+LOOPBACK_ONLY = (IPv4Network("127.0.0.0/8"),)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +182,7 @@ class RosterEntry:
     password_hash: str
     cancel_on_disconnect: bool
     opening_deposits: tuple[tuple[str, str], ...] = ()  # (asset, decimal) for a new venue
+    networks: tuple[IPv4Network, ...] = LOOPBACK_ONLY  # where its logons may come from
 
 
 ROLES = {
@@ -160,6 +215,7 @@ def load_roster(path: Path) -> dict[str, RosterEntry]:
                 entry["password_hash"],
                 bool(entry.get("cancel_on_disconnect", False)),
                 tuple((asset, str(amount)) for asset, amount in entry.get("funding", {}).items()),
+                parse_networks(entry["networks"]) if "networks" in entry else LOOPBACK_ONLY,
             )
         except (KeyError, ValueError, TypeError, AttributeError) as bad:
             raise ValueError(f"{path}: participant {comp_id}: bad or missing {bad}") from None

@@ -66,6 +66,17 @@ class EdgeRefusal:
 
 
 @dataclass(frozen=True, slots=True)
+class UnreadableMessage:
+    """A message the edge could not read (fixgw/fix_text.py): answered, in order with the
+    rest of the session, by a BusinessMessageReject naming it by its sequence number."""
+
+    participant: str
+    seq_num: str
+    msg_type: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class SessionEnded:
     participant: str
     cancel_orders: bool
@@ -88,7 +99,16 @@ class _Stop:
     pass
 
 
-Item = Request | EdgeRefusal | SessionEnded | OperatorCommand | OperatorRequest | Tick | _Stop
+Item = (
+    Request
+    | EdgeRefusal
+    | UnreadableMessage
+    | SessionEnded
+    | OperatorCommand
+    | OperatorRequest
+    | Tick
+    | _Stop
+)
 DAY_NS = 86_400 * 1_000_000_000
 # commands between encodings of what the snapshot cache gained: ~0.25 ms of work each time
 # at 64, instead of a few µs on every order or all of it at the snapshot
@@ -332,7 +352,13 @@ class Runner:
 
     def _process(
         self,
-        item: Request | EdgeRefusal | SessionEnded | OperatorCommand | OperatorRequest | Tick,
+        item: Request
+        | EdgeRefusal
+        | UnreadableMessage
+        | SessionEnded
+        | OperatorCommand
+        | OperatorRequest
+        | Tick,
         out: list[Outgoing],
         market_data: list[Outgoing],
     ) -> None:
@@ -347,6 +373,9 @@ class Runner:
             refusal = item.refusal
             msg = self._writer.refusal(item.echo, refusal.reason, refusal.text, f"X{ts}", ts)
             out.append((item.participant, msg))
+        elif isinstance(item, UnreadableMessage):
+            reject = self._writer.business_reject(item.seq_num, item.msg_type, item.text)
+            out.append((item.participant, reject))
         elif isinstance(item, OperatorCommand):
             self._apply(item.command, ts, None, out, market_data)
         elif isinstance(item, OperatorRequest):

@@ -29,8 +29,11 @@ from fixgw.admin_socket import AdminSocket, check_private
 from fixgw.app import GatewayApp
 from fixgw.config import engine_factory, load_asset_scales, load_instruments, opening_deposits
 from fixgw.fix_sessions import SessionDirectory
+from fixgw.fix_text import data_tags
 from fixgw.inbound import RequestReader
+from fixgw.logs import configure as configure_logging
 from fixgw.marketdata import MarketDataPublisher
+from fixgw.quickfix_build import UnpatchedQuickFix, require_patched
 from fixgw.reports import ReportWriter
 from fixgw.roster import RosterEntry, load_roster
 from fixgw.runner import OperatorCommand, Runner
@@ -53,6 +56,10 @@ class GatewayConfig:
     snapshot_every: int
     session_store: str
     order_path: str
+    prelogon_timeout_seconds: int
+    prelogon_max_bytes: int
+    prelogon_connections_per_source: int
+    send_queue_max_bytes: int
     roster: Path
     instruments: Path
     dictionary: Path
@@ -91,14 +98,30 @@ def load_config(
         snapshot_every=int(gateway.get("snapshot_every", 100_000)),
         session_store=gateway.get("session_store", "file"),
         order_path=gateway.get("order_path", "queued"),
+        prelogon_timeout_seconds=_positive(gateway, "prelogon_timeout_seconds", 5, path),
+        prelogon_max_bytes=_positive(gateway, "prelogon_max_bytes", 4096, path),
+        prelogon_connections_per_source=_positive(
+            gateway, "prelogon_connections_per_source", 8, path
+        ),
+        send_queue_max_bytes=_positive(gateway, "send_queue_max_bytes", 16 * 2**20, path),
         roster=base / files["roster"],
         instruments=base / files["instruments"],
         dictionary=base / files["dictionary"],
     )
 
 
+def _positive(section: dict[str, object], key: str, default: int, path: Path) -> int:
+    value = section.get(key, default)
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 < value < 2**31:
+        raise ValueError(f"{path}: {key} must be a positive whole number below 2^31")
+    return value
+
+
 def quickfix_settings(config: GatewayConfig, roster: dict[str, RosterEntry]) -> str:
+    """QuickFIX's settings; the Socket*/PreLogon*/SendQueue*/AcceptSourceNetworks keys are
+    those of fixgw's build of QuickFIX (fixgw/quickfix_patch/README.md)."""
     data = config.data_dir
+    networks = sorted({str(net) for entry in roster.values() for net in entry.networks})
     lines = [
         "[DEFAULT]",
         "ConnectionType=acceptor",
@@ -112,11 +135,16 @@ def quickfix_settings(config: GatewayConfig, roster: dict[str, RosterEntry]) -> 
         "EndTime=00:00:00",
         "UseDataDictionary=Y",
         f"DataDictionary={config.dictionary}",
-        "ValidateFieldsOutOfOrder=N",
+        "ValidateFieldsOutOfOrder=Y",
         f"FileStorePath={data / 'store'}",
         # A memory store forgets sequence numbers on restart, so both sides start again at 1.
         f"ResetOnLogon={'Y' if config.session_store == 'memory' else 'N'}",
         f"FileLogPath={data / 'log'}",
+        f"PreLogonTimeout={config.prelogon_timeout_seconds}",
+        f"PreLogonMaxBytes={config.prelogon_max_bytes}",
+        f"PreLogonMaxPerSource={config.prelogon_connections_per_source}",
+        f"SendQueueMaxBytes={config.send_queue_max_bytes}",
+        f"AcceptSourceNetworks={','.join(networks)}",
     ]
     for comp_id in roster:
         lines += ["", "[SESSION]", f"TargetCompID={comp_id}"]
@@ -133,8 +161,9 @@ class Gateway:
         instruments = {spec.symbol: spec for spec in specs}
         settings_path = config.data_dir / "quickfix.cfg"
         try:
-            config.data_dir.mkdir(parents=True, exist_ok=True)
+            config.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
             check_private(config.data_dir)
+            narrow(config.data_dir)
             settings_path.write_text(quickfix_settings(config, roster))
         except OSError as bad:
             raise ValueError(
@@ -176,7 +205,14 @@ class Gateway:
         self.timer = threading.Thread(
             target=self.runner.run_timer, args=(self.stopping,), name="fixgw-timer", daemon=True
         )
-        self.app = GatewayApp(roster, RequestReader(instruments), self.runner, self.sessions)
+        self.app = GatewayApp(
+            roster,
+            RequestReader(instruments),
+            self.runner,
+            self.sessions,
+            data_tags(config.dictionary),
+            config.heartbeat_seconds,
+        )
         self.settings = fix.SessionSettings(str(settings_path))
         self.store_factory = (
             fix.MemoryStoreFactory()
@@ -219,11 +255,24 @@ class Gateway:
         self.journal.close()
 
 
+def narrow(data_dir: Path) -> None:
+    """A data dir the gateway creates is 0700 (with the 0077 umask `serve` sets); one left by
+    an older version readable by others is narrowed, since everything in it is the gateway's
+    alone (one writable by others was refused: what is in it cannot be trusted)."""
+    mode = data_dir.stat().st_mode & 0o777
+    if mode & 0o077 and data_dir.stat().st_uid == os.getuid():
+        data_dir.chmod(0o700)
+        print(f"fixgw: the data dir {data_dir} was mode {mode:o}; now 700", file=sys.stderr)
+
+
 def serve(config: GatewayConfig) -> int:
     faulthandler.enable()  # a crash inside QuickFIX's C++ still leaves every thread's stack
+    os.umask(0o077)  # every file and directory the gateway or QuickFIX creates: owner only
+    configure_logging()
     try:
+        require_patched()
         gateway = Gateway(config)
-    except (JournalError, RecoveryError, OSError, ValueError, KeyError) as bad:
+    except (JournalError, RecoveryError, OSError, ValueError, KeyError, UnpatchedQuickFix) as bad:
         print(f"fixgw: cannot start: {bad}", file=sys.stderr, flush=True)
         return 3
     for signum in (signal.SIGINT, signal.SIGTERM):

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from bench.rawfix import RawSession
 from engine.books import Book, CompiledOrderBook
 from engine.pybook import PyOrderBook
 from tests.fixclient import FixClient
-from tests.gateway import PASSWORDS, Connect, GatewayProcess
+from tests.gateway import PASSWORDS, Connect, GatewayProcess, logged_on, new_order, report
 from tests.venue import VENUE_PARTICIPANTS, VENUE_SPECS, Venue
 
 BOOKS: dict[str, type[Book]] = {"cython": CompiledOrderBook, "pure": PyOrderBook}
@@ -53,3 +54,21 @@ def connect(gateway: GatewayProcess, tmp_path: Path) -> Iterator[Connect]:
     yield open_client
     for client in clients:
         client.close()
+
+
+@pytest.fixture
+def raw(gateway: GatewayProcess) -> Iterator[RawSession]:
+    """CLIENT2 logged on over a bare socket, for sending what no FIX engine would."""
+    session = RawSession(gateway.port, "CLIENT2")
+    assert session.logon(PASSWORDS["CLIENT2"])[35] == "A"
+    yield session
+    session.close()
+
+
+@pytest.fixture
+def bystander(connect: Connect) -> Iterator[FixClient]:
+    """Another session with a resting order: it must not notice anything."""
+    client = logged_on(connect, "CLIENT1")
+    report(client, new_order(client, "2", "0.3", "700500"), "0")
+    yield client
+    report(client, new_order(client, "1", "0.1", "690000"), "0")

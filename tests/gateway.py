@@ -58,3 +58,28 @@ def report(client: FixClient, cid: str, exec_type: str, timeout: float = 10) -> 
     return client.expect(
         lambda m: m.type == "8" and m.get(11) == cid and m[150] == exec_type, timeout
     )
+
+
+GOOD_ORDER = [
+    (11, "ok1"),
+    (55, "BTC-HKD"),
+    (54, "1"),
+    (38, "0.1"),
+    (40, "2"),
+    (44, "699000"),
+    (59, "1"),
+    (60, "20261121-10:00:00.000"),
+]
+
+
+def book_snapshot(
+    watcher: FixClient, req_id: str, symbol: str = "BTC-HKD"
+) -> list[tuple[str, str]]:
+    """Every level of a book (bids, then offers) as (price, size), by a snapshot request."""
+    watcher.send(
+        "V",
+        [(262, req_id), (263, "0"), (264, "0")],
+        [(267, 269, [[(269, "0")], [(269, "1")]]), (146, 55, [[(55, symbol)]])],
+    )
+    snapshot = watcher.expect("W")
+    return list(zip(snapshot.all(270), snapshot.all(271), strict=True))

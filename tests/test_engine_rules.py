@@ -222,14 +222,32 @@ def test_cancel_by_any_client_id_in_the_chain(venue: Venue) -> None:
 
 def test_cancel_rejections(venue: Venue) -> None:
     mine = venue.rest("CLIENT1", BUY, PX, 1)
-    others = only_rejection(venue.cancel("CLIENT2", mine))
-    assert (others.code, others.order_status) == (RejectCode.NOT_ORDER_OWNER, None)
     unknown = only_rejection(venue.cancel("CLIENT1", 999))
     assert (unknown.code, unknown.order_status) == (RejectCode.UNKNOWN_ORDER, None)
     venue.cancel("CLIENT1", mine)
     late = only_rejection(venue.cancel("CLIENT1", mine))
     assert (late.code, late.order_status) == (RejectCode.ORDER_ALREADY_DONE, OrderStatus.CANCELLED)
-    assert only_rejection(venue.cancel("CLIENT2", mine)).order_status is None
+
+
+def test_another_participants_order_reads_like_one_that_never_was(venue: Venue) -> None:
+    """No reply may tell a participant whether an OrderID it does not own exists."""
+    open_order = venue.rest("CLIENT1", BUY, PX, 1)
+    done = venue.rest("CLIENT1", BUY, PX, 1)
+    venue.cancel("CLIENT1", done)
+    never = venue.engine.next_order_id + 5
+
+    def by_id(order_id: int) -> list[tuple[object, ...]]:
+        answers: list[tuple[object, ...]] = []
+        for events in (
+            venue.cancel("CLIENT2", order_id),
+            venue.replace("CLIENT2", order_id, 1, PX),
+        ):
+            r = only_rejection(events)
+            answers.append((r.code, r.order_status, r.order_id, r.text.replace(str(order_id), "N")))
+        return answers
+
+    assert by_id(open_order) == by_id(done) == by_id(never)
+    assert by_id(never)[0][0] is RejectCode.UNKNOWN_ORDER
 
 
 def test_halt_rejects_new_orders_and_replaces_but_accepts_cancels(venue: Venue) -> None:

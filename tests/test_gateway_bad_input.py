@@ -2,52 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from bench.rawfix import RawSession
 from tests.fixclient import FixClient
-from tests.gateway import PASSWORDS, Connect, GatewayProcess, logged_on, new_order, report
-
-NOW = "20261121-10:00:00.000"
-GOOD_ORDER = [
-    (11, "ok1"),
-    (55, "BTC-HKD"),
-    (54, "1"),
-    (38, "0.1"),
-    (40, "2"),
-    (44, "699000"),
-    (59, "1"),
-    (60, NOW),
-]
-
-
-@pytest.fixture
-def raw(gateway: GatewayProcess) -> Iterator[RawSession]:
-    session = RawSession(gateway.port, "CLIENT2")
-    assert session.logon(PASSWORDS["CLIENT2"])[35] == "A"
-    yield session
-    session.close()
-
-
-def book_snapshot(watcher: FixClient, req_id: str) -> list[tuple[str, str]]:
-    watcher.send(
-        "V",
-        [(262, req_id), (263, "0"), (264, "0")],
-        [(267, 269, [[(269, "0")], [(269, "1")]]), (146, 55, [[(55, "BTC-HKD")]])],
-    )
-    snapshot = watcher.expect("W")
-    return list(zip(snapshot.all(270), snapshot.all(271), strict=True))
-
-
-@pytest.fixture
-def bystander(connect: Connect) -> Iterator[FixClient]:
-    """Another session with a resting order: it must not notice anything."""
-    client = logged_on(connect, "CLIENT1")
-    report(client, new_order(client, "2", "0.3", "700500"), "0")
-    yield client
-    report(client, new_order(client, "1", "0.1", "690000"), "0")
+from tests.gateway import GOOD_ORDER, GatewayProcess, book_snapshot
 
 
 def test_garbage_before_logon_is_dropped_and_the_gateway_stays_up(

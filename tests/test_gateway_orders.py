@@ -186,19 +186,26 @@ def test_unsupported_message_type_gets_a_business_reject(connect: Connect) -> No
 def test_wrong_passwords_back_off_but_a_remembered_password_still_logs_on(
     gateway: GatewayProcess,
 ) -> None:
-    """The gateway remembers a password that passed (a re-logon skips scrypt) and, after a
-    wrong one, refuses other passwords unchecked for a while (how long: the unit tests of
-    LogonCheck); the remembered one gets in at once."""
-    wrong = ("wrong password", "too many wrong passwords (1 in a row): try again in 1 s")
-    for password, answer in [("pw-client1", "A"), ("pw-client2", "5"), ("pw-client2", "5")]:
+    """The gateway remembers a password that passed (a re-logon skips scrypt) and the last
+    wrong ones; three new wrong ones in a row make other new passwords from that address
+    wait (how long: the unit tests of LogonCheck); the remembered one gets in at once."""
+    backoff = "too many wrong passwords from 127.0.0.1 (3 in a row): try again in 1 s"
+    for password, answer in [
+        ("pw-client1", "A"),
+        ("pw-client2", "wrong password"),
+        ("pw-client2", "wrong password"),  # the same wrong one: refused as cheaply, no wait
+        ("pw-mm1", "wrong password"),
+        ("guess", "wrong password"),  # the third new one in a row
+        ("another", backoff),  # a new one: unchecked while the wait lasts
+    ]:
         session = RawSession(gateway.port, "CLIENT1")
         reply = session.logon(password)
-        assert reply[35] == answer
-        if answer == "5":
-            assert reply[58].endswith(wrong)
-        else:
+        if answer == "A":
+            assert reply[35] == "A"
             session.send("5", [])
             assert session.receive()[35] == "5"
+        else:
+            assert (reply[35], reply[58].endswith(f": {answer}")) == ("5", True), reply
         session.close()
     again = RawSession(gateway.port, "CLIENT1")
     assert again.logon("pw-client1")[35] == "A"

@@ -1,5 +1,5 @@
-"""Logon password checks: a remembered password spares scrypt, wrong ones back off, and
-nothing but the right password ever passes."""
+"""Logon password checks: a remembered password spares scrypt, a repeated wrong one costs
+nothing, new wrong ones back off per source address, and only the right password passes."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from fixgw.roster import LogonCheck, hash_password, verify_password
 
 S = 10**9
 STORED = hash_password("s3cret")
+HERE, THERE = "10.0.0.1", "10.0.0.2"
 
 
 class CountingScrypt:
@@ -35,54 +36,75 @@ def checker() -> tuple[LogonCheck, CountingScrypt, Clock]:
 
 def test_the_right_password_is_checked_with_scrypt_once_then_remembered() -> None:
     check, scrypt, _ = checker()
-    assert [check.refusal("s3cret", STORED) for _ in range(3)] == [None, None, None]
+    assert [check.refusal("s3cret", STORED, HERE) for _ in range(3)] == [None, None, None]
     assert scrypt.calls == 1
 
 
-def test_after_a_wrong_password_others_wait_a_second_then_are_checked_again() -> None:
-    check, scrypt, clock = checker()
-    assert check.refusal("guess", STORED) == "wrong password"
-    assert check.refusal("s3cret", STORED) == (
-        "too many wrong passwords (1 in a row): try again in 1 s"
+def test_a_repeated_wrong_password_is_refused_without_scrypt_and_delays_no_one() -> None:
+    check, scrypt, _ = checker()
+    assert [check.refusal("stale", STORED, THERE) for _ in range(5)] == ["wrong password"] * 5
+    assert scrypt.calls == 1
+    assert check.refusal("s3cret", STORED, HERE) is None  # a fresh gateway: checked, passes
+
+
+def test_three_new_wrong_passwords_make_new_ones_from_that_address_wait() -> None:
+    check, scrypt, _ = checker()
+    for guess in ("guess1", "guess2", "guess3"):
+        assert check.refusal(guess, STORED, HERE) == "wrong password"
+    assert check.refusal("s3cret", STORED, HERE) == (
+        "too many wrong passwords from 10.0.0.1 (3 in a row): try again in 1 s"
     )
-    assert scrypt.calls == 1  # refused unchecked
-    clock.now += S
-    assert check.refusal("s3cret", STORED) is None
-    assert scrypt.calls == 2
+    assert scrypt.calls == 3  # refused unchecked
+    assert check.refusal("s3cret", STORED, THERE) is None  # elsewhere: not affected
+    assert scrypt.calls == 4
 
 
-def test_wrong_passwords_in_a_row_double_the_wait_up_to_a_minute() -> None:
+def test_one_or_two_wrong_passwords_keep_no_one_out() -> None:
+    check, _, _ = checker()
+    assert check.refusal("typo", STORED, HERE) == "wrong password"
+    assert check.refusal("other", STORED, HERE) == "wrong password"
+    assert check.refusal("s3cret", STORED, HERE) is None
+
+
+def test_new_wrong_passwords_in_a_row_double_the_wait_up_to_a_minute() -> None:
     check, scrypt, clock = checker()
+    assert check.refusal("free1", STORED, HERE) == check.refusal("free2", STORED, HERE)
     waits = []
-    for _ in range(9):
-        assert check.refusal("guess", STORED) == "wrong password"
-        refusal = check.refusal("guess", STORED) or ""
+    for attempt in range(9):
+        assert check.refusal(f"guess{attempt}", STORED, HERE) == "wrong password"
+        refusal = check.refusal("another", STORED, HERE) or ""
         waits.append(int(refusal.rsplit("in ", 1)[1].removesuffix(" s")))
         clock.now += waits[-1] * S
     assert waits == [1, 2, 4, 8, 16, 32, 60, 60, 60]
-    assert scrypt.calls == 9
-    assert check.refusal("s3cret", STORED) is None
-    assert check.refusal("guess", STORED) == "wrong password"  # the count started again
-    assert check.refusal("guess", STORED) == (
-        "too many wrong passwords (1 in a row): try again in 1 s"
+    assert scrypt.calls == 11
+    assert check.refusal("s3cret", STORED, HERE) is None
+    for guess in ("again1", "again2", "again3"):  # the count started again
+        assert check.refusal(guess, STORED, HERE) == "wrong password"
+    assert check.refusal("again4", STORED, HERE) == (
+        "too many wrong passwords from 10.0.0.1 (3 in a row): try again in 1 s"
     )
 
 
 def test_a_remembered_password_gets_in_while_others_wait() -> None:
     check, scrypt, _ = checker()
-    assert check.refusal("s3cret", STORED) is None
-    assert check.refusal("guess", STORED) == "wrong password"
-    assert check.refusal("guess", STORED) is not None
-    assert check.refusal("s3cret", STORED) is None
-    assert check.refusal("guess", STORED) == "wrong password"  # the right one reset the wait
-    assert scrypt.calls == 3
+    assert check.refusal("s3cret", STORED, HERE) is None
+    for guess in ("guess1", "guess2", "guess3"):
+        assert check.refusal(guess, STORED, HERE) == "wrong password"
+    assert check.refusal("guess4", STORED, HERE) is not None
+    assert check.refusal("s3cret", STORED, HERE) is None
+    assert check.refusal("guess5", STORED, HERE) == "wrong password"  # the wait was reset
+    assert scrypt.calls == 5
 
 
 def test_a_remembered_password_is_tied_to_the_hash_it_matched() -> None:
     """Another participant, or a new hash after a password change, is checked afresh."""
     check = LogonCheck()
     other = hash_password("s3cret")
-    assert check.refusal("s3cret", STORED) is None
-    assert check.refusal("s3cret", other) is None  # same password, its own salt and scrypt
-    assert check.refusal("s3cret", hash_password("rotated")) == "wrong password"
-    assert check.refusal("s3cret", "not-a-hash") == "wrong password"
+    assert check.refusal("s3cret", STORED, HERE) is None
+    assert check.refusal("s3cret", other, HERE) is None  # same password, its own salt and scrypt
+    assert check.refusal("s3cret", hash_password("rotated"), HERE) == "wrong password"
+    assert check.refusal("s3cret", "not-a-hash", THERE) == "wrong password"
+
+
+def test_a_password_that_does_not_encode_is_simply_wrong() -> None:
+    assert verify_password("s\udcff", STORED) is False
