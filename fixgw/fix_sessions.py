@@ -144,3 +144,5 @@ class SessionDirectory:
             fix.Session.sendToTarget(msg, session_id)
         except fix.SessionNotFound:
             log.warning("session not found", participant=participant)
+        except Exception:  # one message that cannot be sent must not stop the others
+            log.exception("could not send", participant=participant)

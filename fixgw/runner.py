@@ -486,6 +486,9 @@ class Runner:
         if self._seq % self._checkpoint_every == 0:
             self._pending.checkpoints.append((self._seq, self.engine.state_hash()))
         for event in events:
-            out.extend(self._writer.encode(event, echo))
+            try:
+                out.extend(self._writer.encode(event, echo))
+            except Exception:  # journaled already: the other reports of the batch still go
+                log.exception("could not write the report of an event", of=repr(event))
         market_data.extend(self._publisher.publish(events))
         return events

@@ -7,15 +7,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import quickfix as fix
 
 from engine.commands import MoveFunds, NewOrder
 from engine.core import Engine
+from engine.events import Event, OrderAccepted
 from engine.journal import Journal
 from engine.model import OrderType, Side, TimeInForce
 from fixgw.fix_sessions import SessionDirectory
 from fixgw.inbound import Echo
 from fixgw.marketdata import MarketDataPublisher
-from fixgw.reports import ReportWriter
+from fixgw.reports import Outgoing, ReportWriter
 from fixgw.runner import OperatorCommand, Request, Runner
 from fixgw.server import load_config
 from tests.fixclient import FixClient
@@ -148,3 +150,44 @@ def test_a_gateway_on_either_path_fills_and_cancels(tmp_path: Path, order_path: 
             client.close()
         assert gateway.alive()
         assert "Traceback" not in gateway.stop()
+
+
+class RecordingSessions(SessionDirectory):
+    """Records what would be sent, by participant and ExecType (no sessions here)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sent: list[tuple[str, str]] = []
+
+    def send(self, participant: str, msg: fix.Message) -> None:
+        self.sent.append((participant, msg.getField(150) if msg.isSetField(150) else "?"))
+
+
+class NewReportFails(ReportWriter):
+    def encode(self, event: Event, echo: Echo | None) -> list[Outgoing]:
+        if isinstance(event, OrderAccepted) and event.client_order_id == "taker":
+            raise ValueError("cannot write this one")
+        return super().encode(event, echo)
+
+
+def test_a_report_that_cannot_be_written_does_not_take_the_others_with_it() -> None:
+    engine = Engine(VENUE_SPECS, VENUE_PARTICIPANTS)
+    instruments = {s.symbol: s for s in VENUE_SPECS}
+    sessions = RecordingSessions()
+    runner = Runner(
+        engine,
+        NewReportFails(instruments),
+        MarketDataPublisher(instruments, engine.books),
+        sessions,
+        inline=True,
+    )
+    px = BTC.reference_price
+    maker = NewOrder(
+        "CLIENT2", "maker", "BTC-HKD", Side.SELL, OrderType.LIMIT, TimeInForce.GTC, 1, px
+    )
+    taker = NewOrder(
+        "CLIENT1", "taker", "BTC-HKD", Side.BUY, OrderType.LIMIT, TimeInForce.IOC, 1, px
+    )
+    runner.submit(Request("CLIENT2", maker, ECHO))
+    runner.submit(Request("CLIENT1", taker, ECHO))
+    assert sessions.sent == [("CLIENT2", "0"), ("CLIENT2", "F"), ("CLIENT1", "F")]
