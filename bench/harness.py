@@ -34,7 +34,7 @@ import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -264,16 +264,30 @@ def closed_rounds(
     return {key: merged(results) for key, results in per_round.items()}, ratios
 
 
-@contextmanager
-def logons_alongside(port: int, password: str) -> Iterator[dict[str, Any]]:
-    """Another session logs on and off every `LOGON_EVERY_S` (or is refused, given a wrong
-    password) until the block ends; yields its `attempts` so far and, if the gateway stopped
-    answering it, the `failure` that ended them (a figure measured without them is no
-    figure for logons alongside)."""
-    stopping = threading.Event()
-    storm: dict[str, Any] = {"attempts": 0, "failure": ""}
+Storm = dict[str, Any]
 
-    def log_on_and_off() -> None:
+
+@contextmanager
+def running_alongside(body: Callable[[threading.Event, Storm], None]) -> Iterator[Storm]:
+    """Runs `body(stopping, storm)` on a thread of its own until the block ends; yields its
+    `attempts` so far and, if the gateway stopped answering it, the `failure` that ended
+    them (a figure measured without them is no figure for them alongside)."""
+    stopping = threading.Event()
+    storm: Storm = {"attempts": 0, "failure": ""}
+    thread = threading.Thread(target=body, args=(stopping, storm), daemon=True)
+    thread.start()
+    try:
+        yield storm
+    finally:
+        stopping.set()
+        thread.join()
+
+
+def logons_alongside(port: int, password: str) -> AbstractContextManager[Storm]:
+    """Another session logs on and off every `LOGON_EVERY_S` (or is refused, given a wrong
+    password)."""
+
+    def log_on_and_off(stopping: threading.Event, storm: Storm) -> None:
         while not stopping.wait(LOGON_EVERY_S):
             try:
                 session = RawSession(port, LOGGING_ON)
@@ -288,24 +302,15 @@ def logons_alongside(port: int, password: str) -> Iterator[dict[str, Any]]:
                 return
             storm["attempts"] += 1
 
-    thread = threading.Thread(target=log_on_and_off, daemon=True)
-    thread.start()
-    try:
-        yield storm
-    finally:
-        stopping.set()
-        thread.join()
+    return running_alongside(log_on_and_off)
 
 
-@contextmanager
-def half_messages_alongside(port: int) -> Iterator[dict[str, Any]]:
+def half_messages_alongside(port: int) -> AbstractContextManager[Storm]:
     """Connections that send half a message and nothing more, a new one every
     `HALF_MESSAGE_EVERY_S`, up to `HALF_MESSAGES_OPEN` at once (the oldest closed to make
     room): what a stock QuickFIX 1.16 acceptor waited up to a second on, each time."""
-    stopping = threading.Event()
-    storm: dict[str, Any] = {"attempts": 0, "failure": ""}
 
-    def loiter() -> None:
+    def loiter(stopping: threading.Event, storm: Storm) -> None:
         open_ones: list[socket.socket] = []
         try:
             while not stopping.wait(HALF_MESSAGE_EVERY_S):
@@ -323,20 +328,14 @@ def half_messages_alongside(port: int) -> Iterator[dict[str, Any]]:
             for loiterer in open_ones:
                 loiterer.close()
 
-    thread = threading.Thread(target=loiter, daemon=True)
-    thread.start()
-    try:
-        yield storm
-    finally:
-        stopping.set()
-        thread.join()
+    return running_alongside(loiter)
 
 
 def logon_runs(name: str, port: int, args: argparse.Namespace) -> tuple[dict[str, Any], list[str]]:
     """The one-session closed loop again with other connections alongside: logons, wrong
     passwords, half messages before a logon."""
     runs, problems = {}, []
-    alongside: list[tuple[str, AbstractContextManager[dict[str, Any]]]] = [
+    alongside: list[tuple[str, AbstractContextManager[Storm]]] = [
         ("logons", logons_alongside(port, BENCH_PASSWORDS[LOGGING_ON])),
         ("wrong passwords", logons_alongside(port, "x")),
         ("half messages", half_messages_alongside(port)),

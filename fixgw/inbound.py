@@ -21,6 +21,7 @@ from fixgw.marketdata import MarketDataRequest
 
 FIX_SIDES = {"1": Side.BUY, "2": Side.SELL}
 POST_ONLY = "6"  # ExecInst(18): participate, don't initiate
+MD_ENTRY_TYPES = ("0", "1", "2")  # bid, offer, trade
 
 # OrdRejReason(103) values used for refusals decided at the edge (FIX 4.4 has no code for
 # an off-tick price: that is 99 Other, with the Text naming the tick).
@@ -41,7 +42,7 @@ class Echo:
     symbol: str
     side: str
     request_type: str = ""  # MassCancelRequestType(530) of a mass cancel
-    request_id: str = ""  # MDReqID(262) or SecurityReqID(320)
+    request_id: str = ""  # MDReqID(262), SecurityReqID(320) or MassStatusReqID(584)
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,13 +207,17 @@ class RequestReader:
             raise Refusal("5", f"MarketDepth {depth!r} is not supported")
         if kind == "1" and get(265) not in ("0", "1"):
             raise Refusal("6", "a subscription needs MDUpdateType 0 or 1")
+        entry_types = tuple(fields.all(269))
+        unsupported = [t for t in entry_types if t not in MD_ENTRY_TYPES]
+        if unsupported:  # QuickFIX does not hold a group's fields to the venue's values
+            raise Refusal("8", f"MDEntryType {unsupported[0]!r} is not supported (0, 1 or 2)")
         return MarketDataRequest(
             participant,
             get(262) or "",
             kind,
             int(depth),
             get(265) == "1",
-            tuple(fields.all(269)),
+            entry_types,
             tuple(fields.all(55)),
         )
 

@@ -47,6 +47,7 @@ CXL_REJ_REASON = {
     RejectCode.DUPLICATE_CLIENT_ORDER_ID: "6",
 }
 FIX_SIDE = ("1", "2")
+UNKNOWN_SECURITY = "1"  # the edge's OrdRejReason for an unknown symbol (fixgw/inbound.py)
 AVG_PX_PLACES = Decimal("1e-8")
 
 
@@ -321,6 +322,20 @@ class ReportWriter:
             )
         if echo.msg_type == "V":
             return message("Y", [(262, echo.request_id), (281, reason), (58, text)])
+        if echo.msg_type == "AF":  # the form of "no orders", so the client finds it by 584
+            return self._no_orders(echo.request_id, exec_id, ts, text)
+        if echo.msg_type == "q":
+            return message(
+                "r",
+                [
+                    (11, echo.client_order_id),
+                    (37, "NONE"),
+                    (530, echo.request_type),
+                    (531, "0"),  # rejected
+                    (532, "1" if reason == UNKNOWN_SECURITY else "99"),
+                    (58, text),
+                ],
+            )
         if echo.msg_type in ("F", "G"):
             return message(
                 "9",
@@ -387,27 +402,7 @@ class ReportWriter:
     def mass_status(self, orders: list[Order], request_id: str, ts: int) -> list[fix.Message]:
         """One status report per open order, numbered; one empty report if there are none."""
         if not orders:
-            return [
-                message(
-                    "8",
-                    [
-                        (37, "NONE"),
-                        (17, f"S{ts}"),
-                        (150, "I"),
-                        (39, "8"),
-                        (55, "NONE"),
-                        (54, "1"),
-                        (14, "0"),
-                        (151, "0"),
-                        (6, "0"),
-                        (584, request_id),
-                        (911, "0"),
-                        (912, "Y"),
-                        (58, "no open orders"),
-                        (60, utc_timestamp(ts)),
-                    ],
-                )
-            ]
+            return [self._no_orders(request_id, f"S{ts}", ts, "no open orders")]
         last = len(orders) - 1
         return [
             self.status_report(
@@ -422,6 +417,29 @@ class ReportWriter:
             )
             for i, order in enumerate(orders)
         ]
+
+    @staticmethod
+    def _no_orders(request_id: str, exec_id: str, ts: int, text: str) -> fix.Message:
+        """The one report answering a mass status request that lists no order."""
+        return message(
+            "8",
+            [
+                (37, "NONE"),
+                (17, exec_id),
+                (150, "I"),
+                (39, "8"),
+                (55, "NONE"),
+                (54, "1"),
+                (14, "0"),
+                (151, "0"),
+                (6, "0"),
+                (584, request_id),
+                (911, "0"),
+                (912, "Y"),
+                (58, text),
+                (60, utc_timestamp(ts)),
+            ],
+        )
 
     def _mass_cancel_report(self, e: MassCancelDone, echo: Echo) -> Outgoing:
         fields = [

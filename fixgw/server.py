@@ -60,6 +60,7 @@ class GatewayConfig:
     prelogon_max_bytes: int
     prelogon_connections_per_source: int
     send_queue_max_bytes: int
+    prelogon_connections_total: int
     roster: Path
     instruments: Path
     dictionary: Path
@@ -104,10 +105,16 @@ def load_config(
             gateway, "prelogon_connections_per_source", 8, path
         ),
         send_queue_max_bytes=_positive(gateway, "send_queue_max_bytes", 16 * 2**20, path),
+        prelogon_connections_total=_positive(gateway, "prelogon_connections_total", 256, path),
         roster=base / files["roster"],
         instruments=base / files["instruments"],
         dictionary=base / files["dictionary"],
     )
+
+
+# the longest message a logged-on session may be sending: an unfinished one past this ends
+# the session (fixgw reads at most 4096 characters of any message, fixgw/fix_text.py)
+MAX_MESSAGE_BYTES = 65536
 
 
 def _positive(section: dict[str, object], key: str, default: int, path: Path) -> int:
@@ -144,6 +151,8 @@ def quickfix_settings(config: GatewayConfig, roster: dict[str, RosterEntry]) -> 
         f"PreLogonMaxBytes={config.prelogon_max_bytes}",
         f"PreLogonMaxPerSource={config.prelogon_connections_per_source}",
         f"SendQueueMaxBytes={config.send_queue_max_bytes}",
+        f"MaxMessageBytes={MAX_MESSAGE_BYTES}",
+        f"PreLogonMaxTotal={config.prelogon_connections_total}",
         f"AcceptSourceNetworks={','.join(networks)}",
     ]
     for comp_id in roster:
