@@ -38,10 +38,10 @@ def check_private(data_dir: Path) -> None:
     """Refuse a data dir others can write to: they could replace the socket with their own
     and collect operators' requests. Raises ValueError with what to do."""
     mode = data_dir.stat().st_mode
-    if mode & 0o002:
+    if mode & 0o022:
         raise ValueError(
             f"the data dir {data_dir} is writable by others (mode {mode & 0o777:o}); "
-            f"run `chmod o-w {data_dir}` first"
+            f"run `chmod go-w {data_dir}` first"
         )
 
 
@@ -100,6 +100,8 @@ class AdminSocket:
             with conn:
                 try:
                     self._handle(conn)
+                except (BrokenPipeError, ConnectionResetError, TimeoutError) as gone:
+                    log.warning("operator went away before the answer", error=str(gone))
                 except Exception:
                     log.exception("operator request failed")
 

@@ -22,7 +22,9 @@ from engine.instruments import InstrumentSpec, TradingStatus
 from fixgw.fixmsg import message, utc_timestamp
 
 BID, OFFER, TRADE = "0", "1", "2"
-FULL_DEPTH = 1_000_000
+# MarketDepth 0 ("full book") and any larger depth show this many levels a side: each
+# subscription's view is compared level by level on every change of its book
+FULL_DEPTH = 100
 # what one participant may ask for: each subscription costs the sequencer work on every
 # change of each of its symbols, for as long as the session lasts
 MAX_SUBSCRIPTIONS = 16
@@ -160,7 +162,7 @@ class MarketDataPublisher:
 
     def _levels(self, req: MarketDataRequest, symbol: str) -> dict[Level, int]:
         book = self._books[symbol]
-        depth = req.depth or FULL_DEPTH
+        depth = min(req.depth or FULL_DEPTH, FULL_DEPTH)
         levels: dict[Level, int] = {}
         for side, entry_type in ((BUY, BID), (SELL, OFFER)):
             if entry_type in req.entry_types:

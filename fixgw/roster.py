@@ -74,6 +74,8 @@ WRONG_PASSWORD = "wrong password"
 BACKOFF_CAP_NS = 60 * 10**9
 REMEMBERED_WRONG = 8  # wrong passwords remembered per stored hash
 FREE_WRONG = 3  # new wrong passwords in a row from one address before a back-off
+CHECKS_PER_SECOND = 2  # scrypt checks of new passwords, venue-wide (~15 % of one thread)
+CHECKS_AT_ONCE = 4
 MAX_BACKOFFS = 4096  # (hash, source) pairs in a back-off before expired ones are dropped
 
 
@@ -95,10 +97,15 @@ class LogonCheck:
       costs one scrypt a minute at most, and a participant logging on from another address
       is not affected.
 
+    And venue-wide, new passwords are checked at most CHECKS_PER_SECOND a second (a few at
+    once), whatever their addresses: guesses spread over many addresses cost the sessions
+    trading at most that, and delay other first logons instead.
+
     So a typo or a stranger's wrong password never keeps a participant out; a third party
-    can, from the participant's own address only, by guessing new passwords again and
-    again, and never once the participant's password is remembered. The digests are keyed
-    with a secret made at start and never leave memory.
+    can, from the participant's own address by guessing new passwords again and again, or
+    from many addresses by using up the venue's checks, and never once the participant's
+    password is remembered. The digests are keyed with a secret made at start and never
+    leave memory.
     """
 
     def __init__(
@@ -113,6 +120,8 @@ class LogonCheck:
         self._refused: dict[str, deque[bytes]] = {}  # stored hash -> the last wrong ones
         # (stored hash, source address) -> (new wrong passwords in a row, wait until)
         self._backoff: dict[tuple[str, str], tuple[int, int]] = {}
+        self._checks = float(CHECKS_AT_ONCE)  # scrypt checks the venue may run now
+        self._checks_at = clock()
 
     def refusal(self, password: str, stored: str, source: str) -> str | None:
         """None if the password is right; otherwise the reason the logon is refused. The
@@ -134,6 +143,8 @@ class LogonCheck:
                 f"too many wrong passwords from {source} ({in_a_row} in a row): "
                 f"try again in {wait} s"
             )
+        if not self._take_check(now):
+            return "too many logons being checked: try again in 1 s"
         if not self._verify(password, stored):
             refused.append(digest)
             if len(self._backoff) >= MAX_BACKOFFS:
@@ -146,6 +157,18 @@ class LogonCheck:
         self._backoff.pop(key, None)
         self._passed[stored] = digest
         return None
+
+    def _take_check(self, now: int) -> bool:
+        """One of the venue's scrypt checks, if any is left: CHECKS_PER_SECOND refill, up to
+        CHECKS_AT_ONCE saved. Guesses spread over many addresses get past every back-off;
+        this keeps what they cost QuickFIX's thread (and so every session) bounded."""
+        elapsed = max(now - self._checks_at, 0)
+        self._checks = min(CHECKS_AT_ONCE, self._checks + elapsed * CHECKS_PER_SECOND / 10**9)
+        self._checks_at = now
+        if self._checks < 1:
+            return False
+        self._checks -= 1
+        return True
 
 
 def parse_networks(values: object) -> tuple[IPv4Network, ...]:

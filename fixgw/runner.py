@@ -113,6 +113,7 @@ DAY_NS = 86_400 * 1_000_000_000
 # commands between encodings of what the snapshot cache gained: ~0.25 ms of work each time
 # at 64, instead of a few µs on every order or all of it at the snapshot
 CACHE_EVERY = 64
+MASS_STATUS_PER_SECOND = 5
 
 
 class Runner:
@@ -167,6 +168,9 @@ class Runner:
         self._desk = OperatorDesk(engine, journal, sessions, roster or {}, self)
         self._after_commit: list[AfterCommit] = []
         self._answers: list[tuple[OperatorRequest, dict[str, Any] | None]] = []
+        # participant -> (second, mass status requests answered in it): each lists every open
+        # order, the sequencer's costliest answer, so a few a second is what anyone gets
+        self._mass_status_asked: dict[str, tuple[int, int]] = {}
         self._queries: dict[type[object], Callable[..., None]] = {
             OrderStatusQuery: self._order_status,
             MassStatusQuery: self._mass_status,
@@ -424,6 +428,16 @@ class Runner:
     ) -> None:
         query = item.command
         assert isinstance(query, MassStatusQuery)
+        second, asked = self._mass_status_asked.get(item.participant, (0, 0))
+        if second == ts // 10**9 and asked >= MASS_STATUS_PER_SECOND:
+            text = f"at most {MASS_STATUS_PER_SECOND} mass status requests a second"
+            refusal = self._writer.refusal(item.echo, "99", text, f"S{ts}", ts)
+            out.append((item.participant, refusal))
+            return
+        self._mass_status_asked[item.participant] = (
+            ts // 10**9,
+            asked + 1 if second == ts // 10**9 else 1,
+        )
         orders = [
             o
             for o in self.engine.open_orders()

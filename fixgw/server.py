@@ -11,11 +11,13 @@ from __future__ import annotations
 import faulthandler
 import gc
 import os
+import resource
 import signal
 import sys
 import threading
 import tomllib
 from dataclasses import dataclass
+from ipaddress import IPv4Address
 from pathlib import Path
 from typing import NoReturn
 
@@ -86,10 +88,15 @@ def load_config(
         raise ValueError(f"{path}: session_store must be file or memory")
     if gateway.get("order_path", "queued") not in ("inline", "queued"):
         raise ValueError(f"{path}: order_path must be inline or queued")
+    bind = host or gateway.get("host", "127.0.0.1")
+    try:
+        IPv4Address(bind)
+    except ValueError:
+        raise ValueError(f"host {bind!r} is not a numeric IPv4 address (the acceptor's)") from None
     base = path.resolve().parent
     return GatewayConfig(
         comp_id=gateway.get("comp_id", "FIXGW"),
-        host=host or gateway.get("host", "127.0.0.1"),
+        host=bind,
         port=port if port is not None else int(gateway.get("port", 9876)),
         data_dir=(data_dir or base / gateway.get("data_dir", "var")).resolve(),
         heartbeat_seconds=int(gateway.get("heartbeat_seconds", 30)),
@@ -265,18 +272,30 @@ class Gateway:
 
 
 def narrow(data_dir: Path) -> None:
-    """A data dir the gateway creates is 0700 (with the 0077 umask `serve` sets); one left by
-    an older version readable by others is narrowed, since everything in it is the gateway's
-    alone (one writable by others was refused: what is in it cannot be trusted)."""
-    mode = data_dir.stat().st_mode & 0o777
-    if mode & 0o077 and data_dir.stat().st_uid == os.getuid():
-        data_dir.chmod(0o700)
-        print(f"fixgw: the data dir {data_dir} was mode {mode:o}; now 700", file=sys.stderr)
+    """A data dir the gateway creates is 0700, its files 0600 (with the 0077 umask `serve`
+    sets); what an older version left readable by others is narrowed, since everything in
+    it is the gateway's alone (one writable by others was refused: what is in it cannot be
+    trusted)."""
+    narrowed = 0
+    for path in [data_dir, *data_dir.rglob("*")]:
+        info = path.lstat()
+        if info.st_uid == os.getuid() and info.st_mode & 0o077 and not path.is_symlink():
+            path.chmod(info.st_mode & 0o700)  # the owner's bits stay as they were
+            narrowed += 1
+    if narrowed:
+        print(
+            f"fixgw: {narrowed} files and directories in {data_dir} were readable by others; "
+            "now owner-only (message logs of versions before 2026-12-03 may hold passwords "
+            "in clear: delete them)",
+            file=sys.stderr,
+        )
 
 
 def serve(config: GatewayConfig) -> int:
     faulthandler.enable()  # a crash inside QuickFIX's C++ still leaves every thread's stack
     os.umask(0o077)  # every file and directory the gateway or QuickFIX creates: owner only
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # room for every connection
     configure_logging()
     try:
         require_patched()

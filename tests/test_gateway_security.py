@@ -188,13 +188,19 @@ class Gateways:
         self.started: list[GatewayProcess] = []
         self.clients: list[FixClient] = []
 
-    def __call__(self, data_dir_mode: int = 0, **settings: Any) -> GatewayProcess:
+    def __call__(
+        self, data_dir_mode: int = 0, old_log: bool = False, **settings: Any
+    ) -> GatewayProcess:
         """`data_dir_mode`: make the data dir first, with that mode (as an older version did)."""
         workdir = self._root / f"gateway{len(self.started)}"
         workdir.mkdir()
-        if data_dir_mode:
+        if data_dir_mode:  # and, if `old_log`, a log dir and file as QuickFIX's were
             (workdir / "var").mkdir()
             (workdir / "var").chmod(data_dir_mode)
+            if old_log:
+                (workdir / "var" / "log").mkdir(mode=0o755)
+                (workdir / "var" / "log" / "GLOBAL.event.current.log").write_text("old\n")
+                (workdir / "var" / "log" / "GLOBAL.event.current.log").chmod(0o644)
         self.started.append(GatewayProcess(workdir, **settings))
         return self.started[-1]
 
@@ -260,6 +266,71 @@ def test_a_heartbeat_interval_above_the_venues_maximum_is_refused(gateway: Gatew
     assert refused[58].endswith(": HeartBtInt must be between 1 and 30 seconds")
 
 
+def logon_fields(password: str, reset: bool) -> list[tuple[int, Value]]:
+    fields: list[tuple[int, Value]] = [(98, "0"), (108, "30")]
+    return [*fields, *([(141, "Y")] if reset else []), (553, "CLIENT1"), (554, password)]
+
+
+def test_a_reset_logon_with_a_wrong_password_resets_nothing(
+    gateway: GatewayProcess, connect: Connect
+) -> None:
+    """QuickFIX 1.16 reset the sequence numbers and the stored reports before the password
+    was checked: a stranger could erase a participant's undelivered fills."""
+    owner = RawSession(gateway.port, "CLIENT1")
+    owner.send("A", logon_fields(PASSWORDS["CLIENT1"], reset=True))
+    assert owner.receive()[35] == "A"
+    owner.send("D", order("rest-1", t54="2", t44="700100"))
+    assert owner.receive()[150] == "0"
+    owner.send("5", [])
+    assert owner.receive()[35] == "5"
+    owner.close()
+    taker = logged_on(connect, "CLIENT2")  # fills it while CLIENT1 is away: report no. 4
+    report(taker, new_order(taker, "1", "0.1", "700100", tif="3"), "F")
+    stranger = RawSession(gateway.port, "CLIENT1")
+    stranger.send("A", logon_fields("guess", reset=True))
+    assert stranger.receive()[35] == "5"
+    stranger.close()
+    back = RawSession(gateway.port, "CLIENT1")
+    back.seq = 4
+    back.send("A", logon_fields(PASSWORDS["CLIENT1"], reset=False))
+    # the numbers went on where they were: 4 the fill, 5 the Logout refusing the stranger
+    assert back.receive()[34] == "6"
+    back.send("2", [(7, "4"), (16, "4")])
+    resent = back.receive()
+    assert (resent[35], resent[150], resent[11], resent.get(43)) == ("8", "F", "rest-1", "Y")
+    back.close()
+
+
+def test_a_first_message_that_does_not_log_on_ends_its_connection(
+    gateway: GatewayProcess,
+) -> None:
+    """A Logon answered with a session Reject used to keep the connection, and with it the
+    session: nobody else could log that participant on."""
+    squatter = RawSession(gateway.port, "CLIENT1")
+    squatter.send("A", [*logon_fields(PASSWORDS["CLIENT2"], reset=True), (4999, "x")])
+    assert squatter.closed_by_peer(timeout=10)
+    owner = RawSession(gateway.port, "CLIENT1")
+    assert owner.logon(PASSWORDS["CLIENT1"])[35] == "A"
+
+
+def test_what_comes_with_the_logon_is_answered_at_once(gateway: GatewayProcess) -> None:
+    eager = RawSession(gateway.port, "CLIENT2")
+    logon = eager.message("A", [(98, "0"), (108, "30"), (141, "Y"), (553, "CLIENT2"),
+                                (554, PASSWORDS["CLIENT2"])])  # fmt: skip
+    eager.send_raw(logon + eager.message("D", order("eager-1")))
+    assert eager.receive()[35] == "A"
+    assert eager.receive(timeout=5)[11] == "eager-1"
+
+
+def test_messages_past_a_gap_never_filled_are_bounded(raw: RawSession) -> None:
+    raw.seq += 5  # a gap the client will never fill
+    for _ in range(1001):
+        raw.send("0", [])
+    while (reply := raw.receive())[35] != "5":
+        assert reply[35] in ("2", "0", "1"), reply  # the ResendRequest, heartbeats
+    assert reply[58] == "more than 1000 messages ahead of a sequence gap"
+
+
 # -- 6. secrets never reach a file, a log or a traceback --
 
 
@@ -289,10 +360,18 @@ def test_files_are_private_and_hold_no_password(gateways: Gateways) -> None:
     assert "Traceback" not in output
 
 
-def test_a_data_dir_readable_by_others_is_narrowed(gateways: Gateways) -> None:
-    gateway = gateways(data_dir_mode=0o755)
-    assert stat.S_IMODE((gateway.workdir / "var").stat().st_mode) == 0o700
-    assert "was mode 755; now 700" in gateway.stop()
+def test_a_data_dir_readable_by_others_is_narrowed_all_through(gateways: Gateways) -> None:
+    gateway = gateways(data_dir_mode=0o755, old_log=True)
+    data_dir = gateway.workdir / "var"
+    for path in [data_dir, *data_dir.rglob("*")]:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        assert mode == (0o700 if path.is_dir() else 0o600), f"{path}: {mode:o}"
+    assert "were readable by others; now owner-only" in gateway.stop()
+
+
+def test_a_host_that_is_not_a_numeric_ipv4_address_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(AssertionError, match="host 'localhost' is not a numeric IPv4 address"):
+        GatewayProcess(tmp_path, extra_args=("--host", "localhost"))
 
 
 # -- 7. bounded values and subscriptions --
@@ -326,6 +405,17 @@ def test_subscriptions_and_their_symbols_are_bounded(raw: RawSession) -> None:
         assert market_data(raw, f"s{i}", ["BTC-HKD"])[35] == "W"
     over = market_data(raw, "s16", ["ETH-HKD"])
     assert (over[35], over[281], over[58]) == ("Y", "2", "at most 16 subscriptions per session")
+
+
+def test_a_full_depth_view_shows_the_best_100_levels_a_side(connect: Connect) -> None:
+    """Every subscription's view is compared level by level on each change of its book: a
+    full-depth one over a book of thousands of levels made every session wait."""
+    maker = logged_on(connect, "CLIENT1")
+    for i in range(101):
+        report(maker, new_order(maker, "1", "0.0001", str(690000 - i), cid=f"lv-{i}"), "0")
+    levels = book_snapshot(maker, "full")
+    assert len(levels) == 100
+    assert levels[0] == ("690000", "0.0001") and levels[-1] == ("689901", "0.0001")
 
 
 def test_a_client_that_stops_reading_is_disconnected_not_waited_for(

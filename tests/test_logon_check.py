@@ -86,12 +86,13 @@ def test_new_wrong_passwords_in_a_row_double_the_wait_up_to_a_minute() -> None:
 
 
 def test_a_remembered_password_gets_in_while_others_wait() -> None:
-    check, scrypt, _ = checker()
+    check, scrypt, clock = checker()
     assert check.refusal("s3cret", STORED, HERE) is None
     for guess in ("guess1", "guess2", "guess3"):
         assert check.refusal(guess, STORED, HERE) == "wrong password"
     assert check.refusal("guess4", STORED, HERE) is not None
     assert check.refusal("s3cret", STORED, HERE) is None
+    clock.now += S  # the venue's checks come back, the address's wait does not
     assert check.refusal("guess5", STORED, HERE) == "wrong password"  # the wait was reset
     assert scrypt.calls == 5
 
@@ -108,3 +109,17 @@ def test_a_remembered_password_is_tied_to_the_hash_it_matched() -> None:
 
 def test_a_password_that_does_not_encode_is_simply_wrong() -> None:
     assert verify_password("s\udcff", STORED) is False
+
+
+def test_new_passwords_are_checked_at_most_twice_a_second_venue_wide() -> None:
+    check, scrypt, clock = checker()
+    answers = [check.refusal(f"guess{i}", STORED, f"10.0.1.{i}") for i in range(6)]
+    assert (
+        answers == ["wrong password"] * 4 + ["too many logons being checked: try again in 1 s"] * 2
+    )
+    assert scrypt.calls == 4
+    assert check.refusal("s3cret", STORED, HERE) is not None  # a first logon waits too
+    clock.now += S // 2  # one check back
+    assert check.refusal("s3cret", STORED, HERE) is None
+    assert check.refusal("s3cret", STORED, HERE) is None  # remembered: needs no check
+    assert scrypt.calls == 5

@@ -15,7 +15,7 @@ from engine.events import Event, OrderAccepted
 from engine.journal import Journal
 from engine.model import OrderType, Side, TimeInForce
 from fixgw.fix_sessions import SessionDirectory
-from fixgw.inbound import Echo
+from fixgw.inbound import Echo, MassStatusQuery
 from fixgw.marketdata import MarketDataPublisher
 from fixgw.reports import Outgoing, ReportWriter
 from fixgw.runner import OperatorCommand, Request, Runner
@@ -158,9 +158,11 @@ class RecordingSessions(SessionDirectory):
     def __init__(self) -> None:
         super().__init__()
         self.sent: list[tuple[str, str]] = []
+        self.texts: list[str] = []
 
     def send(self, participant: str, msg: fix.Message) -> None:
         self.sent.append((participant, msg.getField(150) if msg.isSetField(150) else "?"))
+        self.texts.append(msg.getField(58) if msg.isSetField(58) else "")
 
 
 class NewReportFails(ReportWriter):
@@ -191,3 +193,27 @@ def test_a_report_that_cannot_be_written_does_not_take_the_others_with_it() -> N
     runner.submit(Request("CLIENT2", maker, ECHO))
     runner.submit(Request("CLIENT1", taker, ECHO))
     assert sessions.sent == [("CLIENT2", "0"), ("CLIENT2", "F"), ("CLIENT1", "F")]
+
+
+def test_mass_status_requests_beyond_five_a_second_are_refused() -> None:
+    engine = Engine(VENUE_SPECS, VENUE_PARTICIPANTS)
+    instruments = {s.symbol: s for s in VENUE_SPECS}
+    sessions = RecordingSessions()
+    clock = iter(range(10**9, 3 * 10**9, 10**8))  # ten requests a second
+    runner = Runner(
+        engine,
+        ReportWriter(instruments),
+        MarketDataPublisher(instruments, engine.books),
+        sessions,
+        clock=lambda: next(clock),
+        inline=True,
+    )
+    echo = Echo("AF", "", "", "", "", "", "", "af")
+    for _ in range(12):
+        runner.submit(Request("CLIENT1", MassStatusQuery("af", ""), echo))
+    assert (
+        sessions.texts
+        == ["no open orders"] * 5
+        + ["at most 5 mass status requests a second"] * 5
+        + ["no open orders"] * 2
+    )
