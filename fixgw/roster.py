@@ -74,8 +74,8 @@ WRONG_PASSWORD = "wrong password"
 BACKOFF_CAP_NS = 60 * 10**9
 REMEMBERED_WRONG = 8  # wrong passwords remembered per stored hash
 FREE_WRONG = 3  # new wrong passwords in a row from one address before a back-off
-CHECKS_PER_SECOND = 2  # scrypt checks of new passwords, venue-wide (~15 % of one thread)
-CHECKS_AT_ONCE = 4
+CHECKS_PER_SECOND = 4  # scrypt checks of new passwords, venue-wide (~30 % of one thread)
+CHECKS_AT_ONCE = 16  # so that a venue's opening logons all pass
 MAX_BACKOFFS = 4096  # (hash, source) pairs in a back-off before expired ones are dropped
 
 

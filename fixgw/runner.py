@@ -205,7 +205,7 @@ class Runner:
         lone order the hand-off — waking another thread, then both trading the GIL around
         each of QuickFIX's calls — for about 30 % off its median round trip; the work stays
         strictly serial under the sequencer lock and the journal still commits before
-        anything is acknowledged (README, "Where the time goes").
+        anything is acknowledged (bench/README.md, "Where the time goes").
         """
         if not self._inline or not self._sequencer.acquire(blocking=False):
             self.put(item)
