@@ -149,7 +149,7 @@ class GatewayApp(fix.Application):  # type: ignore[misc]
             )
         if username != comp_id:
             return f"Username does not match SenderCompID {comp_id}"
-        heartbeat = int(msg.getField(108))  # the dictionary made it a positive int
+        heartbeat = int(msg.getField(108))  # required and an INT: QuickFIX checked both
         if not 0 < heartbeat <= self._max_heartbeat:
             return f"HeartBtInt must be between 1 and {self._max_heartbeat} seconds"
         refusal = self._passwords.refusal(password, entry.password_hash, source)

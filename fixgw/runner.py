@@ -428,16 +428,16 @@ class Runner:
     ) -> None:
         query = item.command
         assert isinstance(query, MassStatusQuery)
-        second, asked = self._mass_status_asked.get(item.participant, (0, 0))
-        if second == ts // 10**9 and asked >= MASS_STATUS_PER_SECOND:
+        now = ts // 10**9
+        second, asked = self._mass_status_asked.get(item.participant, (now, 0))
+        asked = asked if second == now else 0
+        if asked >= MASS_STATUS_PER_SECOND:
             text = f"at most {MASS_STATUS_PER_SECOND} mass status requests a second"
-            refusal = self._writer.refusal(item.echo, "99", text, f"S{ts}", ts)
-            out.append((item.participant, refusal))
+            out.append(
+                (item.participant, self._writer.refusal(item.echo, "99", text, f"S{ts}", ts))
+            )
             return
-        self._mass_status_asked[item.participant] = (
-            ts // 10**9,
-            asked + 1 if second == ts // 10**9 else 1,
-        )
+        self._mass_status_asked[item.participant] = (now, asked + 1)
         orders = [
             o
             for o in self.engine.open_orders()

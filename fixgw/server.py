@@ -8,6 +8,7 @@ for the acceptor's lifetime: the binding keeps C++ references to them, not Pytho
 
 from __future__ import annotations
 
+import contextlib
 import faulthandler
 import gc
 import os
@@ -291,11 +292,22 @@ def narrow(data_dir: Path) -> None:
         )
 
 
+def raise_open_file_limit() -> None:
+    """Room for every connection: at the common soft limit of 1,024 descriptors a few hundred
+    idle connections made QuickFIX's accept fail in a busy loop. Up to the hard limit (at
+    most 2^20: Linux refuses "unlimited" for descriptors); where even that is refused, the
+    limit stays as it was."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = min(hard if hard != resource.RLIM_INFINITY else 2**20, 2**20)
+    if wanted > soft:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+
+
 def serve(config: GatewayConfig) -> int:
     faulthandler.enable()  # a crash inside QuickFIX's C++ still leaves every thread's stack
     os.umask(0o077)  # every file and directory the gateway or QuickFIX creates: owner only
-    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # room for every connection
+    raise_open_file_limit()
     configure_logging()
     try:
         require_patched()

@@ -8,8 +8,11 @@ disk, unbounded values and subscriptions, a bind address that was not what it sa
 
 from __future__ import annotations
 
+import resource
 import socket
 import stat
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -536,3 +539,19 @@ def test_every_report_repeats_the_orders_terms(connect: Connect) -> None:
     for msg in (fill, cancelled):
         assert (msg[38], msg[40], msg[59], msg[44]) == ("0.5", "2", "1", "700100"), msg
         assert msg[14] == "0.2"
+
+
+def test_the_open_file_limit_is_raised_to_what_the_system_allows() -> None:
+    script = (
+        "import resource; from fixgw.server import raise_open_file_limit; "
+        "raise_open_file_limit(); print(resource.getrlimit(resource.RLIMIT_NOFILE)[0])"
+    )
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    low = subprocess.run(
+        [sys.executable, "-c", script],
+        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard)),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert int(low.stdout) == min(hard if hard != resource.RLIM_INFINITY else 2**20, 2**20)
