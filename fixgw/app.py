@@ -8,7 +8,9 @@ QuickFIX to answer with a Logout, a BusinessMessageReject or a session Reject.
 
 from __future__ import annotations
 
+import ctypes
 import functools
+import threading
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
@@ -35,10 +37,28 @@ SIGNALS = (
 Callback = TypeVar("Callback", bound=Callable[..., Any])
 
 
+_threads = threading.local()
+
+
+def _keep_thread_state() -> None:
+    """Keep the Python thread state of the thread calling back from QuickFIX.
+
+    The binding enters Python with PyGILState_Ensure from QuickFIX's own thread, which
+    Python did not start: every callback created a thread state and its frame stack
+    (an mmap) and destroyed both on return, a fifth of the cost of a resent message. One
+    Ensure never released keeps that state for the thread's life; the binding's own
+    Ensure/Release pairs then only take and give back the interpreter lock.
+    """
+    if not getattr(_threads, "kept", False):
+        ctypes.pythonapi.PyGILState_Ensure()
+        _threads.kept = True
+
+
 def guarded(callback: Callback) -> Callback:
     @functools.wraps(callback)
     def wrapper(*args: Any) -> Any:
         try:
+            _keep_thread_state()
             return callback(*args)
         except SIGNALS:
             raise

@@ -10,13 +10,22 @@ gateway refuses to start on a build without it, rather than run unprotected.
 from __future__ import annotations
 
 import ctypes
+import hashlib
 import importlib.metadata
 from collections.abc import Callable
+from pathlib import Path
 from typing import cast
 
 import _quickfix  # type: ignore[import-not-found]
 
 PATCH_LABEL = "+fixgw."
+PATCH = Path(__file__).with_name("quickfix_patch") / "quickfix-1.16.0.patch"
+
+
+def expected_label() -> str:
+    """The version label install.sh gives a build of this checkout's patch: a gateway
+    upgraded without `make install` would otherwise run on an older patch's protections."""
+    return PATCH_LABEL + hashlib.sha256(PATCH.read_bytes()).hexdigest()[:12]
 
 
 class UnpatchedQuickFix(RuntimeError):
@@ -39,10 +48,10 @@ _PEER = _peer_function()
 
 def require_patched() -> None:
     version = importlib.metadata.version("quickfix")
-    if _PEER is None or PATCH_LABEL not in version:
+    if _PEER is None or not version.endswith(expected_label()):
         raise UnpatchedQuickFix(
-            f"quickfix {version} is not fixgw's build of QuickFIX (run `make install`, "
-            "which builds it from fixgw/quickfix_patch/)"
+            f"quickfix {version} is not fixgw's build of QuickFIX 1.16.0{expected_label()} "
+            "(run `make install`, which builds it from fixgw/quickfix_patch/)"
         )
 
 

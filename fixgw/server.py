@@ -64,6 +64,7 @@ class GatewayConfig:
     prelogon_connections_per_source: int
     send_queue_max_bytes: int
     prelogon_connections_total: int
+    resend_messages_per_second: int
     roster: Path
     instruments: Path
     dictionary: Path
@@ -114,6 +115,7 @@ def load_config(
         ),
         send_queue_max_bytes=_positive(gateway, "send_queue_max_bytes", 16 * 2**20, path),
         prelogon_connections_total=_positive(gateway, "prelogon_connections_total", 256, path),
+        resend_messages_per_second=_positive(gateway, "resend_messages_per_second", 2500, path),
         roster=base / files["roster"],
         instruments=base / files["instruments"],
         dictionary=base / files["dictionary"],
@@ -133,7 +135,7 @@ def _positive(section: dict[str, object], key: str, default: int, path: Path) ->
 
 
 def quickfix_settings(config: GatewayConfig, roster: dict[str, RosterEntry]) -> str:
-    """QuickFIX's settings; the Socket*/PreLogon*/SendQueue*/AcceptSourceNetworks keys are
+    """QuickFIX's settings; the Socket*/PreLogon*/SendQueue*/Resend*/AcceptSourceNetworks keys are
     those of fixgw's build of QuickFIX (fixgw/quickfix_patch/README.md)."""
     data = config.data_dir
     networks = sorted({str(net) for entry in roster.values() for net in entry.networks})
@@ -161,6 +163,7 @@ def quickfix_settings(config: GatewayConfig, roster: dict[str, RosterEntry]) -> 
         f"SendQueueMaxBytes={config.send_queue_max_bytes}",
         f"MaxMessageBytes={MAX_MESSAGE_BYTES}",
         f"PreLogonMaxTotal={config.prelogon_connections_total}",
+        f"ResendMessagesPerSecond={config.resend_messages_per_second}",
         f"AcceptSourceNetworks={','.join(networks)}",
     ]
     for comp_id in roster:

@@ -4,7 +4,7 @@
 # The PyPI source of quickfix 1.16.0 with quickfix-1.16.0.patch applied (README.md here says
 # what the patch changes and why). The wheel is built once per patch and kept in
 # ${FIXGW_WHEELS:-$HOME/.cache/fixgw/wheels}, so later installs take seconds; the first takes
-# about 6 minutes.
+# about 10 minutes on one core.
 set -eu
 python=$1
 here=$(cd "$(dirname "$0")" && pwd)
@@ -22,7 +22,7 @@ wheel=$(ls "$wheels"/quickfix-"$version"-*.whl 2>/dev/null | head -n 1 || true)
 if [ -z "$wheel" ]; then
     work=$(mktemp -d)
     trap 'rm -rf "$work"' EXIT
-    echo "building QuickFIX $version (once; about 6 minutes)"
+    echo "building QuickFIX $version (once; about 10 minutes)"
     "$python" -m pip download --quiet --no-deps --no-binary :all: quickfix==1.16.0 -d "$work"
     tar -xzf "$work"/quickfix-1.16.0.tar.gz -C "$work"
     (cd "$work"/quickfix-1.16.0 && patch --quiet -p1 < "$patch_file")
