@@ -88,6 +88,10 @@ class Engine(VenueOperations):
             Accounts(ledger, self.instruments, self.participants) if ledger is not None else None
         )
         self._orders: dict[int, Order] = {}
+        # each participant's open orders, in the order of `_orders`: what one participant
+        # asks about (mass status, a mass cancel, cancel-on-disconnect) costs its own orders,
+        # not every order of the venue
+        self._open_of: dict[str, dict[int, Order]] = {}
         # Finished orders until end of day, for status requests: their fingerprints, taken
         # once at retirement (a snapshot writes these as they are; `_known` revives one).
         self._finished: dict[int, tuple[object, ...]] = {}
@@ -121,6 +125,14 @@ class Engine(VenueOperations):
 
     def open_orders(self) -> Iterator[Order]:
         return iter(self._orders.values())
+
+    def open_orders_of(self, participant: str) -> Iterator[Order]:
+        return iter(self._open_of.get(participant, {}).values())
+
+    def keep_open(self, order: Order) -> None:
+        """Record an order that rests (or is about to be matched) as open."""
+        self._orders[order.order_id] = order
+        self._open_of.setdefault(order.participant, {})[order.order_id] = order
 
     def order(self, order_id: int) -> Order | None:
         return self._orders.get(order_id)
@@ -204,7 +216,7 @@ class Engine(VenueOperations):
         self._remember(cmd.participant, cmd.client_order_id, order.order_id)
         if funding is not None:
             order.reserved, order.reserve_price = funding
-        self._orders[order.order_id] = order
+        self.keep_open(order)
         if cmd.time_in_force is TimeInForce.GTD:
             self._gtd_expiries[order.order_id] = cmd.expire_time
         events: list[Event] = [
@@ -312,12 +324,8 @@ class Engine(VenueOperations):
             kind = RequestKind.OPERATOR if cmd.operator else RequestKind.MASS_CANCEL
             return [self._rejected(ts, kind, cmd.participant, cmd.client_order_id, refusal)]
         reason = CancelReason.OPERATOR if cmd.operator else CancelReason.MASS_CANCEL
-        doomed = [
-            o
-            for o in self._orders.values()
-            if (not cmd.participant or o.participant == cmd.participant)
-            and (not cmd.symbol or o.symbol == cmd.symbol)
-        ]
+        candidates = self.open_orders_of(cmd.participant) if cmd.participant else self.open_orders()
+        doomed = [o for o in candidates if not cmd.symbol or o.symbol == cmd.symbol]
         events: list[Event] = []
         for order in doomed:
             self.books[order.symbol].cancel(order.order_id)
@@ -512,6 +520,10 @@ class Engine(VenueOperations):
         if order.reserved and self._accounts is not None:
             self._accounts.release(order)
         del self._orders[order.order_id]
+        own = self._open_of[order.participant]
+        del own[order.order_id]
+        if not own:
+            del self._open_of[order.participant]
         self._gtd_expiries.pop(order.order_id, None)
         row = order.fingerprint()
         self._finished[order.order_id] = row

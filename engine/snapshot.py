@@ -175,7 +175,7 @@ def _restore(engine: Engine, state: dict[str, Any]) -> None:
                 raise SnapshotError(f"order {order_id} does not rest in the {symbol} book")
     for row in state["open"]:
         order = Order.from_fingerprint(row)
-        engine._orders[order.order_id] = order
+        engine.keep_open(order)
         if order.time_in_force is TimeInForce.GTD:
             engine._gtd_expiries[order.order_id] = order.expire_time
     for row in state["finished"]:

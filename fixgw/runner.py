@@ -440,8 +440,8 @@ class Runner:
         self._mass_status_asked[item.participant] = (now, asked + 1)
         orders = [
             o
-            for o in self.engine.open_orders()
-            if o.participant == item.participant and (not query.symbol or o.symbol == query.symbol)
+            for o in self.engine.open_orders_of(item.participant)
+            if not query.symbol or o.symbol == query.symbol
         ]
         out += [
             (item.participant, m) for m in self._writer.mass_status(orders, query.request_id, ts)
