@@ -162,7 +162,9 @@ class Runner:
         self._open = True  # False once stopped, or once the journal failed
         self._last_ts = journal.last_ts if journal else 0
         self._end_of_day_ns = end_of_day_ns  # offset of the day's close from UTC midnight
-        self._day = -1
+        # the trading day of the journal's last command: a gateway that was down over a
+        # close runs that EndOfDay on its first tick (-1: a new venue, no day yet)
+        self._day = (self._last_ts - end_of_day_ns) // DAY_NS if self._last_ts else -1
         self._thread = threading.Thread(target=self._run, name="fixgw-runner", daemon=True)
         self.last_commit_ns = 0
         self._desk = OperatorDesk(engine, journal, sessions, roster or {}, self)

@@ -39,7 +39,7 @@ from fixgw.marketdata import MarketDataPublisher
 from fixgw.quickfix_build import UnpatchedQuickFix, require_patched
 from fixgw.reports import ReportWriter
 from fixgw.roster import RosterEntry, load_roster
-from fixgw.runner import OperatorCommand, Runner
+from fixgw.runner import OperatorCommand, Runner, SessionEnded, Tick
 
 log = structlog.get_logger("fixgw.server")
 REPO = Path(__file__).resolve().parent.parent
@@ -246,6 +246,21 @@ class Gateway:
         self.acceptor = fix.SocketAcceptor(
             self.app, self.store_factory, self.settings, self.log_factory
         )
+        self._catch_up(roster)
+
+    def _catch_up(self, roster: dict[str, RosterEntry]) -> None:
+        """Before any client can log on: what fell due while the gateway was down. The close
+        it missed (DAY orders expire) and GTD expiries now due, then the orders of every
+        participant with cancel-on-disconnect, none of whom is connected now. Journaled like
+        any command; the reports wait in each participant's store for its next logon (the
+        acceptor exists, so its sessions do)."""
+        stale = [
+            SessionEnded(participant, cancel_orders=True)
+            for participant, entry in roster.items()
+            if entry.cancel_on_disconnect
+            and next(self.engine.open_orders_of(participant), None) is not None
+        ]
+        self.runner.process_batch([Tick(), *stale])
 
     def _fail(self, reason: str) -> None:
         self.fatal.append(reason)

@@ -46,9 +46,12 @@ def gateway(tmp_path: Path) -> Iterator[GatewayProcess]:
 def connect(gateway: GatewayProcess, tmp_path: Path) -> Iterator[Connect]:
     clients: list[FixClient] = []
 
-    def open_client(comp_id: str, password: str | None = "", **kw: str) -> FixClient:
+    def open_client(
+        comp_id: str, password: str | None = "", username: str | None = None
+    ) -> FixClient:
         secret = PASSWORDS[comp_id] if password == "" else password
-        client = FixClient(comp_id, secret, gateway.port, tmp_path / f"client{len(clients)}", **kw)
+        workdir = tmp_path / f"client{len(clients)}"
+        client = FixClient(comp_id, secret, gateway.port, workdir, username=username)
         clients.append(client)
         return client
 

@@ -85,7 +85,10 @@ class FixClient:
         port: int,
         workdir: Path,
         username: str | None = None,
+        reset: bool = True,
     ) -> None:
+        """`reset=False` keeps the sequence numbers in `workdir`'s store from the last
+        connection, so the gateway resends what it stored meanwhile."""
         self.comp_id = comp_id
         self.inbox: queue.Queue[Received] = queue.Queue()
         self.logged_on = threading.Event()
@@ -99,7 +102,7 @@ class FixClient:
         cfg = workdir / f"{comp_id}.cfg"
         cfg.write_text(
             "[DEFAULT]\nConnectionType=initiator\nReconnectInterval=60\nHeartBtInt=30\n"
-            "StartTime=00:00:00\nEndTime=00:00:00\nResetOnLogon=Y\n"
+            f"StartTime=00:00:00\nEndTime=00:00:00\nResetOnLogon={'Y' if reset else 'N'}\n"
             f"UseDataDictionary=Y\nDataDictionary={DICTIONARY}\n"
             f"FileStorePath={workdir / 'store'}\n"
             f"[SESSION]\nBeginString=FIX.4.4\nSenderCompID={comp_id}\nTargetCompID=FIXGW\n"

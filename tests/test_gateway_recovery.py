@@ -22,7 +22,7 @@ from engine.snapshot_store import store_path
 from fixgw.config import DEFAULT_INSTRUMENTS, engine_factory
 from fixgw.roster import load_roster
 from tests.fixclient import FixClient
-from tests.gateway import new_order, report
+from tests.gateway import book_snapshot, new_order, report
 
 
 class Clients:
@@ -89,6 +89,30 @@ def test_a_restart_keeps_orders_ids_and_client_ids(tmp_path: Path, clients: Clie
     assert int(report(c1, later, "0")[37]) == order_id + 1
     new_order(c1, "1", "0.1", "699000", cid=cid)
     assert report(c1, cid, "8")[103] == "6"  # the ClOrdID is still taken
+    clients.close_all()
+    assert stopped_hash(second) == offline_hash(tmp_path)
+
+
+def test_cancel_on_disconnect_holds_across_a_crash(tmp_path: Path, clients: Clients) -> None:
+    """MM1 (cancel-on-disconnect) quotes, the gateway is killed: after the restart its quote
+    must not trade while MM1 is away, and MM1 hears of the cancel when it comes back."""
+    first = GatewayProcess(tmp_path)
+    mm1 = FixClient("MM1", PASSWORDS["MM1"], first.port, tmp_path / "mm1")
+    assert mm1.connect(), mm1.skipped
+    quote = new_order(mm1, "2", "0.1", "710000")
+    report(mm1, quote, "0")
+    first.kill()
+    mm1.close()
+
+    second = GatewayProcess(tmp_path)
+    watcher = clients.logon(second, "CLIENT1")
+    assert "710000" not in [price for price, _ in book_snapshot(watcher, "after-crash")]
+    back = FixClient("MM1", PASSWORDS["MM1"], second.port, tmp_path / "mm1", reset=False)
+    try:
+        assert back.connect(), back.skipped
+        assert report(back, quote, "4")[39] == "4"
+    finally:
+        back.close()
     clients.close_all()
     assert stopped_hash(second) == offline_hash(tmp_path)
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 
 from engine.commands import NewOrder
 from engine.core import Engine
+from engine.journal import Journal
 from engine.model import OrderType, Side, TimeInForce
+from engine.recovery import recover
 from fixgw.fix_sessions import SessionDirectory
 from fixgw.inbound import Echo
 from fixgw.marketdata import MarketDataPublisher
@@ -67,3 +71,40 @@ def test_day_and_gtd_orders_expire_on_the_timer() -> None:
         now[0] = at(moment)
         runner.process_batch([Tick()])
         assert {o.client_order_id for o in engine.open_orders()} == alive, moment
+
+
+def runner_at(engine: Engine, clock: Callable[[], int], journal: Journal | None = None) -> Runner:
+    instruments = {s.symbol: s for s in VENUE_SPECS}
+    return Runner(
+        engine,
+        ReportWriter(instruments),
+        MarketDataPublisher(instruments, engine.books),
+        SessionDirectory(),
+        clock=clock,
+        end_of_day_ns=16 * 3600 * 10**9,
+        journal=journal,
+    )
+
+
+def test_a_close_missed_while_down_is_run_on_the_first_tick(tmp_path: Path) -> None:
+    """A DAY order placed at 15:58, the gateway down over the 16:00 close: the runner that
+    starts at 16:05 on the same journal closes the day before anything else."""
+    path = tmp_path / "journal.sqlite"
+    engine = Engine(VENUE_SPECS, VENUE_PARTICIPANTS)
+    journal = Journal(path)
+    day_order = NewOrder(
+        "CLIENT1", "day", "BTC-HKD", Side.BUY, OrderType.LIMIT, TimeInForce.DAY, 1,
+        BTC.reference_price, 0,
+    )  # fmt: skip
+    echo = Echo("D", "day", "", "", "BTC-HKD", "1")
+    runner_at(engine, lambda: at("15:58"), journal).process_batch(
+        [Request("CLIENT1", day_order, echo)]
+    )
+    journal.close()
+
+    journal = Journal(path)
+    recovered, _ = recover(lambda: Engine(VENUE_SPECS, VENUE_PARTICIPANTS), journal)
+    assert [o.client_order_id for o in recovered.open_orders()] == ["day"]
+    runner_at(recovered, lambda: at("16:05"), journal).process_batch([Tick()])
+    assert list(recovered.open_orders()) == []
+    journal.close()
