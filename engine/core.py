@@ -68,6 +68,10 @@ _EXECUTION_MODE = {
 }
 
 
+class EngineFault(Exception):
+    """A command raised inside the engine: its state may be half changed (Engine.apply)."""
+
+
 class Engine(VenueOperations):
     """Instruments, their books and the open orders of every participant."""
 
@@ -184,8 +188,17 @@ class Engine(VenueOperations):
     # -- COMMANDS --
 
     def apply(self, command: Command, ts: int) -> list[Event]:
-        """Apply one sequenced command stamped with time `ts` (ns); returns its events."""
-        return self._handlers[type(command)](command, ts)
+        """Apply one sequenced command stamped with time `ts` (ns); returns its events.
+
+        Every rule a command can break is a `Refused` inside its handler, answered as a
+        Rejected event before anything changes; any other exception is a fault of the
+        engine's, after which its state may be half changed: `EngineFault`, for the caller
+        to stop on rather than carry on from a state no journal can reproduce.
+        """
+        try:
+            return self._handlers[type(command)](command, ts)
+        except Exception as fault:
+            raise EngineFault(f"{type(command).__name__} stamped {ts}: {fault!r}") from fault
 
     def _new_order(self, cmd: NewOrder, ts: int) -> list[Event]:
         try:

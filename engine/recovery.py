@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from engine.core import Engine
+from engine.core import Engine, EngineFault
 from engine.journal import Journal
 from engine.snapshot import SnapshotError, capture, restore
 from engine.snapshot_store import Snapshot
@@ -60,7 +60,10 @@ def replay(
     for seq, ts, command in journal.commands(after, until):
         if seq != last_seq + 1:
             raise RecoveryError(f"the journal jumps from command {last_seq} to {seq}")
-        engine.apply(command, ts)
+        try:
+            engine.apply(command, ts)
+        except EngineFault as fault:
+            raise RecoveryError(f"command {seq} cannot be replayed: {fault}") from None
         last_seq, last_ts = seq, ts
         expected = checkpoints.get(seq)
         if expected is not None:

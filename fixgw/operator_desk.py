@@ -32,7 +32,7 @@ from engine.commands import (
     SetPriceBand,
     SetTradingStatus,
 )
-from engine.core import Engine
+from engine.core import Engine, EngineFault
 from engine.events import (
     Event,
     FundsMoved,
@@ -320,6 +320,8 @@ class OperatorDesk:
         try:
             answer, after = self._act(request.op, request.args, request.operator, apply)
             return answer, after if answer["ok"] else []
+        except EngineFault:  # the engine may be torn: the runner stops the gateway
+            raise
         except Exception as error:
             return refused(request.op, error), []
 

@@ -22,7 +22,7 @@ from typing import Any
 import structlog
 
 from engine.commands import Command, EndOfDay, ExpireOrders, MassCancel
-from engine.core import Engine
+from engine.core import Engine, EngineFault
 from engine.events import Event
 from engine.journal import Journal, JournalBatch, JournalError
 from engine.refusal import Refused
@@ -279,20 +279,34 @@ class Runner:
         outgoing: list[Outgoing] = []
         market_data: list[Outgoing] = []
         running = True
+        fault = ""
         for item in batch:
             if isinstance(item, _Stop):
                 running = False
                 continue
+            answered = len(outgoing)
             try:
                 self._process(item, outgoing, market_data)
+            except EngineFault as failure:
+                # Fail-stop: what came before in the batch is journaled and answered, this
+                # command and the rest never are, and the gateway stops; recovery rebuilds
+                # the state from the journal, which never saw the torn one.
+                log.critical("the engine failed a command; stopping", item=repr(item))
+                log.exception("the fault", error=str(failure))
+                fault = f"the engine failed command {self._seq + 1}: {failure}"
+                break
             except Exception:
                 log.exception("request failed in the engine thread", item=repr(item))
+                if len(outgoing) == answered:
+                    self._answer_failure(item, outgoing)
         if self._pending and not self._commit():
             return False
-        for participant, msg in outgoing:
-            self._sessions.send(participant, msg)
-        for participant, msg in market_data:
-            self._sessions.send(participant, msg)
+        if fault:
+            self._send(outgoing, market_data)
+            if self._on_fatal is not None:
+                self._on_fatal(fault)
+            return False
+        self._send(outgoing, market_data)
         if self._after_commit or self._answers:
             self._answer_operators()
         if self._snapshots is not None:
@@ -303,6 +317,26 @@ class Runner:
             if due and not self._snapshots.busy():
                 self._take_snapshot(self._snapshots)
         return running
+
+    def _send(self, outgoing: list[Outgoing], market_data: list[Outgoing]) -> None:
+        for participant, msg in outgoing:
+            self._sessions.send(participant, msg)
+        for participant, msg in market_data:
+            self._sessions.send(participant, msg)
+
+    def _answer_failure(self, item: Item, out: list[Outgoing]) -> None:
+        """A client's request that failed before anything answered it (a query, or a refusal
+        that could not be written: the engine untouched) still gets an answer."""
+        if isinstance(item, Request | EdgeRefusal):
+            text = "the request could not be answered"
+            try:
+                msg = self._writer.refusal(
+                    item.echo, "99", text, f"X{self._last_ts}", self._last_ts
+                )
+            except Exception:
+                log.exception("could not answer a failed request", item=repr(item))
+                return
+            out.append((item.participant, msg))
 
     def write_snapshot(self) -> None:
         """Snapshot the state after the last journaled command and wait until it is written

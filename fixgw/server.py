@@ -351,9 +351,7 @@ def serve(config: GatewayConfig) -> int:
     gateway.stopping.wait()
     gateway.stop()
     if gateway.fatal:
-        print(
-            f"fixgw: stopped on a journal failure: {gateway.fatal[0]}", file=sys.stderr, flush=True
-        )
+        print(f"fixgw: stopped on a failure: {gateway.fatal[0]}", file=sys.stderr, flush=True)
         _leave(3)
     print(
         f"fixgw: stopped at command {gateway.journal.last_seq}, "
