@@ -88,6 +88,8 @@ class RunnerView(Protocol):
     def seq(self) -> int: ...
     @property
     def last_commit_ns(self) -> int: ...
+    @property
+    def snapshot_failure(self) -> str: ...
 
 
 class Refusal(Exception):
@@ -195,6 +197,7 @@ class OperatorDesk:
                     "sessions_logged_on": f"{on} of {len(self._roster)}",
                     "journal_at": self._runner.seq,
                     "snapshot_at": journal.snapshot_seq if journal else 0,
+                    "snapshot_failure": self._runner.snapshot_failure or "none",
                     "last_commit_us": round(self._runner.last_commit_ns / 1_000),
                     "open_orders": sum(1 for _ in self._engine.open_orders()),
                     # the garbage collector's work, for whoever chases a latency spike

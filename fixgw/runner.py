@@ -114,6 +114,8 @@ DAY_NS = 86_400 * 1_000_000_000
 # at 64, instead of a few µs on every order or all of it at the snapshot
 CACHE_EVERY = 64
 MASS_STATUS_PER_SECOND = 5
+# commands between attempts at a snapshot after one was not written
+SNAPSHOT_RETRY_EVERY = 1_000
 
 
 class Runner:
@@ -313,9 +315,11 @@ class Runner:
             if self._seq - self._cached_seq >= CACHE_EVERY:  # after the replies, off their path
                 self._snapshot_cache.keep_up(self.engine)
                 self._cached_seq = self._seq
-            due = self._seq - self._snapshot_seq >= self._snapshot_every
-            if due and not self._snapshots.busy():
-                self._take_snapshot(self._snapshots)
+            writer = self._snapshots
+            if not writer.busy():
+                self._retry_failed_snapshot(writer)
+                if self._seq - self._snapshot_seq >= self._snapshot_every:
+                    self._take_snapshot(writer)
         return running
 
     def _send(self, outgoing: list[Outgoing], market_data: list[Outgoing]) -> None:
@@ -359,6 +363,19 @@ class Runner:
         # and its stamp, from the one place that has both
         writer.offer(journal.last_seq, journal.last_ts, self.engine.state_hash(), parts)
         self._snapshot_seq = journal.last_seq
+
+    def _retry_failed_snapshot(self, writer: SnapshotWriter) -> None:
+        """After a snapshot that was not written, the next falls due SNAPSHOT_RETRY_EVERY
+        commands on (or at the usual interval, if that is sooner): not on every batch, and
+        not a whole interval later, which would double the replay a restart faces."""
+        failed = writer.failed_seq
+        if failed and failed == self._snapshot_seq:  # the last one offered, not written
+            wait = min(SNAPSHOT_RETRY_EVERY, self._snapshot_every)
+            self._snapshot_seq = self._seq - self._snapshot_every + wait
+
+    @property
+    def snapshot_failure(self) -> str:
+        return self._snapshots.failure if self._snapshots is not None else ""
 
     def _answer_operators(self) -> None:
         """Once the batch is on disk: carry out what operator actions do outside the engine,

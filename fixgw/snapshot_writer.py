@@ -25,6 +25,8 @@ class SnapshotWriter:
         self._changed = threading.Condition()
         self._pending: tuple[int, int, str, list[str]] | None = None
         self._writing = False
+        self._failure = ""  # why the last snapshot was not written ("" once one is)
+        self._failed_seq = 0  # the command it was taken after
         self._thread = threading.Thread(target=self._run, name="fixgw-snapshots", daemon=True)
         self._thread.start()
 
@@ -33,6 +35,19 @@ class SnapshotWriter:
     def busy(self) -> bool:
         with self._changed:
             return self._writing or self._pending is not None
+
+    @property
+    def failure(self) -> str:
+        """Why the last snapshot written was not ("" if it was): `fixgw status` shows it, and
+        the runner tries again, since replay at start is bounded only by snapshots written."""
+        with self._changed:
+            return self._failure
+
+    @property
+    def failed_seq(self) -> int:
+        """The command the last snapshot not written was taken after (0: it was written)."""
+        with self._changed:
+            return self._failed_seq
 
     # -- COMMANDS --
 
@@ -54,13 +69,18 @@ class SnapshotWriter:
                 assert self._pending is not None
                 seq, ts, state_hash, parts = self._pending
                 self._pending, self._writing = None, True
+            failure = ""
             try:
                 self._journal.write_snapshot(seq, ts, state_hash, parts)
-            except JournalError as failure:  # costs only recovery time: trading goes on
-                log.error("snapshot not written", seq=seq, error=str(failure))
-            except Exception:
+            except JournalError as error:  # costs only recovery time: trading goes on
+                failure = f"the snapshot at command {seq} was not written: {error}"
+                log.error("snapshot not written", seq=seq, error=str(error))
+            except Exception as error:
+                failure = f"the snapshot at command {seq} was not written: {error!r}"
                 log.exception("snapshot not written", seq=seq)
             finally:
                 with self._changed:
                     self._writing = False
+                    self._failure = failure
+                    self._failed_seq = seq if failure else 0
                     self._changed.notify_all()

@@ -3,6 +3,7 @@ failure outside it still answers the client (issue 16)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 import quickfix as fix
@@ -10,7 +11,7 @@ import quickfix as fix
 from engine.commands import Command, NewOrder
 from engine.core import Engine
 from engine.events import Event
-from engine.journal import Journal
+from engine.journal import Journal, JournalError
 from engine.model import OrderType, Side, TimeInForce
 from engine.recovery import recover
 from fixgw.fix_sessions import SessionDirectory
@@ -105,3 +106,55 @@ def test_a_query_that_fails_is_still_answered(tmp_path: Path) -> None:
     assert participant == "CLIENT1"
     assert "|35=8|" in reply and "|11=a|" in reply
     assert "|58=the request could not be answered|" in reply
+
+
+class FailingSnapshots(Journal):
+    """A journal whose first snapshot writes fail, as on a full disk."""
+
+    def __init__(self, path: Path, failures: int) -> None:
+        super().__init__(path)
+        self.failures = failures
+        self.attempts = 0
+
+    def write_snapshot(self, seq: int, ts: int, state_hash: str, parts: Iterable[str]) -> None:
+        self.attempts += 1
+        if self.failures:
+            self.failures -= 1
+            raise JournalError("database or disk is full")
+        super().write_snapshot(seq, ts, state_hash, parts)
+
+
+def test_a_snapshot_not_written_is_reported_and_tried_again(tmp_path: Path) -> None:
+    journal = FailingSnapshots(tmp_path / "journal.sqlite", failures=1)
+    engine = build()
+    instruments = {s.symbol: s for s in VENUE_SPECS}
+    runner = Runner(
+        engine,
+        ReportWriter(instruments),
+        MarketDataPublisher(instruments, engine.books),
+        Recorded(),
+        journal=journal,
+        snapshot_every=2_000,  # longer than the retry's 1,000 commands
+    )
+    writer = runner._snapshots
+    assert writer is not None
+    orders = (order(f"o{i}") for i in range(10_000))
+
+    def trade(commands: int) -> None:
+        for _ in range(commands // 50):
+            runner.process_batch([next(orders) for _ in range(50)])
+            writer.wait()
+
+    trade(2_000)
+    assert journal.attempts == 1
+    assert journal.snapshot_seq == 0  # the bound on replay is what was written, said so
+    assert runner.snapshot_failure == (
+        "the snapshot at command 2000 was not written: database or disk is full"
+    )
+    trade(950)
+    assert journal.attempts == 1  # not on every batch after the failure...
+    trade(150)
+    assert journal.attempts == 2  # ...but 1,000 commands on, not the interval's 2,000
+    assert journal.snapshot_seq == 3_050
+    assert runner.snapshot_failure == ""
+    journal.close()
