@@ -135,6 +135,13 @@ class Journal:
         names = [column[0] for column in cursor.description]
         return [dict(zip(names, row, strict=True)) for row in cursor]
 
+    def venue_definition(self) -> str | None:
+        """The newest venue definition recorded (None: a journal from before 2026-12-03)."""
+        row = self._db.execute(
+            "SELECT definition FROM venue_definitions ORDER BY after_seq DESC LIMIT 1"
+        ).fetchone()
+        return None if row is None else str(row[0])
+
     def checkpoints(self) -> dict[int, str]:
         return dict(self._db.execute("SELECT seq, state_hash FROM checkpoints"))
 
@@ -171,6 +178,19 @@ class Journal:
                 db.execute("ROLLBACK")
             raise JournalError(f"journal write failed: {bad}") from None
         self.last_seq, self.last_ts = batch.commands[-1][0], batch.commands[-1][1]
+
+    def record_venue_definition(self, definition: str) -> None:
+        """Record what the engine is built from, unless it is the newest recorded already."""
+        if definition == self.venue_definition():
+            return
+        try:
+            self._db.execute(
+                "INSERT OR REPLACE INTO venue_definitions (after_seq, definition) VALUES (?, ?)",
+                (self.last_seq, definition),
+            )
+        except sqlite3.Error as bad:
+            where = self.path
+            raise JournalError(f"cannot record the venue definition in {where}: {bad}") from None
 
     def write_snapshot(self, seq: int, ts: int, state_hash: str, parts: Iterable[str]) -> None:
         """Store the state after command `seq` (already journaled), its text in `parts`.

@@ -38,3 +38,12 @@ CREATE TABLE IF NOT EXISTS checkpoints (
 
 -- Snapshots of the engine's whole state live in a file of their own beside this one
 -- (engine/snapshots.sql), so writing one never holds this file's write lock.
+
+-- What the engine was built from (engine/venue_definition.py: instruments, participants,
+-- asset scales), recorded by a gateway that starts on a definition other than the last
+-- recorded; `after_seq` is the journal's last command then. `fixgw journal verify` replays
+-- with the newest, as the gateway that recorded it did.
+CREATE TABLE IF NOT EXISTS venue_definitions (
+    after_seq   INTEGER PRIMARY KEY,
+    definition  TEXT NOT NULL
+);

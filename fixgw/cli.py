@@ -86,8 +86,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     journal_verbs = journal.add_subparsers(dest="verb", required=True)
     verify_cmd = journal_verbs.add_parser("verify", help="replay offline, check every hash")
     export_cmd = journal_verbs.add_parser("export", help="trades, orders or commands")
+    verify_cmd.add_argument(
+        "--config",
+        type=Path,
+        help="replay with this configuration's instruments and roster, not the journal's own",
+    )
+    export_cmd.add_argument("--config", type=Path)
     for verb in (verify_cmd, export_cmd):
-        verb.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
         verb.add_argument("--data-dir", type=Path)
     what = export_cmd.add_mutually_exclusive_group(required=True)
     for name in ("trades", "orders", "commands"):
@@ -112,10 +117,11 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "serve":
         return serve(load_config(args.config, args.host, args.port, args.data_dir, args.durability))
     if args.command == "journal":
-        config = load_config(args.config, data_dir=args.data_dir)
+        config = load_config(args.config or DEFAULT_CONFIG, data_dir=args.data_dir)
         if args.verb == "verify":
-            return journal_cli.verify(config)
-        return journal_cli.export(config.data_dir, args.what, args.since, args.format)
+            return journal_cli.verify(config.data_dir, config if args.config else None)
+        chosen = config if args.config else None
+        return journal_cli.export(config.data_dir, args.what, args.since, args.format, chosen)
     if args.command == "hash-password":
         print(
             hash_password(

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from engine.core import Engine
 from engine.instruments import InstrumentSpec
-from engine.ledger import Ledger
 from engine.values import ValueRejected, to_units
+from engine.venue_definition import VenueDefinition
 from fixgw.roster import RosterEntry
 
 DEFAULT_INSTRUMENTS = Path(__file__).resolve().parent.parent / "sessions" / "instruments.toml"
@@ -67,10 +67,14 @@ def opening_deposits(
     return deposits
 
 
-def engine_factory(instruments: Path, roster: Mapping[str, RosterEntry]) -> Callable[[], Engine]:
-    """A builder of fresh engines for this venue: instruments, participants and accounts."""
-    specs = load_instruments(instruments)
-    scales = load_asset_scales(instruments)
+def venue_definition(instruments: Path, roster: Mapping[str, RosterEntry]) -> VenueDefinition:
+    """What this venue's engines are built from: instruments, participants and accounts."""
     participants = [entry.participant for entry in roster.values()]
-    names = [p.name for p in participants]
-    return lambda: Engine(specs, participants, ledger=Ledger(names, scales))
+    return VenueDefinition.of(
+        load_instruments(instruments), participants, load_asset_scales(instruments)
+    )
+
+
+def engine_factory(instruments: Path, roster: Mapping[str, RosterEntry]) -> Callable[[], Engine]:
+    """A builder of fresh engines for this venue."""
+    return venue_definition(instruments, roster).builder()

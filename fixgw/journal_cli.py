@@ -1,10 +1,10 @@
 """`fixgw journal verify` and `fixgw journal export`: the journal for operators and auditors.
 
 `verify` replays the journal offline into a fresh engine and checks every checkpoint and
-snapshot, so a
-journal can be proven sound without starting (or disturbing) a gateway. `export` writes
-trades, orders or raw commands as CSV or JSON through sqlite-utils, optionally only those
-after a sequence number.
+snapshot, so a journal can be proven sound without starting (or disturbing) a gateway.
+`export` writes trades or raw commands as CSV or JSON through sqlite-utils, and orders as
+replayed with their outcomes (fixgw/order_audit.py), optionally only after a sequence
+number.
 """
 
 from __future__ import annotations
@@ -20,25 +20,15 @@ import sqlite_utils
 from engine.journal import Journal, JournalError
 from engine.recovery import RecoveryError
 from engine.recovery import verify as verify_journal
-from fixgw.config import engine_factory
+from engine.venue_definition import DefinitionError, VenueDefinition
+from fixgw.config import venue_definition
+from fixgw.order_audit import COLUMNS, order_rows
 from fixgw.roster import load_roster
 from fixgw.server import GatewayConfig
 
 QUERIES = {
     "trades": "SELECT * FROM trades WHERE seq > :since ORDER BY trade_id",
     "commands": "SELECT seq, ts, kind, body FROM commands WHERE seq > :since ORDER BY seq",
-    # every order-entry request with its outcome fields, as an auditor reads an order book
-    "orders": (
-        "SELECT seq, ts, kind, json_extract(body, '$.participant') AS participant, "
-        "json_extract(body, '$.client_order_id') AS client_order_id, "
-        "json_extract(body, '$.orig_client_order_id') AS orig_client_order_id, "
-        "json_extract(body, '$.symbol') AS symbol, json_extract(body, '$.side') AS side, "
-        "json_extract(body, '$.order_type') AS order_type, "
-        "json_extract(body, '$.time_in_force') AS time_in_force, "
-        "json_extract(body, '$.price') AS price, json_extract(body, '$.qty') AS qty "
-        "FROM commands WHERE kind IN ('NewOrder', 'CancelOrder', 'ReplaceOrder') "
-        "AND seq > :since ORDER BY seq"
-    ),
 }
 
 
@@ -49,15 +39,39 @@ def journal_path(data_dir: Path) -> Path:
     return path
 
 
-def verify(config: GatewayConfig, out: TextIO = sys.stdout) -> int:
+def verify(data_dir: Path, config: GatewayConfig | None, out: TextIO = sys.stdout) -> int:
+    """Replay with the venue definition the journal records (the one the gateway last
+    recovered it with), or with `config`'s when one is given."""
     try:
-        build = engine_factory(config.instruments, load_roster(config.roster))
-        result = verify_journal(build, Journal(journal_path(config.data_dir)))
-    except (JournalError, RecoveryError) as bad:
+        journal = Journal(journal_path(data_dir))
+        recorded_text = journal.venue_definition()
+        recorded = VenueDefinition.from_text(recorded_text) if recorded_text else None
+        if config is None:
+            if recorded is None:
+                print(
+                    f"journal verify FAILED: {journal.path} records no venue definition (a "
+                    "journal made before 2026-12-03): give --config, the configuration whose "
+                    "instruments and roster it was made with",
+                    file=out,
+                )
+                return 1
+            definition, source = recorded, "the journal's own venue definition"
+        else:
+            definition = venue_definition(config.instruments, load_roster(config.roster))
+            source = f"{config.instruments} and {config.roster}"
+            differing = recorded.differences(definition) if recorded else []
+            if differing:
+                print(
+                    f"note: {source} differ from the journal's venue definition in "
+                    f"{', '.join(differing)}; without --config verify uses the journal's",
+                    file=out,
+                )
+        result = verify_journal(definition.builder(), journal)
+    except (JournalError, RecoveryError, DefinitionError) as bad:
         print(f"journal verify FAILED: {bad}", file=out)
         return 1
     print(
-        f"journal verify OK: {result.last_seq} commands replayed, "
+        f"journal verify OK: {result.last_seq} commands replayed with {source}, "
         f"{result.checkpoints_verified} checkpoints and {result.snapshots_verified} snapshots "
         f"match, state hash {result.state_hash}",
         file=out,
@@ -65,19 +79,45 @@ def verify(config: GatewayConfig, out: TextIO = sys.stdout) -> int:
     return 0
 
 
-def export(data_dir: Path, what: str, since: int, fmt: str, out: TextIO = sys.stdout) -> int:
+def export(
+    data_dir: Path,
+    what: str,
+    since: int,
+    fmt: str,
+    config: GatewayConfig | None = None,
+    out: TextIO = sys.stdout,
+) -> int:
     try:
-        db = sqlite_utils.Database(journal_path(data_dir))
-    except JournalError as bad:
+        if what == "orders":
+            rows = _order_rows(data_dir, since, config)
+        else:
+            db = sqlite_utils.Database(journal_path(data_dir))
+            rows = list(db.query(QUERIES[what], {"since": since}))
+    except (JournalError, RecoveryError, DefinitionError) as bad:
         print(f"journal export failed: {bad}", file=sys.stderr)
         return 1
-    rows: list[dict[str, Any]] = list(db.query(QUERIES[what], {"since": since}))
     if fmt == "json":
         json.dump(rows, out, indent=1)
         out.write("\n")
     else:
-        columns = list(rows[0]) if rows else []
+        columns = list(rows[0]) if rows else list(COLUMNS if what == "orders" else ())
         writer = csv.DictWriter(out, fieldnames=columns)
         writer.writeheader()
         writer.writerows(rows)
     return 0
+
+
+def _order_rows(data_dir: Path, since: int, config: GatewayConfig | None) -> list[dict[str, Any]]:
+    """Replayed with the same venue definition `verify` would use."""
+    journal = Journal(journal_path(data_dir))
+    if config is not None:
+        definition = venue_definition(config.instruments, load_roster(config.roster))
+    else:
+        recorded = journal.venue_definition()
+        if recorded is None:
+            raise JournalError(
+                f"{journal.path} records no venue definition (a journal made before "
+                "2026-12-03): give --config, the configuration it was made with"
+            )
+        definition = VenueDefinition.from_text(recorded)
+    return list(order_rows(definition.builder()(), journal, since))

@@ -30,7 +30,7 @@ from engine.journal import Journal, JournalError
 from engine.recovery import RecoveryError, recover
 from fixgw.admin_socket import AdminSocket, check_private
 from fixgw.app import GatewayApp
-from fixgw.config import engine_factory, load_asset_scales, load_instruments, opening_deposits
+from fixgw.config import load_asset_scales, load_instruments, opening_deposits, venue_definition
 from fixgw.fix_sessions import SessionDirectory
 from fixgw.fix_text import data_tags
 from fixgw.inbound import RequestReader
@@ -191,7 +191,7 @@ class Gateway:
             ) from None
         self.admin = AdminSocket(config.data_dir)  # bound now: refuses a second gateway early
 
-        build = engine_factory(config.instruments, roster)
+        definition = venue_definition(config.instruments, roster)
         deposits = opening_deposits(roster, load_asset_scales(config.instruments))
         self.journal = Journal(
             config.data_dir / "journal.sqlite",
@@ -199,7 +199,9 @@ class Gateway:
             config.journal_max_pages,
             background_checkpoints=True,  # the timer thread runs them (Runner.run_timer)
         )
-        self.engine, self.recovered = recover(build, self.journal)
+        self.engine, self.recovered = recover(definition.builder(), self.journal)
+        # what it was recovered with, so that `journal verify` replays with the same
+        self.journal.record_venue_definition(definition.text())
         self.fatal: list[str] = []
         self.stopping = threading.Event()
         self.sessions = SessionDirectory()

@@ -237,7 +237,18 @@ def test_journal_verify_and_export(tmp_path: Path, clients: Clients) -> None:
     report(mm, new_order(mm, "2", "1", "700100"), "0")
     for qty in ("0.25", "0.5"):
         report(c1, new_order(c1, "1", qty, "700100", tif="3"), "F")
-    clients.close_all()
+    c1.send(
+        "F",
+        [
+            (11, "cx1"),
+            (41, "no-such-order"),
+            (55, "BTC-HKD"),
+            (54, "1"),
+            (60, "20261121-10:00:00.000"),
+        ],
+    )
+    c1.expect(lambda m: m.type == "9" and m.get(11) == "cx1")
+    clients.close_all()  # MM1 (cancel-on-disconnect) first
     final_hash = stopped_hash(gateway)
     where = ("--config", str(tmp_path / "fixgw.toml"), "--data-dir", str(tmp_path / "var"))
 
@@ -253,11 +264,36 @@ def test_journal_verify_and_export(tmp_path: Path, clients: Clients) -> None:
         ("700100", "5000", "MM1"),
     ]
     orders = json.loads(fixgw("journal", "export", "--orders", "--format", "json", *where).stdout)
-    assert [o["participant"] for o in orders] == ["MM1", "CLIENT1", "CLIENT1"]
+    assert [(o["action"], o["participant"], o["outcome"]) for o in orders] == [
+        ("new order", "MM1", "accepted"),
+        ("new order", "CLIENT1", "accepted, 1 trade"),
+        ("new order", "CLIENT1", "accepted, 1 trade"),
+        ("cancel", "CLIENT1", "rejected"),
+        ("cancel on disconnect", "MM1", "1 cancelled"),
+    ]
+    quote = orders[0]
+    assert (quote["price"], quote["price_unit"], quote["qty"], quote["qty_unit"]) == (
+        "700100", "HKD", "1", "BTC"
+    )  # fmt: skip
+    assert orders[2]["qty"] == "0.5" and orders[3]["reason"]
     later = json.loads(
         fixgw("journal", "export", "--commands", "--since", "2", "--format", "json", *where).stdout
     )
     assert [c["seq"] for c in later][:1] == [3]
+
+    # without --config: the venue definition the gateway recorded, whatever the default
+    # configuration (another roster) says
+    own = fixgw("journal", "verify", "--data-dir", str(tmp_path / "var"))
+    assert own.returncode == 0, own.stdout + own.stderr
+    assert "replayed with the journal's own venue definition" in own.stdout
+    assert f"state hash {final_hash}" in own.stdout
+    other = fixgw("journal", "verify", "--config", "sessions/fixgw.toml", *where[2:])
+    assert "differ from the journal's venue definition in participant" in other.stdout
+    with sqlite3.connect(tmp_path / "var" / "journal.sqlite") as db:  # as before 2026-12-03
+        db.execute("DELETE FROM venue_definitions")
+    older = fixgw("journal", "verify", "--data-dir", str(tmp_path / "var"))
+    assert older.returncode == 1
+    assert "records no venue definition" in older.stdout and "give --config" in older.stdout
 
     missing = fixgw("journal", "verify", "--data-dir", str(tmp_path / "nowhere"))
     assert missing.returncode == 1 and "no journal at" in missing.stdout
