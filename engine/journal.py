@@ -38,6 +38,8 @@ class JournalBatch:
     commands: list[tuple[int, int, str, str]] = field(default_factory=list)
     trades: list[tuple[object, ...]] = field(default_factory=list)
     checkpoints: list[tuple[int, str]] = field(default_factory=list)
+    # (request id, seq, operator, op, answer as JSON) of the operator actions answered
+    operator_requests: list[tuple[str, int, str, str, str]] = field(default_factory=list)
 
     def add(self, seq: int, ts: int, command: Command, events: list[Event]) -> None:
         kind, body = encode(command)
@@ -64,7 +66,7 @@ class JournalBatch:
                 )
 
     def __bool__(self) -> bool:
-        return bool(self.commands)
+        return bool(self.commands or self.operator_requests)
 
 
 class Journal:
@@ -142,6 +144,13 @@ class Journal:
         ).fetchone()
         return None if row is None else str(row[0])
 
+    def operator_outcome(self, request_id: str) -> str | None:
+        """The answer (JSON) an operator action with this request id was given, if any."""
+        row = self._db.execute(
+            "SELECT answer FROM operator_requests WHERE request_id = ?", (request_id,)
+        ).fetchone()
+        return None if row is None else str(row[0])
+
     def checkpoints(self) -> dict[int, str]:
         return dict(self._db.execute("SELECT seq, state_hash FROM checkpoints"))
 
@@ -172,12 +181,18 @@ class Journal:
                 db.executemany(f"INSERT INTO trades VALUES ({_TRADE_COLUMNS})", batch.trades)
             if batch.checkpoints:
                 db.executemany("INSERT INTO checkpoints VALUES (?, ?)", batch.checkpoints)
+            if batch.operator_requests:
+                db.executemany(
+                    "INSERT OR IGNORE INTO operator_requests VALUES (?, ?, ?, ?, ?)",
+                    batch.operator_requests,
+                )
             db.execute("COMMIT")
         except sqlite3.Error as bad:
             if db.in_transaction:
                 db.execute("ROLLBACK")
             raise JournalError(f"journal write failed: {bad}") from None
-        self.last_seq, self.last_ts = batch.commands[-1][0], batch.commands[-1][1]
+        if batch.commands:
+            self.last_seq, self.last_ts = batch.commands[-1][0], batch.commands[-1][1]
 
     def record_venue_definition(self, definition: str) -> None:
         """Record what the engine is built from, unless it is the newest recorded already."""

@@ -47,3 +47,13 @@ CREATE TABLE IF NOT EXISTS venue_definitions (
     after_seq   INTEGER PRIMARY KEY,
     definition  TEXT NOT NULL
 );
+
+-- Every operator action that came with a request id (the operator CLI sends one): its
+-- first answer, so that a retry after a timeout or a restart is answered, not repeated.
+CREATE TABLE IF NOT EXISTS operator_requests (
+    request_id  TEXT PRIMARY KEY,
+    seq         INTEGER NOT NULL,   -- the journal's last command when it was answered
+    operator    TEXT NOT NULL,
+    op          TEXT NOT NULL,
+    answer      TEXT NOT NULL       -- JSON, as the operator was answered
+);

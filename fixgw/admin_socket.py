@@ -30,6 +30,13 @@ MAX_REQUEST = 64 * 1024
 ANSWER_TIMEOUT = 30.0  # seconds; the engine thread answers in well under one
 
 
+def _request_id_ok(request_id: str) -> bool:
+    """Empty (no retries recognised) or bounded printable ASCII: it is journaled."""
+    return request_id == "" or (
+        len(request_id) <= 64 and request_id.isascii() and request_id.isprintable()
+    )
+
+
 def socket_path(data_dir: Path) -> Path:
     return data_dir / SOCKET_NAME
 
@@ -122,13 +129,28 @@ class AdminSocket:
         try:
             request = json.loads(data)
             op, args = request["op"], request.get("args", {})
+            request_id = request.get("request_id", "")
             if not isinstance(op, str) or not isinstance(args, dict):
                 raise TypeError("op must be text and args an object")
+            if not isinstance(request_id, str) or not _request_id_ok(request_id):
+                raise TypeError("request_id must be 1 to 64 printable ASCII characters")
         except (ValueError, KeyError, TypeError) as bad:
             return {"ok": False, "error": f"not a request: {bad}"}
         reply = Reply()
-        self._submit(OperatorRequest(op, args, operator_name(conn), reply))
+        self._submit(OperatorRequest(op, args, operator_name(conn), reply, request_id))
         answer = reply.wait(ANSWER_TIMEOUT)
+        if answer is None and reply.withdraw():
+            return {
+                "ok": False,
+                "error": f"the engine did not take the request within {ANSWER_TIMEOUT:.0f} s; "
+                "it was withdrawn and nothing was done",
+            }
+        # claimed by the engine thread: it is being carried out, so its outcome is awaited
+        answer = answer or reply.wait(ANSWER_TIMEOUT)
         if answer is None:
-            return {"ok": False, "error": "the engine did not answer in time"}
+            return {
+                "ok": False,
+                "error": "the engine took the request but has not answered yet; send it again "
+                "with the same request id for its outcome (it will not be carried out twice)",
+            }
         return answer

@@ -11,6 +11,7 @@ import argparse
 import json
 import socket
 import sys
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from fixgw.admin_socket import socket_path
+from fixgw.operator_desk import QUERIES as QUERY_OPS
 
 REFUSED, NO_GATEWAY = 1, 2
 RECORDS = ("status", "sessions.show")  # one record: shown a field per line
@@ -90,13 +92,23 @@ def add_parsers(commands: Any, common: argparse.ArgumentParser) -> None:
 
 def _arguments(parser: argparse.ArgumentParser, arguments: tuple[Arg, ...]) -> None:
     parser.add_argument("--json", action="store_true", help="print the answer as JSON")
+    parser.add_argument(
+        "--request-id",
+        help="an action's id (default: a new one); the same id again returns the first "
+        "outcome instead of acting twice",
+    )
     for name, text, kind in arguments:
         parser.add_argument(name, help=text or None, type=kind)
 
 
 def run(args: argparse.Namespace, data_dir: Path) -> int:
     names = [name.lstrip("-").replace("-", "_") for name, _, _ in _spec(args.op)]
-    request = {"op": args.op, "args": {n: getattr(args, n) for n in names}}
+    request_id = args.request_id or uuid.uuid4().hex
+    request = {
+        "op": args.op,
+        "args": {n: getattr(args, n) for n in names},
+        "request_id": request_id,
+    }
     path = socket_path(data_dir)
     try:
         answer = ask(path, request)
@@ -114,8 +126,12 @@ def run(args: argparse.Namespace, data_dir: Path) -> int:
         print(json.dumps(answer, indent=1))
     elif answer.get("ok"):
         show(answer, record=args.op in RECORDS)
+    if answer.get("repeated") and not args.json:
+        print(f"fixgw: request {request_id} was carried out before; this is its outcome")
     if not answer.get("ok"):
         print(f"fixgw: refused: {answer.get('error')}", file=sys.stderr)
+        if args.op not in QUERY_OPS:
+            print(f"fixgw: request id {request_id}", file=sys.stderr)
         return REFUSED
     return 0
 

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import functools
 import gc
+import json
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -59,11 +61,31 @@ AfterCommit = Callable[[], None]
 
 
 class Reply:
-    """The answer slot a waiting admin-socket thread blocks on."""
+    """The answer slot a waiting admin-socket thread blocks on.
+
+    Whoever comes first decides a request's fate: the engine thread claims it before
+    carrying it out, or the waiting thread, tired of waiting, withdraws it. So a request
+    an operator was told timed out was either never carried out, or is followed to its
+    outcome — a deposit the operator retries cannot also happen late.
+    """
 
     def __init__(self) -> None:
         self._done = threading.Event()
+        self._fate = threading.Lock()
+        self._claimed = self._withdrawn = False
         self.answer: Answer = {}
+
+    def claim(self) -> bool:
+        """The engine thread, before carrying it out: False if it was withdrawn."""
+        with self._fate:
+            self._claimed = not self._withdrawn
+            return self._claimed
+
+    def withdraw(self) -> bool:
+        """The waiting thread: True if the request will now never be carried out."""
+        with self._fate:
+            self._withdrawn = not self._claimed
+            return self._withdrawn
 
     def set(self, answer: Answer) -> None:
         self.answer = answer
@@ -79,6 +101,8 @@ class OperatorRequest:
     args: Mapping[str, Any]
     operator: str  # the operating-system user, from the socket's peer credentials
     reply: Reply
+    # chosen by the operator's client: a retry with the same id gets the first outcome
+    request_id: str = ""
 
 
 class RunnerView(Protocol):
@@ -118,6 +142,9 @@ def bounded(args: Mapping[str, Any], key: str, default: int, most: int) -> int:
     return value
 
 
+# request id -> answer, kept in memory for retries within a run (the journal keeps all)
+REMEMBERED_OUTCOMES = 10_000
+
 QUERIES = frozenset(
     {
         "status",
@@ -147,6 +174,7 @@ class OperatorDesk:
         self._roster = roster
         self._runner = runner
         self._started = time.monotonic()
+        self._outcomes: OrderedDict[str, Answer] = OrderedDict()
         self._queries: dict[str, Callable[[Mapping[str, Any]], Answer]] = {
             "status": self._status,
             "sessions.list": lambda _: ok(rows=[self._session_row(p) for p in self._roster]),
@@ -319,7 +347,31 @@ class OperatorDesk:
 
     def act(self, request: OperatorRequest, apply: Apply) -> tuple[Answer, list[AfterCommit]]:
         """Carry out an action through `apply` (sequence, engine, journal batch); returns the
-        answer and what must happen once the batch is on disk."""
+        answer and what must happen once the batch is on disk. An action whose request id
+        was carried out before — in this run or, through the journal, any earlier — is not
+        carried out again: the first outcome is the answer."""
+        first = self.first_outcome(request.request_id)
+        if first is not None:
+            return first | {"repeated": True}, []
+        answer, after = self._carry_out(request, apply)
+        if request.request_id:
+            self._outcomes[request.request_id] = answer
+            while len(self._outcomes) > REMEMBERED_OUTCOMES:
+                self._outcomes.popitem(last=False)
+        return answer, after
+
+    def first_outcome(self, request_id: str) -> Answer | None:
+        if not request_id:
+            return None
+        known = self._outcomes.get(request_id)
+        if known is None and self._journal is not None:
+            recorded = self._journal.operator_outcome(request_id)
+            known = json.loads(recorded) if recorded is not None else None
+        return known
+
+    def _carry_out(
+        self, request: OperatorRequest, apply: Apply
+    ) -> tuple[Answer, list[AfterCommit]]:
         try:
             answer, after = self._act(request.op, request.args, request.operator, apply)
             return answer, after if answer["ok"] else []

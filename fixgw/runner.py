@@ -11,6 +11,7 @@ with a strictly increasing time, the only clock the engine ever sees.
 
 from __future__ import annotations
 
+import json
 import queue
 import threading
 import time
@@ -436,12 +437,18 @@ class Runner:
         elif isinstance(item, OperatorCommand):
             self._apply(item.command, ts, None, out, market_data)
         elif isinstance(item, OperatorRequest):
+            if not item.reply.claim():  # withdrawn by an operator who stopped waiting
+                return
             if item.op in QUERIES:
                 self._answers.append((item, None))
                 return
             done, after = self._desk.act(
                 item, lambda command: self._apply(command, ts, None, out, market_data)
             )
+            if item.request_id and not done.get("repeated"):
+                self._pending.operator_requests.append(
+                    (item.request_id, self._seq, item.operator, item.op, json.dumps(done))
+                )
             self._answers.append((item, done))
             self._after_commit += after
         elif isinstance(item, SessionEnded):

@@ -310,3 +310,36 @@ def test_operator_state_survives_a_restart(tmp_path: Path) -> None:
         raw.close()
     finally:
         again.stop()
+
+
+def test_an_action_retried_with_its_request_id_is_carried_out_once(tmp_path: Path) -> None:
+    """An operator whose deposit timed out, or whose terminal died, sends it again with the
+    same request id: the first outcome comes back and the money moves once — across a
+    restart too."""
+
+    def hkd(gateway: GatewayProcess) -> Decimal:
+        rows = answer(gateway, "accounts", "show", "MM1")["rows"]
+        return Decimal(next(r["available"] for r in rows if r["asset"] == "HKD"))
+
+    deposit = ("accounts", "deposit", "MM1", "HKD", "250", "--request-id", "op-7")
+    first = GatewayProcess(tmp_path)
+    try:
+        before = hkd(first)
+        assert answer(first, *deposit)["message"].startswith("deposited 250 HKD for MM1")
+        again = fixgw(first, *deposit)
+        assert again.returncode == 0, again.stderr
+        assert "request op-7 was carried out before" in again.stdout
+        assert hkd(first) == before + 250
+    finally:
+        first.stop()
+    restarted = GatewayProcess(tmp_path)
+    try:
+        repeated = answer(restarted, *deposit)
+        assert repeated["repeated"] is True
+        assert repeated["message"].startswith("deposited 250 HKD for MM1")
+        assert hkd(restarted) == before + 250
+        other = answer(restarted, "accounts", "deposit", "MM1", "HKD", "250")  # a new id
+        assert not other.get("repeated")
+        assert hkd(restarted) == before + 500
+    finally:
+        restarted.stop()

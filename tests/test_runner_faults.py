@@ -17,6 +17,7 @@ from engine.recovery import recover
 from fixgw.fix_sessions import SessionDirectory
 from fixgw.inbound import Echo, OrderStatusQuery
 from fixgw.marketdata import MarketDataPublisher
+from fixgw.operator_desk import OperatorRequest, Reply
 from fixgw.reports import ReportWriter
 from fixgw.runner import Request, Runner
 from tests.venue import BTC, VENUE_PARTICIPANTS, VENUE_SPECS
@@ -158,3 +159,23 @@ def test_a_snapshot_not_written_is_reported_and_tried_again(tmp_path: Path) -> N
     assert journal.snapshot_seq == 3_050
     assert runner.snapshot_failure == ""
     journal.close()
+
+
+def test_an_operator_request_withdrawn_before_the_engine_took_it_is_never_done(
+    tmp_path: Path,
+) -> None:
+    engine = build()
+    faults: list[str] = []
+    runner, _ = runner_on(engine, Journal(tmp_path / "journal.sqlite"), faults)
+    withdrawn, taken = Reply(), Reply()
+    assert withdrawn.withdraw()  # the operator stopped waiting first
+    args = {"symbol": "BTC-HKD"}
+    runner.process_batch(
+        [
+            OperatorRequest("instruments.halt", args, "ops", withdrawn, "w1"),
+            OperatorRequest("instruments.halt", args, "ops", taken, "t1"),
+        ]
+    )
+    assert runner.seq == 1  # only the second halt was journaled
+    assert taken.wait(0) is not None and withdrawn.wait(0) is None
+    assert not taken.withdraw()  # claimed by the engine: too late to withdraw
