@@ -6,6 +6,7 @@ passwords, the repo's instruments and dictionary, and a data dir of the caller's
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -79,8 +80,10 @@ class GatewayProcess:
         funding: str = FUNDING,
         bench_sessions: bool = False,
         participant_settings: Mapping[str, str] | None = None,
+        environment: Mapping[str, str] | None = None,
     ) -> None:
-        """`wrapper` is a command the gateway runs under (for example `setpriv ...`)."""
+        """`wrapper` is a command the gateway runs under (for example `setpriv ...`);
+        `environment` is added to this process's for the gateway's."""
         self.workdir = workdir
         self.port = free_port()
         config = write_config(
@@ -109,6 +112,7 @@ class GatewayProcess:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            env={**os.environ, **(environment or {})},
         )
         assert self.proc.stdout is not None and self.proc.stderr is not None
         self.ready = self.proc.stdout.readline()
@@ -134,6 +138,12 @@ class GatewayProcess:
         self.proc.wait(timeout=30)
         self._join()
         return "".join(self._err)
+
+    def exited(self, timeout: float = 30) -> int:
+        """Wait for a gateway that ends by itself; its exit code."""
+        code = self.proc.wait(timeout=timeout)
+        self._join()
+        return code
 
     def kill(self) -> None:
         """kill -9: no chance to flush or close anything."""

@@ -42,16 +42,47 @@ class RawSession:
     def send_raw(self, data: bytes) -> None:
         self.sock.sendall(data)
 
-    def message(self, msg_type: str, fields: Sequence[tuple[int, Value]], **corrupt: int) -> bytes:
-        """Frame the next message of this session (and advance the sequence number)."""
+    def message(
+        self,
+        msg_type: str,
+        fields: Sequence[tuple[int, Value]],
+        header_extra: Sequence[tuple[int, Value]] = (),
+        *,
+        checksum_delta: int = 0,
+        body_length_delta: int = 0,
+    ) -> bytes:
+        """Frame the next message of this session (and advance the sequence number);
+        `header_extra` are header fields after SendingTime (PossResend 97, ...)."""
         stamp = time.strftime("%Y%m%d-%H:%M:%S", time.gmtime())
         header: list[tuple[int, Value]] = [(35, msg_type), (49, self.comp_id), (56, "FIXGW"),
-                                           (34, str(self.seq)), (52, stamp)]  # fmt: skip
+                                           (34, str(self.seq)), (52, stamp),
+                                           *header_extra]  # fmt: skip
         self.seq += 1
-        return frame([*header, *fields], begin_string=self.begin_string, **corrupt)
+        return frame(
+            [*header, *fields],
+            body_length_delta=body_length_delta,
+            checksum_delta=checksum_delta,
+            begin_string=self.begin_string,
+        )
 
-    def send(self, msg_type: str, fields: Sequence[tuple[int, Value]], **corrupt: int) -> None:
-        self.send_raw(self.message(msg_type, fields, **corrupt))
+    def send(
+        self,
+        msg_type: str,
+        fields: Sequence[tuple[int, Value]],
+        header_extra: Sequence[tuple[int, Value]] = (),
+        *,
+        checksum_delta: int = 0,
+        body_length_delta: int = 0,
+    ) -> None:
+        self.send_raw(
+            self.message(
+                msg_type,
+                fields,
+                header_extra,
+                checksum_delta=checksum_delta,
+                body_length_delta=body_length_delta,
+            )
+        )
 
     def logon(self, password: str) -> dict[int, str]:
         self.send("A", [(98, "0"), (108, "30"), (141, "Y"), (553, self.comp_id),

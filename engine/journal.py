@@ -40,6 +40,8 @@ class JournalBatch:
     checkpoints: list[tuple[int, str]] = field(default_factory=list)
     # (request id, seq, operator, op, answer as JSON) of the operator actions answered
     operator_requests: list[tuple[str, int, str, str, str]] = field(default_factory=list)
+    # participant -> MsgSeqNum of its last message processed in the batch
+    inbound: dict[str, int] = field(default_factory=dict)
 
     def add(self, seq: int, ts: int, command: Command, events: list[Event]) -> None:
         kind, body = encode(command)
@@ -66,7 +68,7 @@ class JournalBatch:
                 )
 
     def __bool__(self) -> bool:
-        return bool(self.commands or self.operator_requests)
+        return bool(self.commands or self.operator_requests or self.inbound)
 
 
 class Journal:
@@ -144,6 +146,10 @@ class Journal:
         ).fetchone()
         return None if row is None else str(row[0])
 
+    def inbound_positions(self) -> dict[str, int]:
+        """Participant -> MsgSeqNum of its last message processed (see journal.sql)."""
+        return dict(self._db.execute("SELECT participant, msg_seq FROM inbound"))
+
     def operator_outcome(self, request_id: str) -> str | None:
         """The answer (JSON) an operator action with this request id was given, if any."""
         row = self._db.execute(
@@ -181,6 +187,12 @@ class Journal:
                 db.executemany(f"INSERT INTO trades VALUES ({_TRADE_COLUMNS})", batch.trades)
             if batch.checkpoints:
                 db.executemany("INSERT INTO checkpoints VALUES (?, ?)", batch.checkpoints)
+            if batch.inbound:
+                last = batch.commands[-1][0] if batch.commands else self.last_seq
+                db.executemany(
+                    "INSERT OR REPLACE INTO inbound VALUES (?, ?, ?)",
+                    [(who, msg_seq, last) for who, msg_seq in batch.inbound.items()],
+                )
             if batch.operator_requests:
                 db.executemany(
                     "INSERT OR IGNORE INTO operator_requests VALUES (?, ?, ?, ?, ?)",

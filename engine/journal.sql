@@ -57,3 +57,13 @@ CREATE TABLE IF NOT EXISTS operator_requests (
     op          TEXT NOT NULL,
     answer      TEXT NOT NULL       -- JSON, as the operator was answered
 );
+
+-- Each FIX session's position: the MsgSeqNum of the last client message the gateway
+-- processed (its command, if it had one, is in the same transaction). At start a session
+-- that QuickFIX's store says got further is set back to expect the next one after this, so
+-- the client is asked to resend what was received but never processed.
+CREATE TABLE IF NOT EXISTS inbound (
+    participant  TEXT PRIMARY KEY,
+    msg_seq      INTEGER NOT NULL,
+    seq          INTEGER NOT NULL   -- the journal's last command then
+);

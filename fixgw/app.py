@@ -194,6 +194,7 @@ class GatewayApp(fix.Application):  # type: ignore[misc]
             return
         get = fields.get
         msg_type = get(35) or ""
+        msg_seq = int(get(34) or 0)  # an INT: QuickFIX checked it
         handler = self._handlers.get(msg_type)
         if handler is None:
             raise fix.UnsupportedMessageType()
@@ -211,11 +212,12 @@ class GatewayApp(fix.Application):  # type: ignore[misc]
         try:
             command = handler(participant, fields)
         except Refusal as refusal:
-            self._runner.submit(EdgeRefusal(participant, echo, refusal))
+            self._runner.submit(EdgeRefusal(participant, echo, refusal, msg_seq))
             return
         except Exception:
             log.exception("could not read request", msg_type=msg_type, participant=participant)
             failed = Refusal("99", "the request could not be read")
-            self._runner.submit(EdgeRefusal(participant, echo, failed))
+            self._runner.submit(EdgeRefusal(participant, echo, failed, msg_seq))
             return
-        self._runner.submit(Request(participant, command, echo))
+        resent = get(43) == "Y" or get(97) == "Y"
+        self._runner.submit(Request(participant, command, echo, msg_seq, resent))

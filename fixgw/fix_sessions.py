@@ -48,6 +48,27 @@ class SessionDirectory:
         session = self.session(participant)
         return session is not None and bool(session.isLoggedOn())
 
+    def rewind_inbound(self, processed: dict[str, int]) -> list[str]:
+        """Before the acceptor starts: a session whose store says QuickFIX received more
+        than the journal says was processed expects the message after the processed one
+        again, so that QuickFIX asks the client to resend the rest (FIX ResendRequest), and
+        nothing a client sent is lost to a crash between the two. Never moves one forward
+        (after a sequence reset the journal's position may be older). Returns what it did."""
+        notes = []
+        for participant, last in sorted(processed.items()):
+            session = self.session(participant)
+            if session is None:
+                continue
+            expected = int(session.getExpectedTargetNum())
+            if expected > last + 1:
+                session.setNextTargetMsgSeqNum(last + 1)
+                notes.append(
+                    f"{participant}: the journal has its messages up to {last}, QuickFIX's "
+                    f"store up to {expected - 1}; {last + 1} onwards will be asked for again "
+                    "(session messages among them come back as gap fills)"
+                )
+        return notes
+
     def numbers(self, participant: str) -> tuple[int, int]:
         """(next sequence number expected from the client, next one the gateway sends)."""
         session = self.session(participant)

@@ -22,12 +22,13 @@ from typing import Any
 
 import structlog
 
-from engine.commands import Command, EndOfDay, ExpireOrders, MassCancel
+from engine.commands import Command, EndOfDay, ExpireOrders, MassCancel, NewOrder
 from engine.core import Engine, EngineFault
 from engine.events import Event
 from engine.journal import Journal, JournalBatch, JournalError
 from engine.refusal import Refused
 from engine.snapshot import SnapshotCache, capture_parts
+from fixgw.crash_points import CrashPoint
 from fixgw.fix_sessions import SessionDirectory
 from fixgw.inbound import (
     BalanceQuery,
@@ -55,6 +56,8 @@ class Request:
     participant: str
     command: Command | Query | MarketDataRequest
     echo: Echo
+    msg_seq: int = 0  # the client's MsgSeqNum: journaled as the session's position
+    resent: bool = False  # PossDupFlag or PossResend: the client may have sent it before
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +67,7 @@ class EdgeRefusal:
     participant: str
     echo: Echo
     refusal: Refusal
+    msg_seq: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +123,17 @@ MASS_STATUS_PER_SECOND = 5
 SNAPSHOT_RETRY_EVERY = 1_000
 
 
+def _client_order_ids(batch: list[Item]) -> list[str]:
+    return [item.echo.client_order_id for item in batch if isinstance(item, Request)]
+
+
+def _msg_seq(item: Request | EdgeRefusal | UnreadableMessage) -> int:
+    """The MsgSeqNum of the client message an item came as (0 if it has none)."""
+    if isinstance(item, UnreadableMessage):
+        return int(item.seq_num) if item.seq_num.isdigit() else 0
+    return item.msg_seq
+
+
 class Runner:
     def __init__(
         self,
@@ -135,8 +150,11 @@ class Runner:
         on_fatal: Callable[[str], None] | None = None,
         roster: Mapping[str, RosterEntry] | None = None,
         inline: bool = False,
+        crash: CrashPoint | None = None,
     ) -> None:
+        """`crash` is for tests only (fixgw/crash_points.py)."""
         self.engine = engine
+        self._crash = crash
         self._inline = inline
         self._journal = journal
         self._checkpoint_every = checkpoint_every
@@ -302,8 +320,16 @@ class Runner:
                 log.exception("request failed in the engine thread", item=repr(item))
                 if len(outgoing) == answered:
                     self._answer_failure(item, outgoing)
+            if isinstance(item, Request | EdgeRefusal | UnreadableMessage):
+                position = _msg_seq(item)
+                if position:
+                    self._pending.inbound[item.participant] = position
+        if self._crash is not None:
+            self._crash.reached("before-commit", _client_order_ids(batch))
         if self._pending and not self._commit():
             return False
+        if self._crash is not None:
+            self._crash.reached("after-commit", _client_order_ids(batch))
         if fault:
             self._send(outgoing, market_data)
             if self._on_fatal is not None:
@@ -423,6 +449,8 @@ class Runner:
         ts = self._stamp()
         if type(item) is Request:  # the common case first: one lookup, then the engine
             answer = self._queries.get(type(item.command))
+            if item.resent and self._answered_before(item, ts, out):
+                return
             if answer is None:
                 self._apply(item.command, ts, item.echo, out, market_data)  # type: ignore[arg-type]
             else:
@@ -464,6 +492,19 @@ class Runner:
             due = self.engine.next_expiry()
             if due is not None and due <= ts:
                 self._apply(ExpireOrders(), ts, None, out, market_data)
+
+    def _answered_before(self, item: Request, ts: int, out: list[Outgoing]) -> bool:
+        """A resent order (PossDupFlag or PossResend) whose ClOrdID the participant already
+        used today is not applied again: its order's status answers it."""
+        command = item.command
+        if not isinstance(command, NewOrder):
+            return False
+        try:
+            order = self.engine.order_status(item.participant, 0, command.client_order_id)
+        except Refused:
+            return False
+        out.append((item.participant, self._writer.status_report(order, f"S{ts}", ts, [])))
+        return True
 
     # -- QUERIES: answered from engine state, never journaled --
 

@@ -31,6 +31,7 @@ from engine.recovery import RecoveryError, recover
 from fixgw.admin_socket import AdminSocket, check_private
 from fixgw.app import GatewayApp
 from fixgw.config import load_asset_scales, load_instruments, opening_deposits, venue_definition
+from fixgw.crash_points import CrashPoint
 from fixgw.fix_sessions import SessionDirectory
 from fixgw.fix_text import data_tags
 from fixgw.inbound import RequestReader
@@ -218,6 +219,7 @@ class Gateway:
             on_fatal=self._fail,
             roster=roster,
             inline=config.order_path == "inline",
+            crash=CrashPoint.from_environment(),
         )
         self.sessions.disabled = set(self.engine.disabled)
         if self.recovered.last_seq == 0 and deposits:
@@ -248,6 +250,9 @@ class Gateway:
         self.acceptor = fix.SocketAcceptor(
             self.app, self.store_factory, self.settings, self.log_factory
         )
+        self.notes: list[str] = []
+        if config.session_store == "file":
+            self.notes = self.sessions.rewind_inbound(self.journal.inbound_positions())
         self._catch_up(roster)
 
     def _catch_up(self, roster: dict[str, RosterEntry]) -> None:
@@ -340,7 +345,7 @@ def serve(config: GatewayConfig) -> int:
     settle_heap()
     gateway.start()
     recovered = gateway.recovered
-    for note in recovered.notes:
+    for note in [*recovered.notes, *gateway.notes]:
         print(f"fixgw: {note}", file=sys.stderr, flush=True)
     print(
         f"fixgw: listening on {config.host}:{config.port} as {config.comp_id} (FIX 4.4), "

@@ -25,7 +25,12 @@ def test_garbled_message_is_ignored(
     raw: RawSession, bystander: FixClient, corruption: dict[str, int]
 ) -> None:
     before = book_snapshot(bystander, "c1")
-    bad = raw.message("D", GOOD_ORDER, **corruption)
+    bad = raw.message(
+        "D",
+        GOOD_ORDER,
+        checksum_delta=corruption.get("checksum_delta", 0),
+        body_length_delta=corruption.get("body_length_delta", 0),
+    )
     raw.seq -= 1  # the same sequence number again, correctly framed this time
     raw.send_raw(bad)
     raw.send("D", GOOD_ORDER)

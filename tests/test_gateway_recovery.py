@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from bench.launch import PASSWORDS, GatewayProcess
+from bench.rawfix import RawSession
 from engine.journal import Journal
 from engine.recovery import replay
 from engine.snapshot_store import store_path
@@ -115,6 +116,41 @@ def test_cancel_on_disconnect_holds_across_a_crash(tmp_path: Path, clients: Clie
         back.close()
     clients.close_all()
     assert stopped_hash(second) == offline_hash(tmp_path)
+
+
+def test_an_order_quickfix_stored_but_the_journal_did_not_is_asked_for_again(
+    tmp_path: Path,
+) -> None:
+    """The gateway dies after QuickFIX took the order's sequence number, before its batch was
+    journaled: after the restart the client is asked to resend it, and it is booked once."""
+    crashing = GatewayProcess(tmp_path, environment={"FIXGW_CRASH_AT": "before-commit:lost-1"})
+    c1 = FixClient("CLIENT1", PASSWORDS["CLIENT1"], crashing.port, tmp_path / "c1")
+    try:
+        assert c1.connect(), c1.skipped
+        report(c1, new_order(c1, "1", "0.1", "690000", cid="kept-1"), "0")
+        new_order(c1, "1", "0.1", "690001", cid="lost-1")
+        assert crashing.exited() == 137
+    finally:
+        c1.close()
+
+    second = GatewayProcess(tmp_path)
+    back = FixClient("CLIENT1", PASSWORDS["CLIENT1"], second.port, tmp_path / "c1", reset=False)
+    try:
+        assert back.connect(), back.skipped
+        accepted = report(back, "lost-1", "0")
+        assert accepted[44] == "690001"
+        back.send("AF", [(584, "all"), (585, "7")])
+        first = back.expect(lambda m: m.type == "8" and m.get(584) == "all")
+        listed = [first] + [
+            back.expect(lambda m: m.type == "8" and m.get(584) == "all")
+            for _ in range(int(first[911]) - 1)
+        ]
+        assert sorted(m[11] for m in listed) == ["kept-1", "lost-1"]
+    finally:
+        back.close()
+    final = stopped_hash(second)  # stops it, so its stderr is all read
+    assert final == offline_hash(tmp_path)
+    assert "onwards will be asked for again" in "".join(second._err)
 
 
 def kill_cycle(tmp_path: Path, clients: Clients, seed: int) -> None:
@@ -341,3 +377,19 @@ def test_memory_store_profile_resets_sequence_numbers(tmp_path: Path, clients: C
     assert c1.expect(lambda m: m.type == "8" and m.get(584) == "m")[911] == "1"
     clients.close_all()
     again.stop()
+
+
+def test_a_resent_order_is_answered_with_its_status_not_booked_twice(raw: RawSession) -> None:
+    """PossResend (97=Y): the client is not sure the order arrived and sends it again under a
+    new sequence number; the venue answers with the order's status, as FIX asks."""
+    fields = [(11, "again-1"), (55, "BTC-HKD"), (54, "1"), (38, "0.1"), (40, "2"),
+              (44, "690000"), (59, "1"), (60, "20261121-10:00:00.000")]  # fmt: skip
+    raw.send("D", fields)
+    first = raw.receive()
+    assert (first[150], first[11]) == ("0", "again-1")
+    raw.send("D", fields, header_extra=[(97, "Y")])
+    status = raw.receive()
+    assert (status[35], status[150], status[39], status[37]) == ("8", "I", "0", first[37])
+    raw.send("D", fields)  # not marked as a resend: an ordinary duplicate, refused
+    duplicate = raw.receive()
+    assert (duplicate[150], duplicate[103]) == ("8", "6")
