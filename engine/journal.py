@@ -42,6 +42,8 @@ class JournalBatch:
     operator_requests: list[tuple[str, int, str, str, str]] = field(default_factory=list)
     # participant -> MsgSeqNum of its last message processed in the batch
     inbound: dict[str, int] = field(default_factory=dict)
+    # the last command whose reports were handed to QuickFIX before this batch (-1: unknown)
+    handed_through: int = -1
 
     def add(self, seq: int, ts: int, command: Command, events: list[Event]) -> None:
         kind, body = encode(command)
@@ -146,6 +148,12 @@ class Journal:
         ).fetchone()
         return None if row is None else str(row[0])
 
+    def handed_through(self) -> int:
+        """The last command whose reports QuickFIX had been handed at the last commit (0 for
+        a journal from before 2026-12-03, or a new one)."""
+        row = self._db.execute("SELECT handed_through FROM delivery").fetchone()
+        return int(row[0]) if row else 0
+
     def inbound_positions(self) -> dict[str, int]:
         """Participant -> MsgSeqNum of its last message processed (see journal.sql)."""
         return dict(self._db.execute("SELECT participant, msg_seq FROM inbound"))
@@ -193,6 +201,8 @@ class Journal:
                     "INSERT OR REPLACE INTO inbound VALUES (?, ?, ?)",
                     [(who, msg_seq, last) for who, msg_seq in batch.inbound.items()],
                 )
+            if batch.handed_through >= 0:
+                db.execute("INSERT OR REPLACE INTO delivery VALUES (1, ?)", (batch.handed_through,))
             if batch.operator_requests:
                 db.executemany(
                     "INSERT OR IGNORE INTO operator_requests VALUES (?, ?, ?, ?, ?)",

@@ -67,3 +67,11 @@ CREATE TABLE IF NOT EXISTS inbound (
     msg_seq      INTEGER NOT NULL,
     seq          INTEGER NOT NULL   -- the journal's last command then
 );
+
+-- How far reports had been handed to QuickFIX when the last batch committed: every report
+-- of the commands up to `handed_through`. After a crash only the commands after it can
+-- have reports that never left (fixgw/owed_reports.py). One row.
+CREATE TABLE IF NOT EXISTS delivery (
+    id              INTEGER PRIMARY KEY CHECK (id = 1),
+    handed_through  INTEGER NOT NULL
+);

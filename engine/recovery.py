@@ -13,7 +13,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+from engine.commands import Command
 from engine.core import Engine, EngineFault
+from engine.events import Event
 from engine.journal import Journal
 from engine.snapshot import SnapshotError, capture, restore
 from engine.snapshot_store import Snapshot
@@ -31,10 +33,15 @@ class Recovered:
     snapshot_seq: int = 0  # the snapshot recovery started from; 0 for the beginning
     replayed: int = 0  # commands replayed after it
     notes: tuple[str, ...] = ()  # snapshots passed over, and why
+    # (seq, ts, command, events) of the replayed commands after `keep_after`
+    tail: tuple[tuple[int, int, Command, list[Event]], ...] = ()
 
 
-def recover(build: Callable[[], Engine], journal: Journal) -> tuple[Engine, Recovered]:
-    """A new engine from `build`, brought up to the journal's last command."""
+def recover(
+    build: Callable[[], Engine], journal: Journal, keep_after: int | None = None
+) -> tuple[Engine, Recovered]:
+    """A new engine from `build`, brought up to the journal's last command; with
+    `keep_after`, the events of the commands replayed after that one are kept (`tail`)."""
     notes: list[str] = []
     for snapshot in journal.snapshots(newest_first=True):
         engine = build()
@@ -43,33 +50,41 @@ def recover(build: Callable[[], Engine], journal: Journal) -> tuple[Engine, Reco
         except SnapshotError as bad:
             notes.append(f"snapshot at command {snapshot.seq} not used: {bad}")
             continue
-        result = replay(engine, journal, snapshot.seq, snapshot.ts)
+        result = replay(engine, journal, snapshot.seq, snapshot.ts, keep_after=keep_after)
         return engine, replace(result, notes=tuple(notes))
     engine = build()
-    return engine, replace(replay(engine, journal), notes=tuple(notes))
+    return engine, replace(replay(engine, journal, keep_after=keep_after), notes=tuple(notes))
 
 
 def replay(
-    engine: Engine, journal: Journal, after: int = 0, after_ts: int = 0, until: int = 0
+    engine: Engine,
+    journal: Journal,
+    after: int = 0,
+    after_ts: int = 0,
+    until: int = 0,
+    keep_after: int | None = None,
 ) -> Recovered:
     """Apply the commands after `after` (up to `until`, if given) to an engine holding the
     state at `after`."""
     checkpoints = journal.checkpoints()
     verified = 0
     last_seq, last_ts = after, after_ts
+    tail: list[tuple[int, int, Command, list[Event]]] = []
     for seq, ts, command in journal.commands(after, until):
         if seq != last_seq + 1:
             raise RecoveryError(f"the journal jumps from command {last_seq} to {seq}")
         try:
-            engine.apply(command, ts)
+            events = engine.apply(command, ts)
         except EngineFault as fault:
             raise RecoveryError(f"command {seq} cannot be replayed: {fault}") from None
+        if keep_after is not None and seq > keep_after:
+            tail.append((seq, ts, command, events))
         last_seq, last_ts = seq, ts
         expected = checkpoints.get(seq)
         if expected is not None:
             _check(engine, seq, expected, "the journal recorded")
             verified += 1
-    return Recovered(last_seq, last_ts, verified, after, last_seq - after)
+    return Recovered(last_seq, last_ts, verified, after, last_seq - after, tail=tuple(tail))
 
 
 @dataclass(frozen=True, slots=True)

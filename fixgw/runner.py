@@ -301,6 +301,8 @@ class Runner:
         market_data: list[Outgoing] = []
         running = True
         fault = ""
+        # every earlier batch's reports were handed to QuickFIX before this one began
+        self._pending.handed_through = self._seq
         for item in batch:
             if isinstance(item, _Stop):
                 running = False

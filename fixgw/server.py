@@ -37,6 +37,7 @@ from fixgw.fix_text import data_tags
 from fixgw.inbound import RequestReader
 from fixgw.logs import configure as configure_logging
 from fixgw.marketdata import MarketDataPublisher
+from fixgw.owed_reports import not_handed, rebuilt
 from fixgw.quickfix_build import UnpatchedQuickFix, require_patched
 from fixgw.reports import ReportWriter
 from fixgw.roster import RosterEntry, load_roster
@@ -200,7 +201,9 @@ class Gateway:
             config.journal_max_pages,
             background_checkpoints=True,  # the timer thread runs them (Runner.run_timer)
         )
-        self.engine, self.recovered = recover(definition.builder(), self.journal)
+        self.engine, self.recovered = recover(
+            definition.builder(), self.journal, keep_after=self.journal.handed_through()
+        )
         # what it was recovered with, so that `journal verify` replays with the same
         self.journal.record_venue_definition(definition.text())
         self.fatal: list[str] = []
@@ -208,9 +211,10 @@ class Gateway:
         self.sessions = SessionDirectory()
         self.publisher = MarketDataPublisher(instruments, self.engine.books)
         hours, minutes = (int(part) for part in config.end_of_day_utc.split(":"))
+        writer = ReportWriter(instruments)
         self.runner = Runner(
             self.engine,
-            ReportWriter(instruments),
+            writer,
             self.publisher,
             self.sessions,
             end_of_day_ns=(hours * 60 + minutes) * 60 * 10**9,
@@ -252,8 +256,22 @@ class Gateway:
         )
         self.notes: list[str] = []
         if config.session_store == "file":
-            self.notes = self.sessions.rewind_inbound(self.journal.inbound_positions())
+            self._deliver_owed(writer)
+            self.notes += self.sessions.rewind_inbound(self.journal.inbound_positions())
         self._catch_up(roster)
+
+    def _deliver_owed(self, writer: ReportWriter) -> None:
+        """The reports of the last batch the journal has that never reached QuickFIX (the
+        gateway died between its commit and its sends), before anything else is sent."""
+        reports = rebuilt(writer, self.recovered.tail)
+        owed = not_handed(reports, self.config.data_dir / "store", self.config.comp_id)
+        for participant, message in owed:
+            self.sessions.send(participant, message)
+        if owed:
+            self.notes.append(
+                f"{len(owed)} reports the journal owed had not been handed to QuickFIX "
+                "before the gateway stopped; sent now"
+            )
 
     def _catch_up(self, roster: dict[str, RosterEntry]) -> None:
         """Before any client can log on: what fell due while the gateway was down. The close

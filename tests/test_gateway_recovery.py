@@ -153,6 +153,45 @@ def test_an_order_quickfix_stored_but_the_journal_did_not_is_asked_for_again(
     assert "onwards will be asked for again" in "".join(second._err)
 
 
+def test_reports_committed_but_never_sent_are_delivered_once(tmp_path: Path) -> None:
+    """The gateway dies after the batch with an order and its fill was journaled, before any
+    report of it was sent: after the restart both sides get their reports, once each, and
+    nobody gets a report again that was sent before."""
+    crashing = GatewayProcess(tmp_path, environment={"FIXGW_CRASH_AT": "after-commit:cross-1"})
+    c1 = FixClient("CLIENT1", PASSWORDS["CLIENT1"], crashing.port, tmp_path / "c1")
+    mm = FixClient("MM1", PASSWORDS["MM1"], crashing.port, tmp_path / "mm1")
+    try:
+        assert c1.connect() and mm.connect()
+        report(mm, new_order(mm, "2", "0.1", "700100", cid="offer-1"), "0")
+        report(c1, new_order(c1, "1", "0.1", "690000", cid="kept-1"), "0")
+        new_order(c1, "1", "0.1", "700100", cid="cross-1", tif="3")
+        assert crashing.exited() == 137
+    finally:
+        c1.close()
+        mm.close()
+
+    second = GatewayProcess(tmp_path)
+    c1 = FixClient("CLIENT1", PASSWORDS["CLIENT1"], second.port, tmp_path / "c1", reset=False)
+    mm = FixClient("MM1", PASSWORDS["MM1"], second.port, tmp_path / "mm1", reset=False)
+    try:
+        assert c1.connect() and mm.connect()
+        assert report(c1, "cross-1", "0")[150] == "0"
+        assert report(c1, "cross-1", "F")[39] == "2"
+        assert report(mm, "offer-1", "F")[39] == "2"
+        c1.send("H", [(11, "kept-1"), (55, "BTC-HKD"), (54, "1")])
+        report(c1, "kept-1", "I")  # everything before it has arrived
+        received = [m for m in c1.skipped if m.type == "8"]
+        exec_ids = [m[17] for m in received]
+        assert len(exec_ids) == len(set(exec_ids)), received
+        assert not [m for m in received if m.get(11) == "kept-1"]  # not sent a second time
+    finally:
+        c1.close()
+        mm.close()
+    final = stopped_hash(second)
+    assert final == offline_hash(tmp_path)
+    assert "reports the journal owed had not been handed to QuickFIX" in "".join(second._err)
+
+
 def kill_cycle(tmp_path: Path, clients: Clients, seed: int) -> None:
     """Two gateways killed with -9 mid-stream, then a survivor that must know every order a
     client was told about, reuse no order id, and hold exactly the journal's state."""

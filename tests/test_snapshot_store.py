@@ -83,5 +83,13 @@ def test_snapshots_leave_the_journal_file_alone(tmp_path: Path) -> None:
             "SELECT name FROM sqlite_master WHERE type = 'table'"
         )
     }
-    assert tables == {"commands", "trades", "checkpoints", "venue_definitions"}
+    assert tables == {
+        "commands",
+        "trades",
+        "checkpoints",
+        "venue_definitions",
+        "operator_requests",
+        "inbound",
+        "delivery",
+    }
     assert [s.seq for s in Journal(tmp_path / "j.sqlite").snapshots()] == [1_024]
