@@ -148,11 +148,12 @@ class Journal:
         ).fetchone()
         return None if row is None else str(row[0])
 
-    def handed_through(self) -> int:
-        """The last command whose reports QuickFIX had been handed at the last commit (0 for
-        a journal from before 2026-12-03, or a new one)."""
+    def handed_through(self) -> int | None:
+        """The last command whose reports QuickFIX had been handed at the last commit; None
+        for a journal no gateway of 2026-12-03 or later has committed to (nor tracked
+        sessions' positions in)."""
         row = self._db.execute("SELECT handed_through FROM delivery").fetchone()
-        return int(row[0]) if row else 0
+        return int(row[0]) if row else None
 
     def inbound_positions(self) -> dict[str, int]:
         """Participant -> MsgSeqNum of its last message processed (see journal.sql)."""

@@ -495,6 +495,11 @@ class Runner:
             if due is not None and due <= ts:
                 self._apply(ExpireOrders(), ts, None, out, market_data)
 
+    def note_position(self, participant: str, msg_seq: int) -> None:
+        """Journal a session's position with the next commit (at start, before the engine
+        thread runs)."""
+        self._pending.inbound[participant] = msg_seq
+
     def _answered_before(self, item: Request, ts: int, out: list[Outgoing]) -> bool:
         """A resent order (PossDupFlag or PossResend) whose ClOrdID the participant already
         used today is not applied again: its order's status answers it."""

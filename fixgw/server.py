@@ -201,8 +201,9 @@ class Gateway:
             config.journal_max_pages,
             background_checkpoints=True,  # the timer thread runs them (Runner.run_timer)
         )
+        handed = self.journal.handed_through()
         self.engine, self.recovered = recover(
-            definition.builder(), self.journal, keep_after=self.journal.handed_through()
+            definition.builder(), self.journal, keep_after=handed if handed is not None else None
         )
         # what it was recovered with, so that `journal verify` replays with the same
         self.journal.record_venue_definition(definition.text())
@@ -257,8 +258,23 @@ class Gateway:
         self.notes: list[str] = []
         if config.session_store == "file":
             self._deliver_owed(writer)
-            self.notes += self.sessions.rewind_inbound(self.journal.inbound_positions())
+            self._rewind_inbound(roster, tracked=handed is not None)
         self._catch_up(roster)
+
+    def _rewind_inbound(self, roster: dict[str, RosterEntry], tracked: bool) -> None:
+        """Set back each session QuickFIX's store says got further than the journal. A
+        participant the journal has no position for processed nothing yet (0); on a journal
+        from before positions were kept, every session starts where its store is."""
+        positions = self.journal.inbound_positions()
+        if tracked:
+            self.notes += self.sessions.rewind_inbound(
+                {participant: positions.get(participant, 0) for participant in roster}
+            )
+            return
+        for participant in roster:
+            expected, _ = self.sessions.numbers(participant)
+            if expected:
+                self.runner.note_position(participant, expected - 1)
 
     def _deliver_owed(self, writer: ReportWriter) -> None:
         """The reports of the last batch the journal has that never reached QuickFIX (the
