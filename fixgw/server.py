@@ -117,7 +117,7 @@ def load_config(
         ),
         send_queue_max_bytes=_positive(gateway, "send_queue_max_bytes", 16 * 2**20, path),
         prelogon_connections_total=_positive(gateway, "prelogon_connections_total", 256, path),
-        resend_messages_per_second=_positive(gateway, "resend_messages_per_second", 2500, path),
+        resend_messages_per_second=_positive(gateway, "resend_messages_per_second", 1000, path),
         roster=base / files["roster"],
         instruments=base / files["instruments"],
         dictionary=base / files["dictionary"],
