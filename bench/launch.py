@@ -13,7 +13,7 @@ import sys
 import threading
 from collections.abc import Mapping
 from pathlib import Path
-from typing import IO
+from typing import IO, ClassVar
 
 from fixgw.roster import hash_password
 
@@ -70,6 +70,10 @@ class GatewayProcess:
     """The gateway as a subprocess; its output is drained continuously so a chatty gateway
     can never block on a full pipe."""
 
+    # every gateway started and not yet stopped: the tests' fixture ends what a failing
+    # test left running, so that no gateway outlives its test holding a port
+    running: ClassVar[set[GatewayProcess]] = set()
+
     def __init__(
         self,
         workdir: Path,
@@ -115,6 +119,7 @@ class GatewayProcess:
             env={**os.environ, **(environment or {})},
         )
         assert self.proc.stdout is not None and self.proc.stderr is not None
+        GatewayProcess.running.add(self)
         self.ready = self.proc.stdout.readline()
         self._out: list[str] = []
         self._err: list[str] = []
@@ -156,6 +161,7 @@ class GatewayProcess:
         return "".join(self._out)
 
     def _join(self) -> None:
+        GatewayProcess.running.discard(self)
         for drain in self._drains:
             drain.join(timeout=30)
 

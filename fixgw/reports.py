@@ -54,6 +54,14 @@ AVG_PX_PLACES = Decimal("1e-8")
 _OPERATOR_REQUESTS = (RequestKind.FUNDS, RequestKind.OPERATOR)
 
 
+def _commission(spec: InstrumentSpec, fee: int) -> list[tuple[int, str]]:
+    """A fee in the quote asset's minor units as FIX's Commission: one minor unit is a tick
+    times a lot, in the quote asset, divided by `quote_per_tick_lot`."""
+    minor = spec.tick * spec.lot / spec.quote_per_tick_lot
+    amount = format((minor * fee).normalize(), "f")
+    return [(12, amount), (13, "3"), (479, spec.quote_asset)]
+
+
 def _terms(
     spec: InstrumentSpec, qty: int, order_type: OrderType, tif: TimeInForce, price: int
 ) -> list[tuple[int, str]]:
@@ -129,7 +137,11 @@ class ReportWriter:
 
     def _fill(self, t: Trade, spec: InstrumentSpec, f: Fill, liquidity: str) -> Outgoing:
         """A fill; SecondaryExecID(527) is the trade id, the same on both sides, and
-        LastLiquidityInd(851) says whether this side added (1) or removed (2) liquidity."""
+        LastLiquidityInd(851) says whether this side added (1) or removed (2) liquidity.
+        A fill that paid a fee says so: Commission(12), absolute (CommType 13 = 3), in the
+        quote asset, so the client's books match the venue's to the minor unit."""
+        fee = t.maker_fee if liquidity == "1" else t.taker_fee
+        charged = _commission(spec, fee) if fee else []
         fields = [
             (37, str(f.order_id)),
             (11, f.client_order_id),
@@ -147,6 +159,7 @@ class ReportWriter:
             (851, liquidity),
             (60, utc_timestamp(t.ts)),
             *_terms(spec, f.order_qty, f.order_type, f.time_in_force, f.price),
+            *charged,
         ]
         return f.participant, message("8", fields)
 

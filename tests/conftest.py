@@ -32,6 +32,14 @@ def venue(book_class: type[Book]) -> Venue:
     return Venue(VENUE_SPECS, VENUE_PARTICIPANTS, book_class)
 
 
+@pytest.fixture(autouse=True)
+def no_gateway_left_running() -> Iterator[None]:
+    """Whatever a test does, even failing half way, the gateways it started end with it."""
+    yield
+    for left in list(GatewayProcess.running):
+        left.kill()
+
+
 @pytest.fixture
 def gateway(tmp_path: Path) -> Iterator[GatewayProcess]:
     process = GatewayProcess(tmp_path)

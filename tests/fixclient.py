@@ -161,5 +161,14 @@ class FixClient:
         swallow the next client's messages. Destroy it before what it references."""
         initiator = self.__dict__.pop("_initiator", None)
         if initiator is not None:
-            initiator.stop()
+            # send the Logout now and wait for the answer (an event), then stop at once:
+            # stop() alone has QuickFIX send it on its next one-second timer pass, then polls
+            # a second at a time for the session to end
+            session = fix.Session.lookupSession(self._session_id)
+            if session is not None and session.isLoggedOn():
+                logout = fix.Message()
+                logout.getHeader().setField(35, "5")
+                fix.Session.sendToTarget(logout, self._session_id)
+                self.logged_out.wait(5)
+            initiator.stop(True)
             del initiator

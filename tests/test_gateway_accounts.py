@@ -3,6 +3,7 @@ reject a client's trader can read, and the roster's opening deposits fund a new 
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -109,3 +110,30 @@ def test_a_trade_settles_both_accounts_as_the_balance_query_shows(
             assert [(r[15], r[899], r[901]) for r in rows] == expected
     finally:
         mm.close()
+
+
+def test_fees_reach_the_fill_reports_the_journal_and_the_balances(tmp_path: Path) -> None:
+    """MM1 pays 5 bp as maker, CLIENT1 10 bp as taker, on a fill of 0.001 BTC at 700,000
+    HKD (700 HKD notional): 0.35 and 0.7 HKD, on the wire, in the journal, in the accounts."""
+    fees = {"MM1": "maker_fee_ppm = 500\n", "CLIENT1": "taker_fee_ppm = 1000\n"}
+    gateway = GatewayProcess(tmp_path, funding=SMALL, participant_settings=fees)
+    c1 = FixClient("CLIENT1", PASSWORDS["CLIENT1"], gateway.port, tmp_path / "c1")
+    mm = FixClient("MM1", PASSWORDS["MM1"], gateway.port, tmp_path / "mm")
+    try:
+        assert c1.connect() and mm.connect()
+        offer = new_order(mm, "2", "0.001", "700000")
+        report(mm, offer, "0")
+        taker = report(c1, new_order(c1, "1", "0.001", "700000"), "F")
+        maker = report(mm, offer, "F")
+        assert (taker[12], taker[13], taker[479]) == ("0.7", "3", "HKD")
+        assert (maker[12], maker[13], maker[479]) == ("0.35", "3", "HKD")
+        c1.send("BB", [(909, "after"), (15, "HKD")])
+        c1.expect("BG")
+        assert c1.expect("BA")[899] == "299.3"  # 1000 - 700 - 0.7
+    finally:
+        c1.close()
+        mm.close()
+    gateway.stop()
+    with sqlite3.connect(tmp_path / "var" / "journal.sqlite") as db:
+        [(maker_fee, taker_fee)] = db.execute("SELECT maker_fee, taker_fee FROM trades")
+    assert (maker_fee, taker_fee) == (3500, 7000)  # HKD's minor unit: 0.0001

@@ -8,6 +8,7 @@ import pytest
 
 from bench.launch import PASSWORDS, GatewayProcess
 from bench.rawfix import RawSession
+from tests.fixclient import FixClient
 from tests.gateway import PX, Connect, logged_on, new_order, report
 
 NOW = "20261121-10:00:00.000"
@@ -100,17 +101,23 @@ def test_order_entry_is_unaffected_by_status_traffic(connect: Connect) -> None:
     assert report(c1, cid, "0")[39] == "0"
 
 
-def test_gtd_order_expires_at_its_time(connect: Connect) -> None:
+def test_gtd_orders_rest_until_their_time_and_a_past_one_is_refused(connect: Connect) -> None:
+    """When a GTD order expires is the runner's timer, tested on an injected clock
+    (tests/test_runner_timer.py); here, what the wire carries."""
     c1 = logged_on(connect, "CLIENT1")
-    soon = datetime.now(UTC) + timedelta(seconds=2)
+    later = datetime.now(UTC) + timedelta(days=1)
     cid = new_order(
-        c1, "1", "0.1", "699000", tif="6", _126=soon.strftime("%Y%m%d-%H:%M:%S.%f")[:-3]
+        c1, "1", "0.1", "699000", tif="6", _126=later.strftime("%Y%m%d-%H:%M:%S.%f")[:-3]
     )
-    report(c1, cid, "0")
-    expired = report(c1, cid, "C")  # sent by the gateway's own timer, not by a request
-    assert (expired[39], expired[151]) == ("C", "0")
+    assert (report(c1, cid, "0")[59], report_status(c1, cid)) == ("6", "0")
     past = new_order(c1, "1", "0.1", "699000", tif="6", _126="20200101-00:00:00")
     assert report(c1, past, "8")[58].startswith("expire time")
+
+
+def report_status(client: FixClient, cid: str) -> str:
+    """The order's status, asked for (OrderStatusRequest)."""
+    client.send("H", [(11, cid), (55, "BTC-HKD"), (54, "1")])
+    return report(client, cid, "I")[39]
 
 
 @pytest.mark.parametrize("password", ["wrong", PASSWORDS["MM1"]])

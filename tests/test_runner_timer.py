@@ -16,6 +16,7 @@ from fixgw.inbound import Echo
 from fixgw.marketdata import MarketDataPublisher
 from fixgw.reports import ReportWriter
 from fixgw.runner import Request, Runner, Tick
+from tests.test_runner_faults import Recorded
 from tests.venue import BTC, VENUE_PARTICIPANTS, VENUE_SPECS
 
 
@@ -28,11 +29,12 @@ def test_day_and_gtd_orders_expire_on_the_timer() -> None:
     engine = Engine(VENUE_SPECS, VENUE_PARTICIPANTS)
     instruments = {s.symbol: s for s in VENUE_SPECS}
     now = [at("15:58")]
+    sessions = Recorded()
     runner = Runner(
         engine,
         ReportWriter(instruments),
         MarketDataPublisher(instruments, engine.books),
-        SessionDirectory(),
+        sessions,
         clock=lambda: now[0],
         end_of_day_ns=16 * 3600 * 10**9,  # the day closes at 16:00 UTC
     )
@@ -71,6 +73,8 @@ def test_day_and_gtd_orders_expire_on_the_timer() -> None:
         now[0] = at(moment)
         runner.process_batch([Tick()])
         assert {o.client_order_id for o in engine.open_orders()} == alive, moment
+    expired = [m for who, m in sessions.sent if "|150=C|" in m]  # the timer's own reports
+    assert [(m.split("|11=")[1].split("|")[0]) for m in expired] == ["day", "gtd"]
 
 
 def runner_at(engine: Engine, clock: Callable[[], int], journal: Journal | None = None) -> Runner:
