@@ -6,50 +6,28 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-import quickfix as fix
-
 from engine.commands import Command, NewOrder
 from engine.core import Engine
 from engine.events import Event
 from engine.journal import Journal, JournalError
 from engine.model import OrderType, Side, TimeInForce
 from engine.recovery import recover
-from fixgw.fix_sessions import SessionDirectory
 from fixgw.inbound import Echo, OrderStatusQuery
-from fixgw.marketdata import MarketDataPublisher
 from fixgw.operator_desk import OperatorRequest, Reply
-from fixgw.reports import ReportWriter
 from fixgw.runner import Request, Runner
+from tests.runners import RecordingSessions, venue_runner
 from tests.venue import BTC, VENUE_PARTICIPANTS, VENUE_SPECS
-
-
-class Recorded(SessionDirectory):
-    """Keeps what the runner sends instead of handing it to QuickFIX."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.sent: list[tuple[str, str]] = []
-
-    def send(self, participant: str, msg: fix.Message) -> None:
-        self.sent.append((participant, msg.toString().replace("\x01", "|")))
 
 
 def build() -> Engine:
     return Engine(VENUE_SPECS, VENUE_PARTICIPANTS)
 
 
-def runner_on(engine: Engine, journal: Journal, faults: list[str]) -> tuple[Runner, Recorded]:
-    instruments = {s.symbol: s for s in VENUE_SPECS}
-    sessions = Recorded()
-    runner = Runner(
-        engine,
-        ReportWriter(instruments),
-        MarketDataPublisher(instruments, engine.books),
-        sessions,
-        journal=journal,
-        on_fatal=faults.append,
-    )
-    return runner, sessions
+def runner_on(
+    engine: Engine, journal: Journal, faults: list[str]
+) -> tuple[Runner, RecordingSessions]:
+    sessions = RecordingSessions()
+    return venue_runner(engine, sessions, journal=journal, on_fatal=faults.append), sessions
 
 
 def order(client_order_id: str) -> Request:
@@ -81,8 +59,8 @@ def test_a_fault_inside_the_engine_stops_at_what_the_journal_holds(tmp_path: Pat
         f"{runner._last_ts}: RuntimeError('a bug after the book changed')"
     ]
     # what came before is journaled and answered; the torn command and the rest are neither
-    assert [m for _, m in sessions.sent if "|11=a|" in m and "|150=0|" in m]
-    assert not [m for _, m in sessions.sent if "|11=poison|" in m or "|11=c|" in m]
+    assert [m for _, m in sessions.messages if "|11=a|" in m and "|150=0|" in m]
+    assert not [m for _, m in sessions.messages if "|11=poison|" in m or "|11=c|" in m]
     journal.close()
     recovered, result = recover(build, Journal(tmp_path / "journal.sqlite"))
     assert result.last_seq == 1
@@ -103,7 +81,7 @@ def test_a_query_that_fails_is_still_answered(tmp_path: Path) -> None:
     )
     assert runner.process_batch([status]) is True
     assert faults == []
-    [(participant, reply)] = sessions.sent
+    [(participant, reply)] = sessions.messages
     assert participant == "CLIENT1"
     assert "|35=8|" in reply and "|11=a|" in reply
     assert "|58=the request could not be answered|" in reply
@@ -127,16 +105,8 @@ class FailingSnapshots(Journal):
 
 def test_a_snapshot_not_written_is_reported_and_tried_again(tmp_path: Path) -> None:
     journal = FailingSnapshots(tmp_path / "journal.sqlite", failures=1)
-    engine = build()
-    instruments = {s.symbol: s for s in VENUE_SPECS}
-    runner = Runner(
-        engine,
-        ReportWriter(instruments),
-        MarketDataPublisher(instruments, engine.books),
-        Recorded(),
-        journal=journal,
-        snapshot_every=2_000,  # longer than the retry's 1,000 commands
-    )
+    # longer than the retry's 1,000 commands
+    runner = venue_runner(build(), RecordingSessions(), journal=journal, snapshot_every=2_000)
     writer = runner._snapshots
     assert writer is not None
     orders = (order(f"o{i}") for i in range(10_000))

@@ -7,7 +7,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import quickfix as fix
 
 from engine.commands import MoveFunds, NewOrder
 from engine.core import Engine
@@ -22,6 +21,7 @@ from fixgw.runner import OperatorCommand, Request, Runner
 from fixgw.server import load_config
 from tests.fixclient import FixClient
 from tests.gateway import PASSWORDS, GatewayProcess, new_order, report
+from tests.runners import RecordingSessions
 from tests.venue import BTC, VENUE_PARTICIPANTS, VENUE_SPECS
 
 ECHO = Echo("D", "", "", "", "BTC-HKD", "1")
@@ -150,19 +150,6 @@ def test_a_gateway_on_either_path_fills_and_cancels(tmp_path: Path, order_path: 
             client.close()
         assert gateway.alive()
         assert "Traceback" not in gateway.stop()
-
-
-class RecordingSessions(SessionDirectory):
-    """Records what would be sent, by participant and ExecType (no sessions here)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.sent: list[tuple[str, str]] = []
-        self.texts: list[str] = []
-
-    def send(self, participant: str, msg: fix.Message) -> None:
-        self.sent.append((participant, msg.getField(150) if msg.isSetField(150) else "?"))
-        self.texts.append(msg.getField(58) if msg.isSetField(58) else "")
 
 
 class NewReportFails(ReportWriter):

@@ -11,12 +11,9 @@ from engine.core import Engine
 from engine.journal import Journal
 from engine.model import OrderType, Side, TimeInForce
 from engine.recovery import recover
-from fixgw.fix_sessions import SessionDirectory
 from fixgw.inbound import Echo
-from fixgw.marketdata import MarketDataPublisher
-from fixgw.reports import ReportWriter
 from fixgw.runner import Request, Runner, Tick
-from tests.test_runner_faults import Recorded
+from tests.runners import RecordingSessions, venue_runner
 from tests.venue import BTC, VENUE_PARTICIPANTS, VENUE_SPECS
 
 
@@ -27,17 +24,11 @@ def at(hhmm: str) -> int:
 
 def test_day_and_gtd_orders_expire_on_the_timer() -> None:
     engine = Engine(VENUE_SPECS, VENUE_PARTICIPANTS)
-    instruments = {s.symbol: s for s in VENUE_SPECS}
     now = [at("15:58")]
-    sessions = Recorded()
-    runner = Runner(
-        engine,
-        ReportWriter(instruments),
-        MarketDataPublisher(instruments, engine.books),
-        sessions,
-        clock=lambda: now[0],
-        end_of_day_ns=16 * 3600 * 10**9,  # the day closes at 16:00 UTC
-    )
+    sessions = RecordingSessions()
+    runner = venue_runner(
+        engine, sessions, clock=lambda: now[0], end_of_day_ns=16 * 3600 * 10**9
+    )  # the day closes at 16:00 UTC
     echo = Echo("D", "", "", "", "BTC-HKD", "1")
     orders = [
         ("day", TimeInForce.DAY, 0),
@@ -73,21 +64,12 @@ def test_day_and_gtd_orders_expire_on_the_timer() -> None:
         now[0] = at(moment)
         runner.process_batch([Tick()])
         assert {o.client_order_id for o in engine.open_orders()} == alive, moment
-    expired = [m for who, m in sessions.sent if "|150=C|" in m]  # the timer's own reports
+    expired = [m for _, m in sessions.messages if "|150=C|" in m]  # the timer's own reports
     assert [(m.split("|11=")[1].split("|")[0]) for m in expired] == ["day", "gtd"]
 
 
 def runner_at(engine: Engine, clock: Callable[[], int], journal: Journal | None = None) -> Runner:
-    instruments = {s.symbol: s for s in VENUE_SPECS}
-    return Runner(
-        engine,
-        ReportWriter(instruments),
-        MarketDataPublisher(instruments, engine.books),
-        SessionDirectory(),
-        clock=clock,
-        end_of_day_ns=16 * 3600 * 10**9,
-        journal=journal,
-    )
+    return venue_runner(engine, clock=clock, end_of_day_ns=16 * 3600 * 10**9, journal=journal)
 
 
 def test_a_close_missed_while_down_is_run_on_the_first_tick(tmp_path: Path) -> None:
