@@ -49,18 +49,26 @@ class SessionDirectory:
         return session is not None and bool(session.isLoggedOn())
 
     def rewind_inbound(self, processed: dict[str, int]) -> list[str]:
-        """Before the acceptor starts: a session whose store says QuickFIX received more
-        than the journal says was processed expects the message after the processed one
-        again, so that QuickFIX asks the client to resend the rest (FIX ResendRequest), and
-        nothing a client sent is lost to a crash between the two. Never moves one forward
-        (after a sequence reset the journal's position may be older). Returns what it did."""
+        """Before the acceptor starts, make each session expect the message after the last
+        one the journal says was processed. A store that got further (received, never
+        processed) is set back, so QuickFIX asks the client to resend the rest (FIX
+        ResendRequest). A store exactly one behind — QuickFIX counts a message only once
+        fromApp has returned, by when the engine thread may have journaled it — is set on,
+        so that message is not asked for and processed twice. Any other store behind the
+        journal has had its numbers reset since, and is left alone. Returns what it did."""
         notes = []
         for participant, last in sorted(processed.items()):
             session = self.session(participant)
             if session is None:
                 continue
             expected = int(session.getExpectedTargetNum())
-            if expected > last + 1:
+            if expected == last:
+                session.setNextTargetMsgSeqNum(last + 1)
+                notes.append(
+                    f"{participant}: message {last} was processed before QuickFIX's store "
+                    "counted it; the next one is expected"
+                )
+            elif expected > last + 1:
                 session.setNextTargetMsgSeqNum(last + 1)
                 notes.append(
                     f"{participant}: the journal has its messages up to {last}, QuickFIX's "

@@ -190,7 +190,8 @@ def run_campaign(tmp_path: Path, seed: int, cycles: int = 2) -> None:
         missing = [cid for cid in trader.sent if got[cid] == 0]
         twice = [cid for cid in trader.sent if got[cid] > 1]
         assert not missing, f"{trader.comp_id}: no outcome for {missing}"
-        assert not twice, f"{trader.comp_id}: more than one outcome for {twice}"
+        shown = [m for m in trader.received if m.get(11) in twice]
+        assert not twice, f"{trader.comp_id}: more than one outcome for {twice}: {shown}"
         exec_ids = [m[17] for m in trader.received if m.type == "8"]
         repeated = [e for e, n in Counter(exec_ids).items() if n > 1]
         assert not repeated, f"{trader.comp_id}: ExecIDs received twice: {repeated}"
