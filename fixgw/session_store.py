@@ -11,10 +11,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-SOH = "\x01"
-# header fields that differ between a report as first sent and as rebuilt from the journal
-SESSION_TAGS = frozenset({"8", "9", "10", "34", "43", "49", "52", "56", "97", "122"})
-
 
 def store_files(store_dir: Path, comp_id: str, participant: str) -> tuple[Path, Path]:
     prefix = store_dir / f"FIX.4.4-{comp_id}-{participant}"
@@ -27,8 +23,11 @@ def last_messages(store_dir: Path, comp_id: str, participant: str, count: int) -
     if count <= 0 or not header.exists() or not body.exists():
         return []
     index: dict[int, tuple[int, int]] = {}
-    for entry in header.read_text(encoding="ascii").split():
-        seq, offset, size = (int(part) for part in entry.split(","))
+    for entry in header.read_text(encoding="latin-1").split():
+        parts = entry.split(",")
+        if len(parts) != 3 or not all(part.isdigit() for part in parts):
+            break  # a line a crash cut short, as QuickFIX's own reading stops at it
+        seq, offset, size = (int(part) for part in parts)
         index[seq] = (offset, size)  # a later line for the same number replaces it
     wanted = sorted(index)[-count:]
     messages = []
@@ -36,12 +35,7 @@ def last_messages(store_dir: Path, comp_id: str, participant: str, count: int) -
         for seq in wanted:
             offset, size = index[seq]
             data.seek(offset)
-            messages.append(data.read(size).decode("latin-1"))
+            text = data.read(size)
+            if len(text) == size:  # what the body does not hold whole was never handed
+                messages.append(text.decode("latin-1"))
     return messages
-
-
-def content(message: str) -> str:
-    """A message without the fields a resend or a rebuild changes: equal for a report as it
-    was first handed to QuickFIX and as the journal's replay rebuilds it."""
-    fields = [f for f in message.split(SOH) if f and f.split("=", 1)[0] not in SESSION_TAGS]
-    return SOH.join(fields)

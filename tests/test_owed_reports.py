@@ -43,3 +43,13 @@ def test_only_what_the_store_does_not_hold_is_owed(tmp_path: Path) -> None:
 def test_a_session_without_a_store_is_owed_everything(tmp_path: Path) -> None:
     rebuilt = [("CLIENT2", report("9"))]
     assert not_handed(rebuilt, tmp_path / "store", "FIXGW") == rebuilt
+
+
+def test_a_header_line_a_crash_cut_short_is_not_read_as_handed(tmp_path: Path) -> None:
+    """kill -9 in the middle of QuickFIX writing a header line: the gateway must still start,
+    and the report whose line is cut short counts as never handed."""
+    store_dir = stored(tmp_path, ["5", "6"])
+    header = store_dir / "FIX.4.4-FIXGW-CLIENT1.header"
+    header.write_text(header.read_text() + "3,99")
+    rebuilt = [("CLIENT1", report(exec_id)) for exec_id in ("5", "6", "7")]
+    assert [m.getField(17) for _, m in not_handed(rebuilt, store_dir, "FIXGW")] == ["7"]
