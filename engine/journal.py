@@ -10,6 +10,7 @@ through the journal, which only offers those its commands lead up to.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -44,6 +45,10 @@ class JournalBatch:
     inbound: dict[str, int] = field(default_factory=dict)
     # the last command whose reports were handed to QuickFIX before this batch (-1: unknown)
     handed_through: int = -1
+    # the batch's replies no command rebuilds: (place among its replies, participant, text)
+    answers: list[tuple[int, str, str]] = field(default_factory=list)
+    # participant -> the MsgSeqNum its first message of the batch was to get (with answers)
+    first_out: dict[str, int] = field(default_factory=dict)
 
     def add(self, seq: int, ts: int, command: Command, events: list[Event]) -> None:
         kind, body = encode(command)
@@ -105,6 +110,7 @@ class Journal:
             if background_checkpoints:
                 self._db.execute("PRAGMA wal_autocheckpoint=0")
             self._db.executescript(SCHEMA.read_text())
+            _add_answers_column(self._db)
             if max_pages:
                 self._db.execute(f"PRAGMA max_page_count={int(max_pages)}")
             row = self._db.execute(
@@ -155,6 +161,16 @@ class Journal:
         row = self._db.execute("SELECT handed_through FROM delivery").fetchone()
         return int(row[0]) if row else None
 
+    def last_answers(self) -> tuple[list[tuple[int, str, str]], dict[str, int]]:
+        """The last batch's replies no command rebuilds, and where each participant's
+        messages of that batch were to start (see journal.sql)."""
+        row = self._db.execute("SELECT answers FROM delivery").fetchone()
+        if row is None or row[0] is None:
+            return [], {}
+        recorded = json.loads(row[0])
+        answers = [(int(at), str(who), str(text)) for at, who, text in recorded["answers"]]
+        return answers, {str(who): int(seq) for who, seq in recorded["first_out"].items()}
+
     def inbound_positions(self) -> dict[str, int]:
         """Participant -> MsgSeqNum of its last message processed (see journal.sql)."""
         return dict(self._db.execute("SELECT participant, msg_seq FROM inbound"))
@@ -203,7 +219,15 @@ class Journal:
                     [(who, msg_seq, last) for who, msg_seq in batch.inbound.items()],
                 )
             if batch.handed_through >= 0:
-                db.execute("INSERT OR REPLACE INTO delivery VALUES (1, ?)", (batch.handed_through,))
+                answers = (
+                    json.dumps({"first_out": batch.first_out, "answers": batch.answers})
+                    if batch.answers
+                    else None
+                )
+                db.execute(
+                    "INSERT OR REPLACE INTO delivery VALUES (1, ?, ?)",
+                    (batch.handed_through, answers),
+                )
             if batch.operator_requests:
                 db.executemany(
                     "INSERT OR IGNORE INTO operator_requests VALUES (?, ?, ?, ?, ?)",
@@ -258,3 +282,10 @@ class Journal:
             self._checkpointer.close()
         self._snapshots.close()
         self._db.close()
+
+
+def _add_answers_column(db: sqlite3.Connection) -> None:
+    """A journal from before 2026-12-04 has a `delivery` table without `answers`."""
+    columns = {row[1] for row in db.execute("PRAGMA table_info(delivery)")}
+    if "answers" not in columns:
+        db.execute("ALTER TABLE delivery ADD COLUMN answers TEXT")

@@ -71,7 +71,12 @@ CREATE TABLE IF NOT EXISTS inbound (
 -- How far reports had been handed to QuickFIX when the last batch committed: every report
 -- of the commands up to `handed_through`. After a crash only the commands after it can
 -- have reports that never left (fixgw/owed_reports.py). One row.
+-- `answers` holds the last batch's replies that no command can rebuild (query answers,
+-- refusals at the edge), as JSON: {"first_out": {participant: the MsgSeqNum QuickFIX was
+-- to give its first message of the batch}, "answers": [[place among the batch's replies,
+-- participant, FIX text], ...]}; NULL when the batch had none.
 CREATE TABLE IF NOT EXISTS delivery (
     id              INTEGER PRIMARY KEY CHECK (id = 1),
-    handed_through  INTEGER NOT NULL
+    handed_through  INTEGER NOT NULL,
+    answers         TEXT
 );

@@ -207,7 +207,7 @@ class GatewayApp(fix.Application):  # type: ignore[misc]
             get(55) or "",
             side if side in FIX_SIDES else "",
             get(530) or "",
-            get(262) or get(320) or get(584) or "",
+            get(262) or get(320) or get(584) or get(790) or "",
         )
         try:
             command = handler(participant, fields)

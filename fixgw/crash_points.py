@@ -5,7 +5,8 @@ message's sequence number but the journal has not its command, or the journal ha
 command but no report was sent — needs the crash at that place and no other. With
 `FIXGW_CRASH_AT=<point>:<ClOrdID>` in its environment the gateway ends itself with
 `os._exit` (nothing flushed, nothing closed, as kill -9) at `point` of the batch that holds
-that client order id. Without the variable nothing here runs.
+that client order id or request id (`mid-send`: once the batch's first reply is handed to
+QuickFIX). Without the variable nothing here runs.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-POINTS = ("before-commit", "after-commit")
+POINTS = ("before-commit", "after-commit", "mid-send")
 VARIABLE = "FIXGW_CRASH_AT"
 
 

@@ -77,6 +77,11 @@ class SessionDirectory:
                 )
         return notes
 
+    def next_out(self, participant: str) -> int:
+        """The MsgSeqNum the session's next message will get (0: no such session)."""
+        session = self.session(participant)
+        return int(session.getExpectedSenderNum()) if session is not None else 0
+
     def numbers(self, participant: str) -> tuple[int, int]:
         """(next sequence number expected from the client, next one the gateway sends)."""
         session = self.session(participant)

@@ -42,7 +42,7 @@ class Echo:
     symbol: str
     side: str
     request_type: str = ""  # MassCancelRequestType(530) of a mass cancel
-    request_id: str = ""  # MDReqID(262), SecurityReqID(320) or MassStatusReqID(584)
+    request_id: str = ""  # MDReqID, SecurityReqID, MassStatusReqID or OrdStatusReqID
 
 
 @dataclass(frozen=True, slots=True)

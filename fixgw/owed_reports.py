@@ -8,23 +8,34 @@ reports are rebuilt as the runner first wrote them and compared, session by sess
 the last messages QuickFIX's store holds (fixgw/session_store.py): what the store has was
 handed and is not sent twice, the rest is sent before any client can log on, in engine
 order, and waits in the store for the client's next logon.
+
+Replies no command rebuilds — a query's answer, a refusal at the edge — the batch journaled
+as text, with their places among its replies and, per participant, the MsgSeqNum its first
+message of the batch was to get. Such a reply need not carry an id of its own (a
+SecurityList answering a repeated SecurityReqID is the same text twice), so what was
+handed is counted instead: a batch hands its replies in order, so a participant's stored
+application messages from that number on are the first of its replies, and no more.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import quickfix as fix
+import structlog
 
 from engine.commands import CancelOrder, Command, MassCancel, NewOrder, ReplaceOrder
 from engine.events import Event
 from fixgw.inbound import Echo
 from fixgw.reports import Outgoing, ReportWriter
-from fixgw.session_store import last_messages
+from fixgw.session_store import last_messages, messages_from
 
+log = structlog.get_logger("fixgw.owed_reports")
 SOH = "\x01"
+# session-level messages QuickFIX sends of itself, between and among the replies
+ADMIN = frozenset({"0", "1", "2", "3", "4", "5", "A"})
 FIX_SIDE = {0: "1", 1: "2"}
 
 
@@ -48,12 +59,31 @@ def echo_of(command: Command) -> Echo | None:
 def rebuilt(
     writer: ReportWriter, tail: Sequence[tuple[int, int, Command, list[Event]]]
 ) -> list[Outgoing]:
-    """Every report of these commands, in engine order, as the runner wrote them."""
+    """Every report of these commands, in engine order, as the runner wrote them (an event
+    the runner could not write a report for has none here either)."""
     out: list[Outgoing] = []
     for _seq, _ts, command, events in tail:
         echo = echo_of(command)
         for event in events:
-            out.extend(writer.encode(event, echo))
+            try:
+                out.extend(writer.encode(event, echo))
+            except Exception:  # as the runner: logged, and the other reports still go
+                log.exception("could not write the report of an event", of=repr(event))
+    return out
+
+
+def with_answers(
+    reports: list[Outgoing], answers: Sequence[tuple[int, str, str]], dictionary: fix.DataDictionary
+) -> list[Outgoing]:
+    """The batch's replies in the order they were to leave: the journaled answers put back
+    in their places among the rebuilt reports (read with the dictionary, for their groups)."""
+    placed = {place: (who, fix.Message(text, dictionary, False)) for place, who, text in answers}
+    rest = iter(reports)
+    out: list[Outgoing] = []
+    for place in range(len(reports) + len(answers)):
+        reply = placed.get(place) or next(rest, None)
+        if reply is not None:
+            out.append(reply)
     return out
 
 
@@ -66,18 +96,38 @@ def identity(text: str) -> tuple[str, str]:
     return (fields.get("35", ""), fields.get("11", ""))
 
 
-def not_handed(reports: list[Outgoing], store_dir: Path, comp_id: str) -> list[Outgoing]:
-    """The reports QuickFIX's store does not hold, in their order."""
+def not_handed(
+    replies: list[Outgoing], store_dir: Path, comp_id: str, first_out: Mapping[str, int]
+) -> list[Outgoing]:
+    """The replies QuickFIX's store does not hold, in their order: for a participant with
+    a first MsgSeqNum, all after as many as the store has application messages from that
+    number on; for any other, those whose identity the store's last messages lack."""
     by_participant: dict[str, list[fix.Message]] = defaultdict(list)
-    for participant, message in reports:
+    for participant, message in replies:
         by_participant[participant].append(message)
+    handed_count: dict[str, int] = {}
     handed: dict[str, set[tuple[str, str]]] = {}
     for participant, messages in by_participant.items():
+        first = first_out.get(participant)
+        if first is not None:
+            stored = messages_from(store_dir, comp_id, participant, first)
+            handed_count[participant] = sum(_msg_type(text) not in ADMIN for text in stored)
+            continue
         # nothing was stored after the crash: what was handed is among the last messages
         stored = last_messages(store_dir, comp_id, participant, 2 * len(messages) + 16)
         handed[participant] = {identity(text) for text in stored}
-    return [
-        (participant, message)
-        for participant, message in reports
-        if identity(message.toString()) not in handed[participant]
-    ]
+    owed = []
+    for participant, message in replies:
+        if participant in handed_count:
+            if handed_count[participant] > 0:
+                handed_count[participant] -= 1
+                continue
+        elif identity(message.toString()) in handed[participant]:
+            continue
+        owed.append((participant, message))
+    return owed
+
+
+def _msg_type(text: str) -> str:
+    start = text.find(SOH + "35=")
+    return text[start + 4 : text.find(SOH, start + 4)] if start >= 0 else ""

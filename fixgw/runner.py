@@ -124,7 +124,15 @@ SNAPSHOT_RETRY_EVERY = 1_000
 
 
 def _client_order_ids(batch: list[Item]) -> list[str]:
-    return [item.echo.client_order_id for item in batch if isinstance(item, Request)]
+    """The ClOrdIDs and request ids (MDReqID, SecurityReqID, MassStatusReqID) of a batch's
+    client requests: what a test's crash point (fixgw/crash_points.py) names."""
+    return [
+        name
+        for item in batch
+        if isinstance(item, Request | EdgeRefusal)
+        for name in (item.echo.client_order_id, item.echo.request_id)
+        if name
+    ]
 
 
 def _msg_seq(item: Request | EdgeRefusal | UnreadableMessage) -> int:
@@ -299,6 +307,7 @@ class Runner:
         lock (or a test, with no thread running) may call it."""
         outgoing: list[Outgoing] = []
         market_data: list[Outgoing] = []
+        answers: list[int] = []  # places in `outgoing` of replies no command rebuilds
         running = True
         fault = ""
         # every earlier batch's reports were handed to QuickFIX before this one began
@@ -308,6 +317,7 @@ class Runner:
                 running = False
                 continue
             answered = len(outgoing)
+            applied = self._seq
             try:
                 self._process(item, outgoing, market_data)
             except EngineFault as failure:
@@ -326,18 +336,21 @@ class Runner:
                 position = _msg_seq(item)
                 if position:
                     self._pending.inbound[item.participant] = position
+                if self._seq == applied:  # answered, not applied: no command rebuilds it
+                    answers += range(answered, len(outgoing))
+        if answers:
+            self._keep_answers(outgoing, answers)
         if self._crash is not None:
             self._crash.reached("before-commit", _client_order_ids(batch))
         if self._pending and not self._commit():
             return False
         if self._crash is not None:
             self._crash.reached("after-commit", _client_order_ids(batch))
+        self._send(outgoing, market_data, batch)
         if fault:
-            self._send(outgoing, market_data)
             if self._on_fatal is not None:
                 self._on_fatal(fault)
             return False
-        self._send(outgoing, market_data)
         if self._after_commit or self._answers:
             self._answer_operators()
         if self._snapshots is not None:
@@ -351,9 +364,28 @@ class Runner:
                     self._take_snapshot(writer)
         return running
 
-    def _send(self, outgoing: list[Outgoing], market_data: list[Outgoing]) -> None:
-        for participant, msg in outgoing:
+    def _keep_answers(self, outgoing: list[Outgoing], places: list[int]) -> None:
+        """Journal the batch's replies that no command can rebuild — a query's answer, a
+        refusal at the edge — with where each stood among the batch's replies, and where
+        each of their participants' messages of the batch start in its session: after a
+        crash before they all left, recovery sends what QuickFIX's store has not
+        (fixgw/owed_reports.py). Once per batch that has any, never on an order's path."""
+        kept = self._pending.answers
+        for place in places:
+            participant, msg = outgoing[place]
+            kept.append((place, participant, msg.toString()))
+        for participant in {participant for _, participant, _ in kept}:
+            first = self._sessions.next_out(participant)
+            if first:
+                self._pending.first_out[participant] = first
+
+    def _send(
+        self, outgoing: list[Outgoing], market_data: list[Outgoing], batch: list[Item]
+    ) -> None:
+        for place, (participant, msg) in enumerate(outgoing):
             self._sessions.send(participant, msg)
+            if place == 0 and self._crash is not None:
+                self._crash.reached("mid-send", _client_order_ids(batch))
         for participant, msg in market_data:
             self._sessions.send(participant, msg)
 

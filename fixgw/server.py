@@ -37,7 +37,7 @@ from fixgw.fix_text import data_tags
 from fixgw.inbound import RequestReader
 from fixgw.logs import configure as configure_logging
 from fixgw.marketdata import MarketDataPublisher
-from fixgw.owed_reports import not_handed, rebuilt
+from fixgw.owed_reports import not_handed, rebuilt, with_answers
 from fixgw.quickfix_build import UnpatchedQuickFix, require_patched
 from fixgw.reports import ReportWriter
 from fixgw.roster import RosterEntry, load_roster
@@ -279,13 +279,16 @@ class Gateway:
     def _deliver_owed(self, writer: ReportWriter) -> None:
         """The reports of the last batch the journal has that never reached QuickFIX (the
         gateway died between its commit and its sends), before anything else is sent."""
-        reports = rebuilt(writer, self.recovered.tail)
-        owed = not_handed(reports, self.config.data_dir / "store", self.config.comp_id)
+        answers, first_out = self.journal.last_answers()
+        dictionary = fix.DataDictionary(str(self.config.dictionary))
+        replies = with_answers(rebuilt(writer, self.recovered.tail), answers, dictionary)
+        store = self.config.data_dir / "store"
+        owed = not_handed(replies, store, self.config.comp_id, first_out)
         for participant, message in owed:
             self.sessions.send(participant, message)
         if owed:
             self.notes.append(
-                f"{len(owed)} reports the journal owed had not been handed to QuickFIX "
+                f"{len(owed)} replies the journal owed had not been handed to QuickFIX "
                 "before the gateway stopped; sent now"
             )
 

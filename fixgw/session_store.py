@@ -17,11 +17,8 @@ def store_files(store_dir: Path, comp_id: str, participant: str) -> tuple[Path, 
     return prefix.with_name(prefix.name + ".header"), prefix.with_name(prefix.name + ".body")
 
 
-def last_messages(store_dir: Path, comp_id: str, participant: str, count: int) -> list[str]:
-    """The last `count` messages the store holds for this session, oldest first."""
-    header, body = store_files(store_dir, comp_id, participant)
-    if count <= 0 or not header.exists() or not body.exists():
-        return []
+def _index(header: Path) -> dict[int, tuple[int, int]]:
+    """MsgSeqNum -> (offset, size) in the body, as QuickFIX's own reading of the header."""
     index: dict[int, tuple[int, int]] = {}
     for entry in header.read_text(encoding="latin-1").split():
         parts = entry.split(",")
@@ -29,7 +26,10 @@ def last_messages(store_dir: Path, comp_id: str, participant: str, count: int) -
             break  # a line a crash cut short, as QuickFIX's own reading stops at it
         seq, offset, size = (int(part) for part in parts)
         index[seq] = (offset, size)  # a later line for the same number replaces it
-    wanted = sorted(index)[-count:]
+    return index
+
+
+def _read(body: Path, index: dict[int, tuple[int, int]], wanted: list[int]) -> list[str]:
     messages = []
     with body.open("rb") as data:
         for seq in wanted:
@@ -39,3 +39,21 @@ def last_messages(store_dir: Path, comp_id: str, participant: str, count: int) -
             if len(text) == size:  # what the body does not hold whole was never handed
                 messages.append(text.decode("latin-1"))
     return messages
+
+
+def last_messages(store_dir: Path, comp_id: str, participant: str, count: int) -> list[str]:
+    """The last `count` messages the store holds for this session, oldest first."""
+    header, body = store_files(store_dir, comp_id, participant)
+    if count <= 0 or not header.exists() or not body.exists():
+        return []
+    index = _index(header)
+    return _read(body, index, sorted(index)[-count:])
+
+
+def messages_from(store_dir: Path, comp_id: str, participant: str, first: int) -> list[str]:
+    """The messages the store holds for this session numbered `first` or later, in order."""
+    header, body = store_files(store_dir, comp_id, participant)
+    if not header.exists() or not body.exists():
+        return []
+    index = _index(header)
+    return _read(body, index, sorted(seq for seq in index if seq >= first))

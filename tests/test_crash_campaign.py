@@ -1,6 +1,7 @@
-"""The kill campaign: clients stream orders, cancels and replaces from two sessions while the
-gateway dies — kill -9 at a random moment, or ended at an exact point of its order path
-(before a batch commits, after it commits and before its reports are sent). After every
+"""The kill campaign: clients stream orders, cancels, replaces, status requests and orders
+refused at the edge from two sessions while the gateway dies — kill -9 at a random moment,
+or ended at an exact point of its order path (before a batch commits, after it commits and
+before its replies are sent, after the first of them is handed to QuickFIX). After every
 restart the clients log back on with the sequence numbers they kept. In the end each
 message either client ever sent has exactly one outcome, no ExecID reached a client twice,
 MM1's quotes (cancel-on-disconnect) are gone without MM1, and the journal verifies.
@@ -92,6 +93,14 @@ class Trader:
                                    (38, "0.002"), (40, "2"), (44, price), (60, NOW)])  # fmt: skip
             self.sent[cid] = "G"
             self.orders.append(cid)
+        elif self.orders and roll < 0.45:
+            target = self.rng.choice(self.orders)
+            self.client.send("H", [(11, target), (790, cid), (55, "BTC-HKD"), (54, side)])
+            self.sent[cid] = "H"
+        elif roll < 0.5:  # refused at the edge: a symbol the venue does not list
+            self.client.send("D", [(11, cid), (55, "NOPE-HKD"), (54, side), (38, "0.001"),
+                                   (40, "2"), (44, "700000"), (59, "1"), (60, NOW)])  # fmt: skip
+            self.sent[cid] = "D"
         else:
             crossing = roll > 0.9
             if crossing:
@@ -111,9 +120,13 @@ class Trader:
     def outcomes(self) -> Counter[str]:
         """ClOrdID -> how many first answers it got: a New or reject of an order, a Canceled
         or cancel reject of a cancel, a Replaced or cancel reject of a replace (a resent
-        order's status counts as its answer)."""
+        order's status counts as its answer); OrdStatusReqID -> the status reports that
+        answered it."""
         answers: Counter[str] = Counter()
         for m in self.received:
+            if m.type == "8" and m.get(790) in self.sent:
+                answers[m[790]] += m[150] == "I"
+                continue
             cid = m.get(11) or ""
             kind = self.sent.get(cid)
             if kind is None:
@@ -139,7 +152,7 @@ def run_campaign(tmp_path: Path, seed: int, cycles: int = 2) -> None:
     traders = [Trader(comp_id, tmp_path / "clients", rng) for comp_id in TRADERS]
     settings = "snapshot_every = 7\n"
     for cycle in range(cycles):
-        way = rng.choice(("kill", "before-commit", "after-commit"))
+        way = rng.choice(("kill", "before-commit", "after-commit", "mid-send"))
         count = rng.randint(8, 30)
         victim = f"CLIENT{rng.randint(1, 2)}-{cycle}-{rng.randint(2, count - 1)}"
         environment = {"FIXGW_CRASH_AT": f"{way}:{victim}"} if way != "kill" else {}

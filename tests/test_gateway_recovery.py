@@ -189,7 +189,71 @@ def test_reports_committed_but_never_sent_are_delivered_once(tmp_path: Path) -> 
         mm.close()
     final = stopped_hash(second)
     assert final == offline_hash(tmp_path)
-    assert "reports the journal owed had not been handed to QuickFIX" in "".join(second._err)
+    assert "replies the journal owed had not been handed to QuickFIX" in "".join(second._err)
+
+
+def test_answers_of_a_batch_cut_short_are_delivered_once(tmp_path: Path) -> None:
+    """The gateway dies after its first reply of a mass status request is handed to
+    QuickFIX, before the others: no command rebuilds a query's answer, so the batch
+    journaled them; after the restart the client has every report of the answer, once."""
+    crashing = GatewayProcess(tmp_path, environment={"FIXGW_CRASH_AT": "mid-send:everything"})
+    c1 = FixClient("CLIENT1", PASSWORDS["CLIENT1"], crashing.port, tmp_path / "c1")
+    try:
+        assert c1.connect(), c1.skipped
+        resting = [new_order(c1, "1", "0.1", str(690_000 + i), cid=f"rest-{i}") for i in range(3)]
+        for cid in resting:
+            report(c1, cid, "0")
+        c1.send("AF", [(584, "everything"), (585, "7")])
+        assert crashing.exited() == 137
+        received = list(c1.skipped)
+        while not c1.inbox.empty():
+            received.append(c1.inbox.get())
+    finally:
+        c1.close()
+
+    second = GatewayProcess(tmp_path)
+    back = FixClient("CLIENT1", PASSWORDS["CLIENT1"], second.port, tmp_path / "c1", reset=False)
+    try:
+        assert back.connect(), back.skipped
+        back.send("H", [(11, "rest-0"), (790, "after"), (55, "BTC-HKD"), (54, "1")])
+        back.expect(lambda m: m.type == "8" and m.get(790) == "after")  # all before it is in
+        received += back.skipped
+    finally:
+        back.close()
+    answers = [m for m in received if m.type == "8" and m.get(584) == "everything"]
+    assert sorted(m[11] for m in answers) == resting, answers
+    assert len({m[17] for m in answers}) == 3
+    assert stopped_hash(second) == offline_hash(tmp_path)
+    assert "replies the journal owed had not been handed to QuickFIX" in "".join(second._err)
+
+
+def test_a_refusal_at_the_edge_committed_but_never_sent_is_delivered(tmp_path: Path) -> None:
+    """An order refused before the engine (an unknown symbol) changes nothing, yet the
+    client sent a message and is owed its answer: the gateway dies after the batch that
+    counted the message committed, and the reject still reaches the client, once."""
+    crashing = GatewayProcess(tmp_path, environment={"FIXGW_CRASH_AT": "after-commit:stray-1"})
+    c1 = FixClient("CLIENT1", PASSWORDS["CLIENT1"], crashing.port, tmp_path / "c1")
+    try:
+        assert c1.connect(), c1.skipped
+        c1.send("D", [(11, "stray-1"), (55, "NOPE-HKD"), (54, "1"), (38, "0.1"), (40, "2"),
+                      (44, "700000"), (59, "0"), (60, "20261121-10:00:00.000")])  # fmt: skip
+        assert crashing.exited() == 137
+        assert not [m for m in c1.skipped if m.get(11) == "stray-1"]
+    finally:
+        c1.close()
+
+    second = GatewayProcess(tmp_path)
+    back = FixClient("CLIENT1", PASSWORDS["CLIENT1"], second.port, tmp_path / "c1", reset=False)
+    try:
+        assert back.connect(), back.skipped
+        rejected = report(back, "stray-1", "8")
+        assert "NOPE-HKD" in rejected[58]
+        cid = new_order(back, "1", "0.1", "690000")
+        report(back, cid, "0")
+        assert not [m for m in back.skipped if m.get(11) == "stray-1"]  # once
+    finally:
+        back.close()
+    assert stopped_hash(second) == offline_hash(tmp_path)
 
 
 def kill_cycle(tmp_path: Path, clients: Clients, seed: int) -> None:
