@@ -25,6 +25,8 @@ from engine.snapshot_store import Snapshot, SnapshotStore, SnapshotStoreError, s
 SCHEMA = Path(__file__).resolve().parent / "journal.sql"
 SYNCHRONOUS = {"full": "FULL", "normal": "NORMAL"}
 _TRADE_COLUMNS = ", ".join("?" * 14)
+# the `inbound` row that marks the last time every session's position was written
+EVERY_SESSION = ""
 PAGE_SIZE = 1024
 
 
@@ -36,12 +38,16 @@ class JournalError(Exception):
 class JournalBatch:
     """What one runner batch adds to the journal."""
 
-    commands: list[tuple[int, int, str, str]] = field(default_factory=list)
+    # (seq, ts, kind, body, handed through, session, MsgSeqNum): see journal.sql
+    commands: list[tuple[int, int, str, str, int | None, str | None, int | None]] = field(
+        default_factory=list
+    )
     trades: list[tuple[object, ...]] = field(default_factory=list)
     checkpoints: list[tuple[int, str]] = field(default_factory=list)
     # (request id, seq, operator, op, answer as JSON) of the operator actions answered
     operator_requests: list[tuple[str, int, str, str, str]] = field(default_factory=list)
-    # participant -> MsgSeqNum of its last message processed in the batch
+    # participant -> MsgSeqNum of its last message processed in the batch, where no
+    # command's row carries it (or with a checkpoint, every session's)
     inbound: dict[str, int] = field(default_factory=dict)
     # the last command whose reports were handed to QuickFIX before this batch (-1: unknown)
     handed_through: int = -1
@@ -52,7 +58,8 @@ class JournalBatch:
 
     def add(self, seq: int, ts: int, command: Command, events: list[Event]) -> None:
         kind, body = encode(command)
-        self.commands.append((seq, ts, kind, body))
+        handed = self.handed_through if self.handed_through >= 0 else None
+        self.commands.append((seq, ts, kind, body, handed, None, None))
         for e in events:
             if isinstance(e, Trade):
                 self.trades.append(
@@ -74,8 +81,13 @@ class JournalBatch:
                     )
                 )
 
+    def came_from(self, session: str, msg_seq: int) -> None:
+        """The last command added was the client's message `msg_seq` of `session`."""
+        seq, ts, kind, body, handed, _, _ = self.commands[-1]
+        self.commands[-1] = (seq, ts, kind, body, handed, session, msg_seq)
+
     def __bool__(self) -> bool:
-        return bool(self.commands or self.operator_requests or self.inbound)
+        return bool(self.commands or self.operator_requests or self.inbound or self.answers)
 
 
 class Journal:
@@ -110,7 +122,7 @@ class Journal:
             if background_checkpoints:
                 self._db.execute("PRAGMA wal_autocheckpoint=0")
             self._db.executescript(SCHEMA.read_text())
-            _add_answers_column(self._db)
+            _add_columns(self._db)
             if max_pages:
                 self._db.execute(f"PRAGMA max_page_count={int(max_pages)}")
             row = self._db.execute(
@@ -155,25 +167,48 @@ class Journal:
         return None if row is None else str(row[0])
 
     def handed_through(self) -> int | None:
-        """The last command whose reports QuickFIX had been handed at the last commit; None
-        for a journal no gateway of 2026-12-03 or later has committed to (nor tracked
-        sessions' positions in)."""
-        row = self._db.execute("SELECT handed_through FROM delivery").fetchone()
-        return int(row[0]) if row else None
+        """The last command whose reports had been handed to QuickFIX when the last batch
+        began; None for a journal no gateway of 2026-12-03 or later has written to (nor
+        tracked sessions' positions in)."""
+        last = self._db.execute(
+            "SELECT handed_through FROM commands ORDER BY seq DESC LIMIT 1"
+        ).fetchone()
+        delivery = self._db.execute("SELECT handed_through FROM delivery").fetchone()
+        known = [row[0] for row in (last, delivery) if row is not None and row[0] is not None]
+        return max(known) if known else None
 
     def last_answers(self) -> tuple[list[tuple[int, str, str]], dict[str, int]]:
         """The last batch's replies no command rebuilds, and where each participant's
-        messages of that batch were to start (see journal.sql)."""
-        row = self._db.execute("SELECT answers FROM delivery").fetchone()
-        if row is None or row[0] is None:
+        messages of that batch were to start; nothing if the last batch had none (a batch
+        with commands came after the one that recorded them, see journal.sql)."""
+        row = self._db.execute("SELECT handed_through, answers, after_seq FROM delivery").fetchone()
+        if row is None or row[1] is None or row[2] != self.last_seq:
             return [], {}
-        recorded = json.loads(row[0])
+        if row[0] != self.handed_through():
+            return [], {}
+        recorded = json.loads(row[1])
         answers = [(int(at), str(who), str(text)) for at, who, text in recorded["answers"]]
         return answers, {str(who): int(seq) for who, seq in recorded["first_out"].items()}
 
     def inbound_positions(self) -> dict[str, int]:
-        """Participant -> MsgSeqNum of its last message processed (see journal.sql)."""
-        return dict(self._db.execute("SELECT participant, msg_seq FROM inbound"))
+        """Participant -> MsgSeqNum of its last message processed: the newest of its row in
+        `inbound` and the commands after it (see journal.sql)."""
+        newest = {
+            participant: (seq, msg_seq)
+            for participant, msg_seq, seq in self._db.execute(
+                "SELECT participant, msg_seq, seq FROM inbound"
+            )
+        }
+        since, _ = newest.pop(EVERY_SESSION, (0, 0))
+        later = self._db.execute(
+            "SELECT session, msg_seq, seq FROM commands "
+            "WHERE seq > ? AND session IS NOT NULL ORDER BY seq",
+            (since,),
+        )
+        for session, msg_seq, seq in later:
+            if seq > newest.get(session, (-1, 0))[0]:
+                newest[session] = (seq, msg_seq)
+        return {participant: msg_seq for participant, (_, msg_seq) in newest.items()}
 
     def operator_outcome(self, request_id: str) -> str | None:
         """The answer (JSON) an operator action with this request id was given, if any."""
@@ -207,7 +242,11 @@ class Journal:
         db = self._db
         try:
             db.execute("BEGIN")
-            db.executemany("INSERT INTO commands VALUES (?, ?, ?, ?)", batch.commands)
+            db.executemany(
+                "INSERT INTO commands (seq, ts, kind, body, handed_through, session, msg_seq) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                batch.commands,
+            )
             if batch.trades:
                 db.executemany(f"INSERT INTO trades VALUES ({_TRADE_COLUMNS})", batch.trades)
             if batch.checkpoints:
@@ -218,15 +257,13 @@ class Journal:
                     "INSERT OR REPLACE INTO inbound VALUES (?, ?, ?)",
                     [(who, msg_seq, last) for who, msg_seq in batch.inbound.items()],
                 )
-            if batch.handed_through >= 0:
-                answers = (
-                    json.dumps({"first_out": batch.first_out, "answers": batch.answers})
-                    if batch.answers
-                    else None
-                )
+            if batch.answers:
+                last = batch.commands[-1][0] if batch.commands else self.last_seq
+                answers = json.dumps({"first_out": batch.first_out, "answers": batch.answers})
                 db.execute(
-                    "INSERT OR REPLACE INTO delivery VALUES (1, ?, ?)",
-                    (batch.handed_through, answers),
+                    "INSERT OR REPLACE INTO delivery (id, handed_through, answers, after_seq) "
+                    "VALUES (1, ?, ?, ?)",
+                    (batch.handed_through, answers, last),
                 )
             if batch.operator_requests:
                 db.executemany(
@@ -284,8 +321,20 @@ class Journal:
         self._db.close()
 
 
-def _add_answers_column(db: sqlite3.Connection) -> None:
-    """A journal from before 2026-12-04 has a `delivery` table without `answers`."""
-    columns = {row[1] for row in db.execute("PRAGMA table_info(delivery)")}
-    if "answers" not in columns:
-        db.execute("ALTER TABLE delivery ADD COLUMN answers TEXT")
+# columns added since a journal's tables were first created: (table, column, type)
+_ADDED_COLUMNS = (
+    ("commands", "handed_through", "INTEGER"),
+    ("commands", "session", "TEXT"),
+    ("commands", "msg_seq", "INTEGER"),
+    ("delivery", "answers", "TEXT"),
+    ("delivery", "after_seq", "INTEGER"),
+)
+
+
+def _add_columns(db: sqlite3.Connection) -> None:
+    """A journal written by a gateway before 2026-12-04 lacks the columns of its crash
+    recovery; they are added, empty for the rows it holds."""
+    for table, column, kind in _ADDED_COLUMNS:
+        columns = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+        if column not in columns:
+            db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")

@@ -4,11 +4,18 @@
 
 -- Every command the engine applied, in sequence order, with the time the sequencer stamped.
 -- Replaying these rows through a fresh engine reproduces its state exactly.
+-- A command's row also carries what crash recovery needs of its batch, at no cost of a
+-- statement of its own (fixgw/owed_reports.py, fixgw/fix_sessions.py).
 CREATE TABLE IF NOT EXISTS commands (
     seq     INTEGER PRIMARY KEY,   -- 1, 2, 3, ... without gaps
     ts      INTEGER NOT NULL,      -- nanoseconds since the epoch (UTC)
     kind    TEXT    NOT NULL,      -- NewOrder, CancelOrder, ReplaceOrder, MassCancel, ...
-    body    TEXT    NOT NULL       -- the command's fields as a JSON object
+    body    TEXT    NOT NULL,      -- the command's fields as a JSON object
+    -- the last command whose reports were handed to QuickFIX when this one's batch began:
+    -- after a crash only the last batch's reports can be owed
+    handed_through  INTEGER,
+    session TEXT,                  -- the FIX session whose message this command was
+    msg_seq INTEGER                -- and that message's MsgSeqNum (NULL: no client's)
 );
 
 -- Every trade, with both sides; prices in ticks and quantities in lots of the instrument.
@@ -59,24 +66,30 @@ CREATE TABLE IF NOT EXISTS operator_requests (
 );
 
 -- Each FIX session's position: the MsgSeqNum of the last client message the gateway
--- processed (its command, if it had one, is in the same transaction). At start a session
--- that QuickFIX's store says got further is set back to expect the next one after this, so
--- the client is asked to resend what was received but never processed.
+-- processed. A message that became a command carries its number in the command's row; a
+-- message that did not (a query, a refusal) is recorded here, and every session's
+-- position is written here again with each state checkpoint, with a row for participant
+-- '' marking when, so that finding them at start reads only the commands since. A command
+-- after a session's row here is its later position.
+-- At start a session that QuickFIX's store says got further is set back to expect the
+-- next one after this, so the client is asked to resend what was received but never
+-- processed.
 CREATE TABLE IF NOT EXISTS inbound (
     participant  TEXT PRIMARY KEY,
     msg_seq      INTEGER NOT NULL,
     seq          INTEGER NOT NULL   -- the journal's last command then
 );
 
--- How far reports had been handed to QuickFIX when the last batch committed: every report
--- of the commands up to `handed_through`. After a crash only the commands after it can
--- have reports that never left (fixgw/owed_reports.py). One row.
--- `answers` holds the last batch's replies that no command can rebuild (query answers,
--- refusals at the edge), as JSON: {"first_out": {participant: the MsgSeqNum QuickFIX was
--- to give its first message of the batch}, "answers": [[place among the batch's replies,
--- participant, FIX text], ...]}; NULL when the batch had none.
+-- The replies of the last batch that had any no command can rebuild (query answers,
+-- refusals at the edge): written by that batch, read only if no batch with commands
+-- came after it (`after_seq` is the journal's last command then). `answers` is JSON:
+-- {"first_out": {participant: the MsgSeqNum QuickFIX was to give its first message of
+-- the batch}, "answers": [[place among the batch's replies, participant, FIX text], ...]}.
+-- `handed_through` as in `commands`. One row. (A gateway of 2026-12-03 wrote the row
+-- with every commit, with `handed_through` alone.)
 CREATE TABLE IF NOT EXISTS delivery (
     id              INTEGER PRIMARY KEY CHECK (id = 1),
     handed_through  INTEGER NOT NULL,
-    answers         TEXT
+    answers         TEXT,
+    after_seq       INTEGER
 );

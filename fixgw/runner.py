@@ -25,7 +25,7 @@ import structlog
 from engine.commands import Command, EndOfDay, ExpireOrders, MassCancel, NewOrder
 from engine.core import Engine, EngineFault
 from engine.events import Event
-from engine.journal import Journal, JournalBatch, JournalError
+from engine.journal import EVERY_SESSION, Journal, JournalBatch, JournalError
 from engine.refusal import Refused
 from engine.snapshot import SnapshotCache, capture_parts
 from fixgw.crash_points import CrashPoint
@@ -170,6 +170,8 @@ class Runner:
         self._on_fatal = on_fatal
         self._seq = journal.last_seq if journal else 0
         self._pending = JournalBatch()
+        # every session's last message processed: written again with each checkpoint
+        self._positions = journal.inbound_positions() if journal else {}
         self._snapshot_cache = SnapshotCache()
         self._snapshots = SnapshotWriter(journal) if journal is not None else None
         self._snapshot_seq = journal.snapshot_seq if journal else 0  # the last one captured
@@ -333,13 +335,14 @@ class Runner:
                 if len(outgoing) == answered:
                     self._answer_failure(item, outgoing)
             if isinstance(item, Request | EdgeRefusal | UnreadableMessage):
-                position = _msg_seq(item)
-                if position:
-                    self._pending.inbound[item.participant] = position
+                self._note_processed(item, self._seq != applied)
                 if self._seq == applied:  # answered, not applied: no command rebuilds it
                     answers += range(answered, len(outgoing))
         if answers:
             self._keep_answers(outgoing, answers)
+        if self._pending.checkpoints:  # so that recovery reads only the commands since
+            self._pending.inbound.update(self._positions)
+            self._pending.inbound[EVERY_SESSION] = 0
         if self._crash is not None:
             self._crash.reached("before-commit", _client_order_ids(batch))
         if self._pending and not self._commit():
@@ -363,6 +366,22 @@ class Runner:
                 if self._seq - self._snapshot_seq >= self._snapshot_every:
                     self._take_snapshot(writer)
         return running
+
+    def _note_processed(
+        self, item: Request | EdgeRefusal | UnreadableMessage, applied: bool
+    ) -> None:
+        """Journal the session's position with the batch: on the row of the command the
+        message became, or in the batch's positions if it became none."""
+        position = _msg_seq(item)
+        if not position:
+            return
+        participant = item.participant
+        self._positions[participant] = position
+        if applied:
+            self._pending.came_from(participant, position)
+            self._pending.inbound.pop(participant, None)  # the command's row is later
+        else:
+            self._pending.inbound[participant] = position
 
     def _keep_answers(self, outgoing: list[Outgoing], places: list[int]) -> None:
         """Journal the batch's replies that no command can rebuild — a query's answer, a
@@ -531,6 +550,7 @@ class Runner:
         """Journal a session's position with the next commit (at start, before the engine
         thread runs)."""
         self._pending.inbound[participant] = msg_seq
+        self._positions[participant] = msg_seq
 
     def _answered_before(self, item: Request, ts: int, out: list[Outgoing]) -> bool:
         """A resent order (PossDupFlag or PossResend) whose ClOrdID the participant already

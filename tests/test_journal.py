@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from engine.commands import EndOfDay
 from engine.core import Engine
 from engine.journal import PAGE_SIZE, Journal, JournalBatch, JournalError
 from engine.recovery import RecoveryError, recover, replay, verify
@@ -92,7 +93,8 @@ def test_a_failed_write_leaves_nothing_behind(tmp_path: Path) -> None:
     journaled_run(tmp_path / "j.sqlite", 100, "full")
     journal = Journal(tmp_path / "j.sqlite")
     duplicate = JournalBatch()
-    duplicate.commands += [(101, 1, "EndOfDay", "{}"), (100, 1, "EndOfDay", "{}")]
+    duplicate.add(101, 1, EndOfDay(), [])
+    duplicate.add(100, 1, EndOfDay(), [])
     with pytest.raises(JournalError, match="journal write failed"):
         journal.append(duplicate)
     assert journal.last_seq == 100
