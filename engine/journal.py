@@ -15,7 +15,7 @@ import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from engine.command_codec import decode, encode
 from engine.commands import Command
@@ -34,6 +34,22 @@ class JournalError(Exception):
     """The journal cannot be opened or written; the message says what to do."""
 
 
+class Position(NamedTuple):
+    """A session's last client message processed: its MsgSeqNum, and the sequencer's stamp
+    when it was (None in rows of a gateway before 2026-12-04)."""
+
+    msg_seq: int
+    ts: int | None
+
+
+class LastAnswers(NamedTuple):
+    """The replies of the last batch no command rebuilds (see `Journal.last_answers`)."""
+
+    answers: list[tuple[int, str, str]]  # (place among the batch's replies, participant, text)
+    first_out: dict[str, int]  # participant -> MsgSeqNum its first message was to get
+    ts: int  # the batch's last stamp (0: no answers)
+
+
 @dataclass(slots=True)
 class JournalBatch:
     """What one runner batch adds to the journal."""
@@ -48,13 +64,15 @@ class JournalBatch:
     operator_requests: list[tuple[str, int, str, str, str]] = field(default_factory=list)
     # participant -> MsgSeqNum of its last message processed in the batch, where no
     # command's row carries it (or with a checkpoint, every session's)
-    inbound: dict[str, int] = field(default_factory=dict)
+    inbound: dict[str, Position] = field(default_factory=dict)
     # the last command whose reports were handed to QuickFIX before this batch (-1: unknown)
     handed_through: int = -1
     # the batch's replies no command rebuilds: (place among its replies, participant, text)
     answers: list[tuple[int, str, str]] = field(default_factory=list)
     # participant -> the MsgSeqNum its first message of the batch was to get (with answers)
     first_out: dict[str, int] = field(default_factory=dict)
+    # the sequencer's last stamp in the batch (with answers)
+    answered_ts: int = 0
 
     def add(self, seq: int, ts: int, command: Command, events: list[Event]) -> None:
         kind, body = encode(command)
@@ -177,38 +195,39 @@ class Journal:
         known = [row[0] for row in (last, delivery) if row is not None and row[0] is not None]
         return max(known) if known else None
 
-    def last_answers(self) -> tuple[list[tuple[int, str, str]], dict[str, int]]:
-        """The last batch's replies no command rebuilds, and where each participant's
-        messages of that batch were to start; nothing if the last batch had none (a batch
-        with commands came after the one that recorded them, see journal.sql)."""
+    def last_answers(self) -> LastAnswers:
+        """The last batch's replies no command rebuilds, where each participant's messages
+        of that batch were to start, and its last stamp; nothing if the last batch had
+        none (a batch with commands came after the one that recorded them, journal.sql)."""
         row = self._db.execute("SELECT handed_through, answers, after_seq FROM delivery").fetchone()
         if row is None or row[1] is None or row[2] != self.last_seq:
-            return [], {}
+            return LastAnswers([], {}, 0)
         if row[0] != self.handed_through():
-            return [], {}
+            return LastAnswers([], {}, 0)
         recorded = json.loads(row[1])
         answers = [(int(at), str(who), str(text)) for at, who, text in recorded["answers"]]
-        return answers, {str(who): int(seq) for who, seq in recorded["first_out"].items()}
+        first_out = {str(who): int(seq) for who, seq in recorded["first_out"].items()}
+        return LastAnswers(answers, first_out, int(recorded["ts"]))
 
-    def inbound_positions(self) -> dict[str, int]:
-        """Participant -> MsgSeqNum of its last message processed: the newest of its row in
-        `inbound` and the commands after it (see journal.sql)."""
+    def inbound_positions(self) -> dict[str, Position]:
+        """Each session's last message processed: the newest of its row in `inbound` and
+        the commands after it (see journal.sql)."""
         newest = {
-            participant: (seq, msg_seq)
-            for participant, msg_seq, seq in self._db.execute(
-                "SELECT participant, msg_seq, seq FROM inbound"
+            participant: (seq, Position(msg_seq, ts))
+            for participant, msg_seq, seq, ts in self._db.execute(
+                "SELECT participant, msg_seq, seq, ts FROM inbound"
             )
         }
-        since, _ = newest.pop(EVERY_SESSION, (0, 0))
+        since, _ = newest.pop(EVERY_SESSION, (0, None))
         later = self._db.execute(
-            "SELECT session, msg_seq, seq FROM commands "
+            "SELECT session, msg_seq, seq, ts FROM commands "
             "WHERE seq > ? AND session IS NOT NULL ORDER BY seq",
             (since,),
         )
-        for session, msg_seq, seq in later:
-            if seq > newest.get(session, (-1, 0))[0]:
-                newest[session] = (seq, msg_seq)
-        return {participant: msg_seq for participant, (_, msg_seq) in newest.items()}
+        for session, msg_seq, seq, ts in later:
+            if seq > newest.get(session, (-1, None))[0]:
+                newest[session] = (seq, Position(msg_seq, ts))
+        return {participant: position for participant, (_, position) in newest.items()}
 
     def operator_outcome(self, request_id: str) -> str | None:
         """The answer (JSON) an operator action with this request id was given, if any."""
@@ -254,12 +273,19 @@ class Journal:
             if batch.inbound:
                 last = batch.commands[-1][0] if batch.commands else self.last_seq
                 db.executemany(
-                    "INSERT OR REPLACE INTO inbound VALUES (?, ?, ?)",
-                    [(who, msg_seq, last) for who, msg_seq in batch.inbound.items()],
+                    "INSERT OR REPLACE INTO inbound (participant, msg_seq, seq, ts) "
+                    "VALUES (?, ?, ?, ?)",
+                    [(who, msg_seq, last, ts) for who, (msg_seq, ts) in batch.inbound.items()],
                 )
             if batch.answers:
                 last = batch.commands[-1][0] if batch.commands else self.last_seq
-                answers = json.dumps({"first_out": batch.first_out, "answers": batch.answers})
+                answers = json.dumps(
+                    {
+                        "first_out": batch.first_out,
+                        "answers": batch.answers,
+                        "ts": batch.answered_ts,
+                    }
+                )
                 db.execute(
                     "INSERT OR REPLACE INTO delivery (id, handed_through, answers, after_seq) "
                     "VALUES (1, ?, ?, ?)",
@@ -328,6 +354,7 @@ _ADDED_COLUMNS = (
     ("commands", "msg_seq", "INTEGER"),
     ("delivery", "answers", "TEXT"),
     ("delivery", "after_seq", "INTEGER"),
+    ("inbound", "ts", "INTEGER"),
 )
 
 

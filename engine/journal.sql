@@ -74,10 +74,13 @@ CREATE TABLE IF NOT EXISTS operator_requests (
 -- At start a session that QuickFIX's store says got further is set back to expect the
 -- next one after this, so the client is asked to resend what was received but never
 -- processed.
+-- The stamp (`ts`, as a command's) tells a store QuickFIX has reset since: one created
+-- after the session's last message processed holds nothing the journal has.
 CREATE TABLE IF NOT EXISTS inbound (
     participant  TEXT PRIMARY KEY,
     msg_seq      INTEGER NOT NULL,
-    seq          INTEGER NOT NULL   -- the journal's last command then
+    seq          INTEGER NOT NULL,  -- the journal's last command then
+    ts           INTEGER            -- the sequencer's stamp when it was processed
 );
 
 -- The replies of the last batch that had any no command can rebuild (query answers,

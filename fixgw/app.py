@@ -22,7 +22,7 @@ from fixgw.fix_text import MessageFields, Unreadable
 from fixgw.inbound import FIX_SIDES, Echo, Refusal, RequestReader
 from fixgw.quickfix_build import current_peer
 from fixgw.roster import LogonCheck, RosterEntry, allowed_from
-from fixgw.runner import EdgeRefusal, Request, Runner, SessionEnded, UnreadableMessage
+from fixgw.runner import BusinessRejection, EdgeRefusal, Request, Runner, SessionEnded
 
 log = structlog.get_logger("fixgw.app")
 
@@ -187,7 +187,7 @@ class GatewayApp(fix.Application):  # type: ignore[misc]
         except Unreadable as unreadable:
             header = msg.getHeader()
             self._runner.submit(
-                UnreadableMessage(
+                BusinessRejection(
                     participant, header.getField(34), header.getField(35), str(unreadable)
                 )
             )
@@ -197,7 +197,9 @@ class GatewayApp(fix.Application):  # type: ignore[misc]
         msg_seq = int(get(34) or 0)  # an INT: QuickFIX checked it
         handler = self._handlers.get(msg_type)
         if handler is None:
-            raise fix.UnsupportedMessageType()
+            text = f"fixgw does not serve {msg_type} messages"
+            self._runner.submit(BusinessRejection(participant, str(msg_seq), msg_type, text, "3"))
+            return
         side = get(54) or ""
         echo = Echo(
             msg_type,

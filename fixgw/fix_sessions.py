@@ -48,21 +48,31 @@ class SessionDirectory:
         session = self.session(participant)
         return session is not None and bool(session.isLoggedOn())
 
-    def rewind_inbound(self, processed: dict[str, int]) -> list[str]:
+    def rewind_inbound(self, processed: dict[str, tuple[int, bool]]) -> list[str]:
         """Before the acceptor starts, make each session expect the message after the last
-        one the journal says was processed. A store that got further (received, never
-        processed) is set back, so QuickFIX asks the client to resend the rest (FIX
-        ResendRequest). A store exactly one behind — QuickFIX counts a message only once
-        fromApp has returned, by when the engine thread may have journaled it — is set on,
-        so that message is not asked for and processed twice. Any other store behind the
-        journal has had its numbers reset since, and is left alone. Returns what it did."""
+        one the journal says was processed: participant -> (that MsgSeqNum, whether the
+        store was reset after it). A store that got further (received, never processed)
+        is set back, so QuickFIX asks the client to resend the rest (FIX ResendRequest). A
+        store exactly one behind — QuickFIX counts a message only once fromApp has
+        returned, by when the engine thread may have journaled it — is set on, so that
+        message is not asked for and processed twice. A store reset since holds only what
+        came after the reset's Logon (1), none of it processed: whatever it got past 2 is
+        asked for again. Returns what it did."""
         notes = []
-        for participant, last in sorted(processed.items()):
+        for participant, (last, reset_since) in sorted(processed.items()):
             session = self.session(participant)
             if session is None:
                 continue
             expected = int(session.getExpectedTargetNum())
-            if expected == last:
+            if reset_since:
+                if expected > 2:
+                    session.setNextTargetMsgSeqNum(2)
+                    notes.append(
+                        f"{participant}: its numbers were reset after the last message the "
+                        f"journal has, QuickFIX's store is up to {expected - 1}; 2 onwards "
+                        "will be asked for again"
+                    )
+            elif expected == last:
                 session.setNextTargetMsgSeqNum(last + 1)
                 notes.append(
                     f"{participant}: message {last} was processed before QuickFIX's store "

@@ -106,7 +106,8 @@ class OperatorRequest:
 
 
 class RunnerView(Protocol):
-    """What the desk reads of the engine thread's own progress."""
+    """What the desk reads of the engine thread's own progress, and the session position
+    it journals when an operator sets a session's numbers."""
 
     @property
     def seq(self) -> int: ...
@@ -114,6 +115,7 @@ class RunnerView(Protocol):
     def last_commit_ns(self) -> int: ...
     @property
     def snapshot_failure(self) -> str: ...
+    def note_position(self, participant: str, msg_seq: int) -> None: ...
 
 
 class Refusal(Exception):
@@ -432,6 +434,10 @@ class OperatorDesk:
         sender, target = int(args.get("sender") or 0), int(args.get("target") or 0)
         command = SessionControl(who, SessionAction.RESET_SEQUENCE, operator, sender, target)
         answer = self._outcome(apply(command))
+        if not answer["ok"]:  # refused by the engine: nothing changes
+            return answer, []
+        if target:  # the journal's position follows, or a restart would rewind to the old
+            self._runner.note_position(who, target - 1)
         told = f"{who}: next sender {sender or 'unchanged'}, next target {target or 'unchanged'}"
         return answer | {"message": told}, [
             functools.partial(self._sessions.reset_sequence, who, sender, target)

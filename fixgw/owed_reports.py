@@ -1,13 +1,14 @@
-"""Reports the journal says were owed but QuickFIX was never handed: rebuilt and sent.
+"""Replies the journal says were owed but QuickFIX was never handed: rebuilt and sent.
 
-A report is owed once its batch commits. Each commit records how far every earlier
-batch's reports had been handed to QuickFIX (`handed_through`, engine/journal.sql), so
-after a crash only the commands after that line — the last batch — can have reports that
-never left. Recovery replays those with their events (engine/recovery.py); here their
-reports are rebuilt as the runner first wrote them and compared, session by session, with
-the last messages QuickFIX's store holds (fixgw/session_store.py): what the store has was
-handed and is not sent twice, the rest is sent before any client can log on, in engine
-order, and waits in the store for the client's next logon.
+A reply is owed once its batch commits. The journal records how far every earlier batch's
+reports had been handed to QuickFIX (`handed_through`, engine/journal.sql), so after a
+crash only the commands after that line — the last batch — can have reports that never
+left. Recovery replays those with their events (engine/recovery.py); here their reports
+are rebuilt as the runner first wrote them and compared, session by session, with the
+newest messages QuickFIX's store holds (fixgw/session_store.py), those sent since the
+batch's first stamp: what the store has was handed and is not sent twice (reports are
+told apart by ExecID), the rest is sent before any client can log on, in engine order,
+and waits in the store for the client's next logon.
 
 Replies no command rebuilds — a query's answer, a refusal at the edge — the batch journaled
 as text, with their places among its replies and, per participant, the MsgSeqNum its first
@@ -15,11 +16,13 @@ message of the batch was to get. Such a reply need not carry an id of its own (a
 SecurityList answering a repeated SecurityReqID is the same text twice), so what was
 handed is counted instead: a batch hands its replies in order, so a participant's stored
 application messages from that number on are the first of its replies, and no more.
+
+A session whose store QuickFIX reset after the batch (a Logon with ResetSeqNumFlag) is
+owed nothing of it: the batch's sends had ended before, and the reset gave them up.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -28,14 +31,19 @@ import structlog
 
 from engine.commands import CancelOrder, Command, MassCancel, NewOrder, ReplaceOrder
 from engine.events import Event
+from fixgw.fixmsg import utc_timestamp
 from fixgw.inbound import Echo
 from fixgw.reports import Outgoing, ReportWriter
-from fixgw.session_store import last_messages, messages_from
+from fixgw.session_store import created_ns, messages_from, sent_since
 
 log = structlog.get_logger("fixgw.owed_reports")
 SOH = "\x01"
-# session-level messages QuickFIX sends of itself, between and among the replies
+# what QuickFIX sends of itself, between and among a batch's replies: session-level
+# messages only (every BusinessMessageReject comes from the runner, fixgw/app.py)
 ADMIN = frozenset({"0", "1", "2", "3", "4", "5", "A"})
+# a stored report's SendingTime is QuickFIX's clock when it was sent, after its command's
+# stamp — unless the clock stepped back in between, by less than this
+CLOCK_SLACK_NS = 60 * 10**9
 FIX_SIDE = {0: "1", 1: "2"}
 
 
@@ -76,8 +84,14 @@ def with_answers(
     reports: list[Outgoing], answers: Sequence[tuple[int, str, str]], dictionary: fix.DataDictionary
 ) -> list[Outgoing]:
     """The batch's replies in the order they were to leave: the journaled answers put back
-    in their places among the rebuilt reports (read with the dictionary, for their groups)."""
-    placed = {place: (who, fix.Message(text, dictionary, False)) for place, who, text in answers}
+    in their places among the rebuilt reports (read with the dictionary, for their groups;
+    one that no longer reads — the dictionary changed since — is logged and left out)."""
+    placed: dict[int, Outgoing] = {}
+    for place, who, text in answers:
+        try:
+            placed[place] = (who, fix.Message(text, dictionary, False))
+        except Exception:
+            log.exception("a journaled answer does not read", participant=who, place=place)
     rest = iter(reports)
     out: list[Outgoing] = []
     for place in range(len(reports) + len(answers)):
@@ -97,25 +111,32 @@ def identity(text: str) -> tuple[str, str]:
 
 
 def not_handed(
-    replies: list[Outgoing], store_dir: Path, comp_id: str, first_out: Mapping[str, int]
+    replies: list[Outgoing],
+    store_dir: Path,
+    comp_id: str,
+    first_out: Mapping[str, int],
+    stamps: tuple[int, int],
 ) -> list[Outgoing]:
-    """The replies QuickFIX's store does not hold, in their order: for a participant with
-    a first MsgSeqNum, all after as many as the store has application messages from that
-    number on; for any other, those whose identity the store's last messages lack."""
-    by_participant: dict[str, list[fix.Message]] = defaultdict(list)
-    for participant, message in replies:
-        by_participant[participant].append(message)
+    """The replies QuickFIX's store does not hold, in their order. `stamps` are the first
+    and last stamps of the batch. For a participant with a first MsgSeqNum: all after as
+    many as the store has application messages from that number on; for any other: those
+    whose identity the messages it sent since the first stamp lack; for one whose store
+    was reset after the last stamp: none."""
+    first_stamp, last_stamp = stamps
+    since = utc_timestamp(first_stamp - CLOCK_SLACK_NS)
     handed_count: dict[str, int] = {}
     handed: dict[str, set[tuple[str, str]]] = {}
-    for participant, messages in by_participant.items():
+    for participant in dict.fromkeys(participant for participant, _ in replies):
+        created = created_ns(store_dir, comp_id, participant)
         first = first_out.get(participant)
-        if first is not None:
+        if created is not None and created > last_stamp:
+            handed_count[participant] = len(replies)  # reset since: given up, not owed
+        elif first is not None:
             stored = messages_from(store_dir, comp_id, participant, first)
             handed_count[participant] = sum(_msg_type(text) not in ADMIN for text in stored)
-            continue
-        # nothing was stored after the crash: what was handed is among the last messages
-        stored = last_messages(store_dir, comp_id, participant, 2 * len(messages) + 16)
-        handed[participant] = {identity(text) for text in stored}
+        else:
+            stored = sent_since(store_dir, comp_id, participant, since)
+            handed[participant] = {identity(text) for text in stored}
     owed = []
     for participant, message in replies:
         if participant in handed_count:

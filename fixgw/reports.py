@@ -264,10 +264,10 @@ class ReportWriter:
         )
 
     @staticmethod
-    def business_reject(seq_num: str, msg_type: str, text: str) -> fix.Message:
-        """BusinessMessageReject (j), BusinessRejectReason 0 (other), for a message the
-        edge refused to read; RefSeqNum and RefMsgType say which one."""
-        return message("j", [(45, seq_num), (372, msg_type), (380, "0"), (58, text)])
+    def business_reject(seq_num: str, msg_type: str, text: str, reason: str) -> fix.Message:
+        """BusinessMessageReject (j) for a message the edge refused to read or does not
+        serve; RefSeqNum and RefMsgType say which one, BusinessRejectReason why."""
+        return message("j", [(45, seq_num), (372, msg_type), (380, reason), (58, text)])
 
     @staticmethod
     def balance_refusal(query: BalanceQuery, result: str, text: str) -> fix.Message:

@@ -25,7 +25,7 @@ import structlog
 from engine.commands import Command, EndOfDay, ExpireOrders, MassCancel, NewOrder
 from engine.core import Engine, EngineFault
 from engine.events import Event
-from engine.journal import EVERY_SESSION, Journal, JournalBatch, JournalError
+from engine.journal import EVERY_SESSION, Journal, JournalBatch, JournalError, Position
 from engine.refusal import Refused
 from engine.snapshot import SnapshotCache, capture_parts
 from fixgw.crash_points import CrashPoint
@@ -71,14 +71,17 @@ class EdgeRefusal:
 
 
 @dataclass(frozen=True, slots=True)
-class UnreadableMessage:
-    """A message the edge could not read (fixgw/fix_text.py): answered, in order with the
-    rest of the session, by a BusinessMessageReject naming it by its sequence number."""
+class BusinessRejection:
+    """A message the edge could not read (fixgw/fix_text.py), or of a type the venue does
+    not serve: answered, in order with the rest of the session, by a BusinessMessageReject
+    naming it by its sequence number — by the sequencer and not by QuickFIX, so that its
+    answer is journaled and delivered like any other (fixgw/owed_reports.py)."""
 
     participant: str
     seq_num: str
     msg_type: str
     text: str
+    reason: str = "0"  # BusinessRejectReason(380): 0 other, 3 unsupported message type
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +110,7 @@ class _Stop:
 Item = (
     Request
     | EdgeRefusal
-    | UnreadableMessage
+    | BusinessRejection
     | SessionEnded
     | OperatorCommand
     | OperatorRequest
@@ -124,8 +127,9 @@ SNAPSHOT_RETRY_EVERY = 1_000
 
 
 def _client_order_ids(batch: list[Item]) -> list[str]:
-    """The ClOrdIDs and request ids (MDReqID, SecurityReqID, MassStatusReqID) of a batch's
-    client requests: what a test's crash point (fixgw/crash_points.py) names."""
+    """The ClOrdIDs and request ids (MDReqID, SecurityReqID, MassStatusReqID,
+    OrdStatusReqID) of a batch's client requests: what a test's crash point
+    (fixgw/crash_points.py) names."""
     return [
         name
         for item in batch
@@ -135,9 +139,9 @@ def _client_order_ids(batch: list[Item]) -> list[str]:
     ]
 
 
-def _msg_seq(item: Request | EdgeRefusal | UnreadableMessage) -> int:
+def _msg_seq(item: Request | EdgeRefusal | BusinessRejection) -> int:
     """The MsgSeqNum of the client message an item came as (0 if it has none)."""
-    if isinstance(item, UnreadableMessage):
+    if isinstance(item, BusinessRejection):
         return int(item.seq_num) if item.seq_num.isdigit() else 0
     return item.msg_seq
 
@@ -334,7 +338,7 @@ class Runner:
                 log.exception("request failed in the engine thread", item=repr(item))
                 if len(outgoing) == answered:
                     self._answer_failure(item, outgoing)
-            if isinstance(item, Request | EdgeRefusal | UnreadableMessage):
+            if isinstance(item, Request | EdgeRefusal | BusinessRejection):
                 self._note_processed(item, self._seq != applied)
                 if self._seq == applied:  # answered, not applied: no command rebuilds it
                     answers += range(answered, len(outgoing))
@@ -342,7 +346,7 @@ class Runner:
             self._keep_answers(outgoing, answers)
         if self._pending.checkpoints:  # so that recovery reads only the commands since
             self._pending.inbound.update(self._positions)
-            self._pending.inbound[EVERY_SESSION] = 0
+            self._pending.inbound[EVERY_SESSION] = Position(0, None)
         if self._crash is not None:
             self._crash.reached("before-commit", _client_order_ids(batch))
         if self._pending and not self._commit():
@@ -368,17 +372,18 @@ class Runner:
         return running
 
     def _note_processed(
-        self, item: Request | EdgeRefusal | UnreadableMessage, applied: bool
+        self, item: Request | EdgeRefusal | BusinessRejection, applied: bool
     ) -> None:
         """Journal the session's position with the batch: on the row of the command the
         message became, or in the batch's positions if it became none."""
-        position = _msg_seq(item)
-        if not position:
+        msg_seq = _msg_seq(item)
+        if not msg_seq:
             return
         participant = item.participant
+        position = Position(msg_seq, self._last_ts)  # the stamp the item was processed at
         self._positions[participant] = position
         if applied:
-            self._pending.came_from(participant, position)
+            self._pending.came_from(participant, msg_seq)
             self._pending.inbound.pop(participant, None)  # the command's row is later
         else:
             self._pending.inbound[participant] = position
@@ -390,6 +395,7 @@ class Runner:
         crash before they all left, recovery sends what QuickFIX's store has not
         (fixgw/owed_reports.py). Once per batch that has any, never on an order's path."""
         kept = self._pending.answers
+        self._pending.answered_ts = self._last_ts
         for place in places:
             participant, msg = outgoing[place]
             kept.append((place, participant, msg.toString()))
@@ -491,7 +497,7 @@ class Runner:
         self,
         item: Request
         | EdgeRefusal
-        | UnreadableMessage
+        | BusinessRejection
         | SessionEnded
         | OperatorCommand
         | OperatorRequest
@@ -512,8 +518,10 @@ class Runner:
             refusal = item.refusal
             msg = self._writer.refusal(item.echo, refusal.reason, refusal.text, f"X{ts}", ts)
             out.append((item.participant, msg))
-        elif isinstance(item, UnreadableMessage):
-            reject = self._writer.business_reject(item.seq_num, item.msg_type, item.text)
+        elif isinstance(item, BusinessRejection):
+            reject = self._writer.business_reject(
+                item.seq_num, item.msg_type, item.text, item.reason
+            )
             out.append((item.participant, reject))
         elif isinstance(item, OperatorCommand):
             self._apply(item.command, ts, None, out, market_data)
@@ -547,10 +555,12 @@ class Runner:
                 self._apply(ExpireOrders(), ts, None, out, market_data)
 
     def note_position(self, participant: str, msg_seq: int) -> None:
-        """Journal a session's position with the next commit (at start, before the engine
-        thread runs)."""
-        self._pending.inbound[participant] = msg_seq
-        self._positions[participant] = msg_seq
+        """Journal a session's position with the next commit, stamped now: at start, or
+        when an operator sets the number the session expects next. Only a holder of the
+        sequencer lock may call it, or anyone before the engine thread runs."""
+        position = Position(msg_seq, self._stamp())
+        self._pending.inbound[participant] = position
+        self._positions[participant] = position
 
     def _answered_before(self, item: Request, ts: int, out: list[Outgoing]) -> bool:
         """A resent order (PossDupFlag or PossResend) whose ClOrdID the participant already

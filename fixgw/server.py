@@ -26,7 +26,7 @@ import quickfix as fix
 import structlog
 
 from engine.commands import MoveFunds
-from engine.journal import Journal, JournalError
+from engine.journal import Journal, JournalError, Position
 from engine.recovery import RecoveryError, recover
 from fixgw.admin_socket import AdminSocket, check_private
 from fixgw.app import GatewayApp
@@ -42,6 +42,7 @@ from fixgw.quickfix_build import UnpatchedQuickFix, require_patched
 from fixgw.reports import ReportWriter
 from fixgw.roster import RosterEntry, load_roster
 from fixgw.runner import OperatorCommand, Runner, SessionEnded, Tick
+from fixgw.session_store import created_ns
 
 log = structlog.get_logger("fixgw.server")
 REPO = Path(__file__).resolve().parent.parent
@@ -266,10 +267,15 @@ class Gateway:
         participant the journal has no position for processed nothing yet (0); on a journal
         from before positions were kept, every session starts where its store is."""
         positions = self.journal.inbound_positions()
-        if tracked:
-            self.notes += self.sessions.rewind_inbound(
-                {participant: positions.get(participant, 0) for participant in roster}
-            )
+        if tracked or positions:
+            store = self.config.data_dir / "store"
+            processed = {}
+            for participant in roster:
+                last, ts = positions.get(participant, Position(0, None))
+                created = created_ns(store, self.config.comp_id, participant)
+                # the store's second is at or before its reset: never a reset seen too early
+                processed[participant] = (last, bool(last and ts and created and created > ts))
+            self.notes += self.sessions.rewind_inbound(processed)
             return
         for participant in roster:
             expected, _ = self.sessions.numbers(participant)
@@ -277,13 +283,19 @@ class Gateway:
                 self.runner.note_position(participant, expected - 1)
 
     def _deliver_owed(self, writer: ReportWriter) -> None:
-        """The reports of the last batch the journal has that never reached QuickFIX (the
+        """The replies of the last batch the journal has that never reached QuickFIX (the
         gateway died between its commit and its sends), before anything else is sent."""
-        answers, first_out = self.journal.last_answers()
+        answers, first_out, answered_ts = self.journal.last_answers()
         dictionary = fix.DataDictionary(str(self.config.dictionary))
-        replies = with_answers(rebuilt(writer, self.recovered.tail), answers, dictionary)
+        tail = self.recovered.tail
+        replies = with_answers(rebuilt(writer, tail), answers, dictionary)
+        if not replies:
+            return
+        stamps = [ts for _, ts, _, _ in tail] + ([answered_ts] if answers else [])
         store = self.config.data_dir / "store"
-        owed = not_handed(replies, store, self.config.comp_id, first_out)
+        owed = not_handed(
+            replies, store, self.config.comp_id, first_out, (min(stamps), max(stamps))
+        )
         for participant, message in owed:
             self.sessions.send(participant, message)
         if owed:

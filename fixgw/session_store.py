@@ -9,7 +9,9 @@ message whose header line is missing was never handed, and is not read here.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import BinaryIO
 
 
 def store_files(store_dir: Path, comp_id: str, participant: str) -> tuple[Path, Path]:
@@ -17,43 +19,71 @@ def store_files(store_dir: Path, comp_id: str, participant: str) -> tuple[Path, 
     return prefix.with_name(prefix.name + ".header"), prefix.with_name(prefix.name + ".body")
 
 
-def _index(header: Path) -> dict[int, tuple[int, int]]:
-    """MsgSeqNum -> (offset, size) in the body, as QuickFIX's own reading of the header."""
-    index: dict[int, tuple[int, int]] = {}
+def created_ns(store_dir: Path, comp_id: str, participant: str) -> int | None:
+    """When QuickFIX last created or reset this session's store (its `.session` file: a
+    UTCTimestamp to the second), in ns since the epoch; None without a readable one."""
+    path = store_dir / f"FIX.4.4-{comp_id}-{participant}.session"
+    try:
+        text = path.read_text(encoding="latin-1").strip()
+        moment = datetime.strptime(text[:17], "%Y%m%d-%H:%M:%S").replace(tzinfo=UTC)
+    except (OSError, ValueError):
+        return None
+    return int(moment.timestamp()) * 1_000_000_000
+
+
+def _lines(header: Path) -> list[tuple[int, int, int]]:
+    """(MsgSeqNum, offset, size) of each header line, in the order QuickFIX wrote them: a
+    line a crash cut short ends the list, as it ends QuickFIX's own reading. An operator
+    who lowers the next number leaves the old lines above it in place; the order of the
+    lines, not their numbers, says what came last."""
+    lines = []
     for entry in header.read_text(encoding="latin-1").split():
         parts = entry.split(",")
         if len(parts) != 3 or not all(part.isdigit() for part in parts):
-            break  # a line a crash cut short, as QuickFIX's own reading stops at it
+            break
         seq, offset, size = (int(part) for part in parts)
-        index[seq] = (offset, size)  # a later line for the same number replaces it
-    return index
+        lines.append((seq, offset, size))
+    return lines
 
 
-def _read(body: Path, index: dict[int, tuple[int, int]], wanted: list[int]) -> list[str]:
-    messages = []
-    with body.open("rb") as data:
-        for seq in wanted:
-            offset, size = index[seq]
-            data.seek(offset)
-            text = data.read(size)
-            if len(text) == size:  # what the body does not hold whole was never handed
-                messages.append(text.decode("latin-1"))
-    return messages
-
-
-def last_messages(store_dir: Path, comp_id: str, participant: str, count: int) -> list[str]:
-    """The last `count` messages the store holds for this session, oldest first."""
-    header, body = store_files(store_dir, comp_id, participant)
-    if count <= 0 or not header.exists() or not body.exists():
-        return []
-    index = _index(header)
-    return _read(body, index, sorted(index)[-count:])
+def _read(data: BinaryIO, offset: int, size: int) -> str | None:
+    data.seek(offset)
+    text = data.read(size)
+    return text.decode("latin-1") if len(text) == size else None  # not whole: never handed
 
 
 def messages_from(store_dir: Path, comp_id: str, participant: str, first: int) -> list[str]:
-    """The messages the store holds for this session numbered `first` or later, in order."""
+    """The messages stored last, numbered `first`, `first` + 1, ... up to the newest: none
+    unless the newest lines of the store run on from `first` without a break."""
     header, body = store_files(store_dir, comp_id, participant)
     if not header.exists() or not body.exists():
         return []
-    index = _index(header)
-    return _read(body, index, sorted(seq for seq in index if seq >= first))
+    run: list[tuple[int, int, int]] = []
+    for line in reversed(_lines(header)):
+        if line[0] < first or (run and line[0] != run[-1][0] - 1):
+            break
+        run.append(line)
+    if not run or run[-1][0] != first:
+        return []
+    with body.open("rb") as data:
+        texts = [_read(data, offset, size) for _, offset, size in reversed(run)]
+    return [text for text in texts if text is not None]
+
+
+def sent_since(store_dir: Path, comp_id: str, participant: str, since: str) -> list[str]:
+    """The messages stored last whose SendingTime(52) is `since` (a UTCTimestamp) or later,
+    newest first: the store read back from its end until an older message."""
+    header, body = store_files(store_dir, comp_id, participant)
+    if not header.exists() or not body.exists():
+        return []
+    messages = []
+    with body.open("rb") as data:
+        for _, offset, size in reversed(_lines(header)):
+            text = _read(data, offset, size)
+            if text is None:
+                continue
+            start = text.find("\x0152=")
+            if start >= 0 and text[start + 4 : text.find("\x01", start + 4)] < since:
+                break
+            messages.append(text)
+    return messages

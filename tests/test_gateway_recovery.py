@@ -10,6 +10,7 @@ import random
 import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -254,6 +255,41 @@ def test_a_refusal_at_the_edge_committed_but_never_sent_is_delivered(tmp_path: P
     finally:
         back.close()
     assert stopped_hash(second) == offline_hash(tmp_path)
+
+
+def test_a_message_after_a_reset_logon_is_asked_for_again(tmp_path: Path) -> None:
+    """The client logs on again with ResetSeqNumFlag, in a later second than its last
+    message the journal has; its first order after the reset is stored by QuickFIX, the
+    gateway dies before journaling it. The journal's position (from before the reset) is
+    higher than the store's, yet the store is newer: 2 onwards is asked for again."""
+    crashing = GatewayProcess(tmp_path, environment={"FIXGW_CRASH_AT": "before-commit:after-1"})
+    c1 = FixClient("CLIENT1", PASSWORDS["CLIENT1"], crashing.port, tmp_path / "c1")
+    try:
+        assert c1.connect(), c1.skipped
+        for i in range(3):
+            report(c1, new_order(c1, "1", "0.1", str(690_000 + i), cid=f"before-{i}"), "0")
+    finally:
+        c1.close()
+    second = int(time.time())
+    while int(time.time()) == second:  # the store's reset is dated to the second
+        time.sleep(0.01)
+    again = FixClient("CLIENT1", PASSWORDS["CLIENT1"], crashing.port, tmp_path / "c1")
+    try:
+        assert again.connect(), again.skipped  # ResetSeqNumFlag: both sides start at 1
+        new_order(again, "1", "0.1", "690100", cid="after-1")
+        assert crashing.exited() == 137
+    finally:
+        again.close()
+
+    restarted = GatewayProcess(tmp_path)
+    back = FixClient("CLIENT1", PASSWORDS["CLIENT1"], restarted.port, tmp_path / "c1", reset=False)
+    try:
+        assert back.connect(), back.skipped
+        assert report(back, "after-1", "0")[44] == "690100"
+    finally:
+        back.close()
+    assert stopped_hash(restarted) == offline_hash(tmp_path)
+    assert "2 onwards will be asked for again" in "".join(restarted._err)
 
 
 def kill_cycle(tmp_path: Path, clients: Clients, seed: int) -> None:

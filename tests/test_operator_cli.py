@@ -174,6 +174,23 @@ def test_reset_seq_changes_the_next_sequence_numbers(gateway: GatewayProcess) ->
     raw.close()
 
 
+def test_numbers_an_operator_set_survive_a_restart(tmp_path: Path) -> None:
+    """The journal's position for the session follows the operator's reset: a restart must
+    not take the number it expects back to what the journal had before."""
+    first = GatewayProcess(tmp_path)
+    try:
+        refused_while_logged_on(first)
+        answer(first, "sessions", "reset-seq", "CLIENT2", "--target", "7")
+    finally:
+        first.stop()
+    again = GatewayProcess(tmp_path)
+    try:
+        assert session_row(again, "CLIENT2")["next_in"] == 7
+    finally:
+        errors = again.stop()
+    assert "will be asked for again" not in errors
+
+
 def refused_while_logged_on(gateway: GatewayProcess) -> str:
     raw = RawSession(gateway.port, "CLIENT2")
     assert raw.logon(PASSWORDS["CLIENT2"])[35] == "A"

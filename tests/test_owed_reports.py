@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import quickfix as fix
 
+from fixgw.fixmsg import utc_timestamp
 from fixgw.owed_reports import not_handed, with_answers
-from fixgw.session_store import last_messages
+from fixgw.reports import Outgoing
 
 DICTIONARY = Path(__file__).resolve().parent.parent / "spec" / "FIX44.xml"
+HOUR = 3600 * 10**9
 
 
 def report(exec_id: str) -> fix.Message:
@@ -35,44 +38,67 @@ def heartbeat() -> fix.Message:
     return message
 
 
-def store_of(tmp_path: Path, messages: list[fix.Message]) -> Path:
-    """A FileStore for FIXGW -> CLIENT1 holding these messages from 1 on, written by QuickFIX."""
+def store_of(tmp_path: Path, messages: list[fix.Message], sent_ns: int = 0, first: int = 1) -> Path:
+    """A FileStore for FIXGW -> CLIENT1 holding these messages numbered from `first`, sent
+    at `sent_ns` (now if 0), written by QuickFIX; created now, or kept if it exists."""
     store_dir = tmp_path / "store"
     session_id = fix.SessionID("FIX.4.4", "FIXGW", "CLIENT1")
     factory = fix.FileStoreFactory(str(store_dir))
     store = factory.create(fix.UtcTimeStamp.now(), session_id)
-    for seq, message in enumerate(messages, 1):
+    for seq, message in enumerate(messages, first):
         message.getHeader().setField(34, str(seq))
+        message.getHeader().setField(52, utc_timestamp(sent_ns or time.time_ns()))
         store.set(seq, message.toString())
     factory.destroy(store)
     return store_dir
 
 
-def stored(tmp_path: Path, exec_ids: list[str]) -> Path:
-    return store_of(tmp_path, [report(exec_id) for exec_id in exec_ids])
+def owed_of(
+    store_dir: Path, replies: list[Outgoing], first_out: dict[str, int] | None = None
+) -> list[str]:
+    """What is owed of `replies` from a batch stamped just now, as ExecIDs or SecurityReqIDs."""
+    now = time.time_ns()
+    owed = not_handed(replies, store_dir, "FIXGW", first_out or {}, (now - 10**9, now))
+    return [m.getField(17 if m.isSetField(17) else 320) for _, m in owed]
 
 
 def test_only_what_the_store_does_not_hold_is_owed(tmp_path: Path) -> None:
-    store_dir = stored(tmp_path, ["5", "6"])
-    assert len(last_messages(store_dir, "FIXGW", "CLIENT1", 10)) == 2
-    rebuilt = [("CLIENT1", report(exec_id)) for exec_id in ("5", "6", "7")]
-    owed = not_handed(rebuilt, store_dir, "FIXGW", {})
-    assert [m.getField(17) for _, m in owed] == ["7"]
+    store_dir = store_of(tmp_path, [report("5"), report("6")])
+    replies = [("CLIENT1", report(exec_id)) for exec_id in ("5", "6", "7")]
+    assert owed_of(store_dir, replies) == ["7"]
 
 
 def test_a_session_without_a_store_is_owed_everything(tmp_path: Path) -> None:
-    rebuilt = [("CLIENT2", report("9"))]
-    assert not_handed(rebuilt, tmp_path / "store", "FIXGW", {}) == rebuilt
+    assert owed_of(tmp_path / "store", [("CLIENT2", report("9"))]) == ["9"]
 
 
 def test_a_header_line_a_crash_cut_short_is_not_read_as_handed(tmp_path: Path) -> None:
     """kill -9 in the middle of QuickFIX writing a header line: the gateway must still start,
     and the report whose line is cut short counts as never handed."""
-    store_dir = stored(tmp_path, ["5", "6"])
+    store_dir = store_of(tmp_path, [report("5"), report("6")])
     header = store_dir / "FIX.4.4-FIXGW-CLIENT1.header"
     header.write_text(header.read_text() + "3,99")
-    rebuilt = [("CLIENT1", report(exec_id)) for exec_id in ("5", "6", "7")]
-    assert [m.getField(17) for _, m in not_handed(rebuilt, store_dir, "FIXGW", {})] == ["7"]
+    replies = [("CLIENT1", report(exec_id)) for exec_id in ("5", "6", "7")]
+    assert owed_of(store_dir, replies) == ["7"]
+
+
+def test_a_report_handed_before_a_quiet_night_is_still_found(tmp_path: Path) -> None:
+    """The batch's report was handed, then hours of heartbeats followed before the crash:
+    the store is read back to the batch's time, however many messages came since."""
+    now = time.time_ns()
+    store_dir = store_of(tmp_path, [report("5")], sent_ns=now)
+    store_of(tmp_path, [heartbeat() for _ in range(500)], sent_ns=now + HOUR, first=2)
+    assert owed_of(store_dir, [("CLIENT1", report("5"))]) == []
+
+
+def test_a_store_reset_after_the_batch_is_owed_nothing_of_it(tmp_path: Path) -> None:
+    """A Logon with ResetSeqNumFlag after the batch wiped the store: what it held is not
+    sent again into the new session."""
+    store_dir = store_of(tmp_path, [heartbeat()])
+    an_hour_ago = time.time_ns() - HOUR
+    replies = [("CLIENT1", report("5")), ("CLIENT1", security_list("a"))]
+    stamps = (an_hour_ago, an_hour_ago)
+    assert not_handed(replies, store_dir, "FIXGW", {"CLIENT1": 20}, stamps) == []
 
 
 def test_answers_go_back_to_their_places_among_the_reports() -> None:
@@ -81,15 +107,11 @@ def test_answers_go_back_to_their_places_among_the_reports() -> None:
     answers = [
         (0, "CLIENT1", security_list("a").toString()),
         (2, "CLIENT2", security_list("b").toString()),
+        (4, "CLIENT2", "8=FIX.4.4\x019=5\x0135=y\x01garbage"),  # no longer reads: left out
     ]
     replies = with_answers(reports, answers, dictionary)
     named = [(who, m.getField(17 if m.isSetField(17) else 320)) for who, m in replies]
-    assert named == [
-        ("CLIENT1", "a"),
-        ("CLIENT1", "5"),
-        ("CLIENT2", "b"),
-        ("CLIENT2", "6"),
-    ]
+    assert named == [("CLIENT1", "a"), ("CLIENT1", "5"), ("CLIENT2", "b"), ("CLIENT2", "6")]
 
 
 def test_with_a_first_number_what_was_handed_is_counted_not_recognised(tmp_path: Path) -> None:
@@ -104,6 +126,14 @@ def test_with_a_first_number_what_was_handed_is_counted_not_recognised(tmp_path:
         ("CLIENT1", report("8")),
         ("CLIENT1", security_list("again")),
     ]
-    owed = not_handed(replies, store_dir, "FIXGW", {"CLIENT1": 3})
-    assert [m.getHeader().getField(35) for _, m in owed] == ["8", "y"]
-    assert owed[0][1].getField(17) == "8"
+    assert owed_of(store_dir, replies, {"CLIENT1": 3}) == ["8", "again"]
+
+
+def test_numbers_an_operator_lowered_leave_no_stale_count(tmp_path: Path) -> None:
+    """The session sent up to 5, then an operator set its next number to 1 and it sent 1
+    and 2 again: the old lines 3 to 5 stay in the store. The batch was to start at 3 and
+    sent nothing: all of it is owed, whatever the old lines numbered 3 on say."""
+    store_of(tmp_path, [report(str(n)) for n in range(1, 6)])
+    store_dir = store_of(tmp_path, [report("a1"), report("a2")])  # numbered 1 and 2 again
+    replies = [("CLIENT1", security_list("x")), ("CLIENT1", security_list("y"))]
+    assert owed_of(store_dir, replies, {"CLIENT1": 3}) == ["x", "y"]

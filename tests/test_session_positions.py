@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from engine.commands import EndOfDay, NewOrder
 from engine.core import Engine
-from engine.journal import Journal, JournalBatch
+from engine.journal import Journal, JournalBatch, LastAnswers, Position
 from engine.model import OrderType, Side, TimeInForce
 from engine.recovery import recover
 from fixgw.inbound import Echo, OrderStatusQuery, Refusal
@@ -73,7 +73,8 @@ def test_the_journal_finds_every_sessions_last_message(
                     next_seq[who] += 1
                 runner.process_batch(items)
             journal.close()
-            assert Journal(path).inbound_positions() == expected
+            found = Journal(path).inbound_positions()
+            assert {who: position.msg_seq for who, position in found.items()} == expected
 
 
 OLD_SCHEMA = """
@@ -95,27 +96,28 @@ def test_a_journal_of_the_previous_layout_is_read_and_written(tmp_path: Path) ->
     with sqlite3.connect(path) as db:
         db.executescript(OLD_SCHEMA)
     journal = Journal(path)
-    assert (journal.handed_through(), journal.inbound_positions()) == (1, {"CLIENT1": 7})
-    assert journal.last_answers() == ([], {})
+    assert (journal.handed_through(), journal.inbound_positions()) == (1, {"CLIENT1": (7, None)})
+    assert journal.last_answers() == LastAnswers([], {}, 0)
     batch = JournalBatch(handed_through=2)
     batch.add(3, 30, EndOfDay(), [])
     batch.came_from("CLIENT1", 8)
     journal.append(batch)
     journal.close()
     reopened = Journal(path)
-    assert (reopened.handed_through(), reopened.inbound_positions()) == (2, {"CLIENT1": 8})
+    assert (reopened.handed_through(), reopened.inbound_positions()) == (2, {"CLIENT1": (8, 30)})
 
 
 def test_answers_are_read_only_for_the_last_batch(tmp_path: Path) -> None:
     """Answers recorded by a batch are owed only while no batch with commands followed."""
     journal = Journal(tmp_path / "journal.sqlite")
-    asked = JournalBatch(handed_through=0, first_out={"CLIENT1": 5})
+    asked = JournalBatch(handed_through=0, first_out={"CLIENT1": 5}, answered_ts=7)
     asked.answers.append((0, "CLIENT1", "8=FIX.4.4|35=j|"))
-    asked.inbound["CLIENT1"] = 3
+    asked.inbound["CLIENT1"] = Position(3, 5)
     journal.append(asked)
-    assert journal.last_answers() == ([(0, "CLIENT1", "8=FIX.4.4|35=j|")], {"CLIENT1": 5})
+    recorded = LastAnswers([(0, "CLIENT1", "8=FIX.4.4|35=j|")], {"CLIENT1": 5}, 7)
+    assert journal.last_answers() == recorded
     assert journal.handed_through() == 0
     later = JournalBatch(handed_through=0)
     later.add(1, 10, EndOfDay(), [])
     journal.append(later)
-    assert journal.last_answers() == ([], {})
+    assert journal.last_answers() == LastAnswers([], {}, 0)
