@@ -44,6 +44,8 @@ ADMIN = frozenset({"0", "1", "2", "3", "4", "5", "A"})
 # a stored report's SendingTime is QuickFIX's clock when it was sent, after its command's
 # stamp — unless the clock stepped back in between, by less than this
 CLOCK_SLACK_NS = 60 * 10**9
+# the next number of a session QuickFIX does not know: none of its stored messages is cut
+NO_NUMBER = 2**63
 FIX_SIDE = {0: "1", 1: "2"}
 
 
@@ -116,12 +118,14 @@ def not_handed(
     comp_id: str,
     first_out: Mapping[str, int],
     stamps: tuple[int, int],
+    next_out: Mapping[str, int],
 ) -> list[Outgoing]:
     """The replies QuickFIX's store does not hold, in their order. `stamps` are the first
-    and last stamps of the batch. For a participant with a first MsgSeqNum: all after as
-    many as the store has application messages from that number on; for any other: those
-    whose identity the messages it sent since the first stamp lack; for one whose store
-    was reset after the last stamp: none."""
+    and last stamps of the batch, `next_out` each session's next MsgSeqNum to send now.
+    For a participant with a first MsgSeqNum: all after as many as the store has
+    application messages from that number on; for any other: those whose identity the
+    messages it sent since the first stamp lack; for one whose store was reset after the
+    last stamp: none."""
     first_stamp, last_stamp = stamps
     since = utc_timestamp(first_stamp - CLOCK_SLACK_NS)
     handed_count: dict[str, int] = {}
@@ -129,13 +133,14 @@ def not_handed(
     for participant in dict.fromkeys(participant for participant, _ in replies):
         created = created_ns(store_dir, comp_id, participant)
         first = first_out.get(participant)
+        below = next_out.get(participant) or NO_NUMBER
         if created is not None and created > last_stamp:
             handed_count[participant] = len(replies)  # reset since: given up, not owed
         elif first is not None:
-            stored = messages_from(store_dir, comp_id, participant, first)
+            stored = messages_from(store_dir, comp_id, participant, first, below)
             handed_count[participant] = sum(_msg_type(text) not in ADMIN for text in stored)
         else:
-            stored = sent_since(store_dir, comp_id, participant, since)
+            stored = sent_since(store_dir, comp_id, participant, since, below)
             handed[participant] = {identity(text) for text in stored}
     owed = []
     for participant, message in replies:

@@ -293,9 +293,9 @@ class Gateway:
             return
         stamps = [ts for _, ts, _, _ in tail] + ([answered_ts] if answers else [])
         store = self.config.data_dir / "store"
-        owed = not_handed(
-            replies, store, self.config.comp_id, first_out, (min(stamps), max(stamps))
-        )
+        next_out = {who: self.sessions.next_out(who) for who, _ in replies}
+        stamps_range = (min(stamps), max(stamps))
+        owed = not_handed(replies, store, self.config.comp_id, first_out, stamps_range, next_out)
         for participant, message in owed:
             self.sessions.send(participant, message)
         if owed:

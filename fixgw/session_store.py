@@ -52,14 +52,23 @@ def _read(data: BinaryIO, offset: int, size: int) -> str | None:
     return text.decode("latin-1") if len(text) == size else None  # not whole: never handed
 
 
-def messages_from(store_dir: Path, comp_id: str, participant: str, first: int) -> list[str]:
-    """The messages stored last, numbered `first`, `first` + 1, ... up to the newest: none
+def _handed(header: Path, below: int) -> list[tuple[int, int, int]]:
+    """The header's lines numbered below `below`, QuickFIX's next number to send: a message
+    stored at that number or past it was stored as a crash came, before QuickFIX counted
+    it (FileStore::set, then the count). It was never sent, and the number is given again."""
+    return [line for line in _lines(header) if line[0] < below]
+
+
+def messages_from(
+    store_dir: Path, comp_id: str, participant: str, first: int, below: int
+) -> list[str]:
+    """The messages stored last, numbered `first`, `first` + 1, ... up to `below` - 1: none
     unless the newest lines of the store run on from `first` without a break."""
     header, body = store_files(store_dir, comp_id, participant)
     if not header.exists() or not body.exists():
         return []
     run: list[tuple[int, int, int]] = []
-    for line in reversed(_lines(header)):
+    for line in reversed(_handed(header, below)):
         if line[0] < first or (run and line[0] != run[-1][0] - 1):
             break
         run.append(line)
@@ -70,15 +79,17 @@ def messages_from(store_dir: Path, comp_id: str, participant: str, first: int) -
     return [text for text in texts if text is not None]
 
 
-def sent_since(store_dir: Path, comp_id: str, participant: str, since: str) -> list[str]:
-    """The messages stored last whose SendingTime(52) is `since` (a UTCTimestamp) or later,
-    newest first: the store read back from its end until an older message."""
+def sent_since(
+    store_dir: Path, comp_id: str, participant: str, since: str, below: int
+) -> list[str]:
+    """The messages stored last, numbered below `below`, whose SendingTime(52) is `since`
+    (a UTCTimestamp) or later, newest first: read back from the end until an older one."""
     header, body = store_files(store_dir, comp_id, participant)
     if not header.exists() or not body.exists():
         return []
     messages = []
     with body.open("rb") as data:
-        for _, offset, size in reversed(_lines(header)):
+        for _, offset, size in reversed(_handed(header, below)):
             text = _read(data, offset, size)
             if text is None:
                 continue

@@ -54,11 +54,15 @@ def store_of(tmp_path: Path, messages: list[fix.Message], sent_ns: int = 0, firs
 
 
 def owed_of(
-    store_dir: Path, replies: list[Outgoing], first_out: dict[str, int] | None = None
+    store_dir: Path,
+    replies: list[Outgoing],
+    first_out: dict[str, int] | None = None,
+    next_out: dict[str, int] | None = None,
 ) -> list[str]:
     """What is owed of `replies` from a batch stamped just now, as ExecIDs or SecurityReqIDs."""
     now = time.time_ns()
-    owed = not_handed(replies, store_dir, "FIXGW", first_out or {}, (now - 10**9, now))
+    stamps = (now - 10**9, now)
+    owed = not_handed(replies, store_dir, "FIXGW", first_out or {}, stamps, next_out or {})
     return [m.getField(17 if m.isSetField(17) else 320) for _, m in owed]
 
 
@@ -98,7 +102,7 @@ def test_a_store_reset_after_the_batch_is_owed_nothing_of_it(tmp_path: Path) -> 
     an_hour_ago = time.time_ns() - HOUR
     replies = [("CLIENT1", report("5")), ("CLIENT1", security_list("a"))]
     stamps = (an_hour_ago, an_hour_ago)
-    assert not_handed(replies, store_dir, "FIXGW", {"CLIENT1": 20}, stamps) == []
+    assert not_handed(replies, store_dir, "FIXGW", {"CLIENT1": 20}, stamps, {}) == []
 
 
 def test_answers_go_back_to_their_places_among_the_reports() -> None:
@@ -137,3 +141,15 @@ def test_numbers_an_operator_lowered_leave_no_stale_count(tmp_path: Path) -> Non
     store_dir = store_of(tmp_path, [report("a1"), report("a2")])  # numbered 1 and 2 again
     replies = [("CLIENT1", security_list("x")), ("CLIENT1", security_list("y"))]
     assert owed_of(store_dir, replies, {"CLIENT1": 3}) == ["x", "y"]
+
+
+def test_a_message_stored_as_the_crash_came_is_not_handed(tmp_path: Path) -> None:
+    """QuickFIX stored message 5 but died before counting it: its next number to send is
+    still 5, the number is given again, and message 5 was never sent. It is owed, on both
+    ways of telling what was handed (counting from the batch's first number, ExecIDs)."""
+    store_dir = store_of(tmp_path, [report("1"), report("2"), report("3"), report("4")])
+    store_of(tmp_path, [report("5")], first=5)
+    replies = [("CLIENT1", report("3")), ("CLIENT1", report("4")), ("CLIENT1", report("5"))]
+    assert owed_of(store_dir, replies, {"CLIENT1": 3}, {"CLIENT1": 5}) == ["5"]
+    assert owed_of(store_dir, replies, {}, {"CLIENT1": 5}) == ["5"]
+    assert owed_of(store_dir, replies, {"CLIENT1": 3}, {"CLIENT1": 6}) == []
