@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 POINTS = ("before-commit", "after-commit", "mid-send")
@@ -35,7 +36,18 @@ class CrashPoint:
             raise ValueError(f"{VARIABLE} must be one of {', '.join(POINTS)}, then :ClOrdID")
         return cls(point, client_order_id)
 
-    def reached(self, point: str, client_order_ids: Iterable[str]) -> None:
+    def reached(
+        self,
+        point: str,
+        client_order_ids: Iterable[str],
+        settled: Callable[[], bool] | None = None,
+    ) -> None:
+        """Crash here if this is the point and the batch. `settled`, if given, is awaited
+        first (for at most a second): what a kill at this point would find done on other
+        threads — QuickFIX counts a message a few µs after handing it over."""
         if point == self.point and self.client_order_id in client_order_ids:
+            deadline = time.monotonic() + 1.0
+            while settled is not None and not settled() and time.monotonic() < deadline:
+                time.sleep(0.001)
             print(f"fixgw: {VARIABLE}: crashing {point}", file=sys.stderr, flush=True)
             os._exit(137)

@@ -11,6 +11,7 @@ with a strictly increasing time, the only clock the engine ever sees.
 
 from __future__ import annotations
 
+import functools
 import json
 import queue
 import threading
@@ -348,7 +349,8 @@ class Runner:
             self._pending.inbound.update(self._positions)
             self._pending.inbound[EVERY_SESSION] = Position(0, None)
         if self._crash is not None:
-            self._crash.reached("before-commit", _client_order_ids(batch))
+            counted = functools.partial(self._counted_by_quickfix, batch)
+            self._crash.reached("before-commit", _client_order_ids(batch), counted)
         if self._pending and not self._commit():
             return False
         if self._crash is not None:
@@ -387,6 +389,15 @@ class Runner:
             self._pending.inbound.pop(participant, None)  # the command's row is later
         else:
             self._pending.inbound[participant] = position
+
+    def _counted_by_quickfix(self, batch: list[Item]) -> bool:
+        """Whether QuickFIX counts every client message of the batch as received (for a
+        test's crash point, fixgw/crash_points.py)."""
+        return all(
+            self._sessions.numbers(item.participant)[0] > _msg_seq(item)
+            for item in batch
+            if isinstance(item, Request | EdgeRefusal | BusinessRejection)
+        )
 
     def _keep_answers(self, outgoing: list[Outgoing], places: list[int]) -> None:
         """Journal the batch's replies that no command can rebuild — a query's answer, a
