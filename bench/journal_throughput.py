@@ -75,8 +75,11 @@ def commit_latency(commands: list[Command], path: Path, durability: str) -> dict
     journal = Journal(path, durability)
     samples = []
     for seq, command in enumerate(commands, 1):
-        batch = JournalBatch()
+        # as the runner writes a client's order: its batch's handed-through line, and the
+        # session and MsgSeqNum it came as, on the command's row
+        batch = JournalBatch(handed_through=seq - 1)
         batch.add(seq, seq, command, engine.apply(command, seq))
+        batch.came_from("CLIENT1", seq + 1)
         start = time.perf_counter_ns()
         journal.append(batch)
         samples.append(time.perf_counter_ns() - start)
