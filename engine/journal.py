@@ -207,7 +207,8 @@ class Journal:
         recorded = json.loads(row[1])
         answers = [(int(at), str(who), str(text)) for at, who, text in recorded["answers"]]
         first_out = {str(who): int(seq) for who, seq in recorded["first_out"].items()}
-        return LastAnswers(answers, first_out, int(recorded["ts"]))
+        # a row of a gateway of 2026-12-04 01:00-03:00 has no stamp: the last command's
+        return LastAnswers(answers, first_out, int(recorded.get("ts") or self.last_ts))
 
     def inbound_positions(self) -> dict[str, Position]:
         """Each session's last message processed: the newest of its row in `inbound` and

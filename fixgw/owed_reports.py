@@ -42,7 +42,9 @@ SOH = "\x01"
 # messages only (every BusinessMessageReject comes from the runner, fixgw/app.py)
 ADMIN = frozenset({"0", "1", "2", "3", "4", "5", "A"})
 # a stored report's SendingTime is QuickFIX's clock when it was sent, after its command's
-# stamp — unless the clock stepped back in between, by less than this
+# stamp — unless the clock stepped back in between, by less than this. A reply known only
+# by its type and ClOrdID (a cancel reject) is looked for from the stamp itself: a clock
+# stepped back then errs to sending it twice, never to taking an earlier one for it
 CLOCK_SLACK_NS = 60 * 10**9
 # the next number of a session QuickFIX does not know: none of its stored messages is cut
 NO_NUMBER = 2**63
@@ -128,6 +130,7 @@ def not_handed(
     last stamp: none."""
     first_stamp, last_stamp = stamps
     since = utc_timestamp(first_stamp - CLOCK_SLACK_NS)
+    exact = utc_timestamp(first_stamp)
     handed_count: dict[str, int] = {}
     handed: dict[str, set[tuple[str, str]]] = {}
     for participant in dict.fromkeys(participant for participant, _ in replies):
@@ -140,8 +143,12 @@ def not_handed(
             stored = messages_from(store_dir, comp_id, participant, first, below)
             handed_count[participant] = sum(_msg_type(text) not in ADMIN for text in stored)
         else:
-            stored = sent_since(store_dir, comp_id, participant, since, below)
-            handed[participant] = {identity(text) for text in stored}
+            handed[participant] = {
+                key
+                for sent, text in sent_since(store_dir, comp_id, participant, since, below)
+                # an ExecID is unique; a type and ClOrdID an earlier batch's reply may share
+                if (key := identity(text))[0] == "17" or sent >= exact
+            }
     owed = []
     for participant, message in replies:
         if participant in handed_count:

@@ -151,8 +151,10 @@ def quickfix_settings(config: GatewayConfig, roster: dict[str, RosterEntry]) -> 
         f"SocketAcceptPort={config.port}",
         "SocketReuseAddress=Y",
         "SocketNodelay=Y",
-        "StartTime=00:00:00",
-        "EndTime=00:00:00",
+        # a venue that never closes its sessions: with start and end times QuickFIX resets
+        # every store at its first event of each UTC day, wiping what it holds for a client
+        # that was away across midnight (numbers reset only by ResetSeqNumFlag or an operator)
+        "NonStopSession=Y",
         "UseDataDictionary=Y",
         f"DataDictionary={config.dictionary}",
         "ValidateFieldsOutOfOrder=Y",
@@ -268,19 +270,30 @@ class Gateway:
         from before positions were kept, every session starts where its store is."""
         positions = self.journal.inbound_positions()
         if tracked or positions:
-            store = self.config.data_dir / "store"
             processed = {}
             for participant in roster:
                 last, ts = positions.get(participant, Position(0, None))
-                created = created_ns(store, self.config.comp_id, participant)
-                # the store's second is at or before its reset: never a reset seen too early
-                processed[participant] = (last, bool(last and ts and created and created > ts))
+                processed[participant] = (
+                    last,
+                    ts is not None and self._reset_since(participant, last, ts),
+                )
             self.notes += self.sessions.rewind_inbound(processed)
             return
         for participant in roster:
             expected, _ = self.sessions.numbers(participant)
             if expected:
                 self.runner.note_position(participant, expected - 1)
+
+    def _reset_since(self, participant: str, last: int, ts: int) -> bool:
+        """Whether the session's store was reset after the journal's last message of it
+        (processed at `ts`): the store was created later (dated to the second, at or before
+        the reset itself: never a reset seen too early), or it expects a number below that
+        message's, which only a reset does (an operator's is journaled as the position)."""
+        created = created_ns(self.config.data_dir / "store", self.config.comp_id, participant)
+        if created is not None and created > ts:
+            return True
+        expected, _ = self.sessions.numbers(participant)
+        return 0 < expected < last
 
     def _deliver_owed(self, writer: ReportWriter) -> None:
         """The replies of the last batch the journal has that never reached QuickFIX (the

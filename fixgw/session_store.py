@@ -53,10 +53,18 @@ def _read(data: BinaryIO, offset: int, size: int) -> str | None:
 
 
 def _handed(header: Path, below: int) -> list[tuple[int, int, int]]:
-    """The header's lines numbered below `below`, QuickFIX's next number to send: a message
-    stored at that number or past it was stored as a crash came, before QuickFIX counted
-    it (FileStore::set, then the count). It was never sent, and the number is given again."""
-    return [line for line in _lines(header) if line[0] < below]
+    """The lines that stand, newest first: for each number the last line written (as in
+    QuickFIX's own index), and only numbers below `below`, QuickFIX's next number to send.
+    A message stored at that number or past it was stored as a crash came, before QuickFIX
+    counted it (FileStore::set, then the count): it was never sent, and the number is given
+    again — the line of the message sent with it later is the one that stands."""
+    seen: set[int] = set()
+    standing = []
+    for line in reversed(_lines(header)):
+        if line[0] < below and line[0] not in seen:
+            seen.add(line[0])
+            standing.append(line)
+    return standing
 
 
 def messages_from(
@@ -68,7 +76,7 @@ def messages_from(
     if not header.exists() or not body.exists():
         return []
     run: list[tuple[int, int, int]] = []
-    for line in reversed(_handed(header, below)):
+    for line in _handed(header, below):
         if line[0] < first or (run and line[0] != run[-1][0] - 1):
             break
         run.append(line)
@@ -81,20 +89,21 @@ def messages_from(
 
 def sent_since(
     store_dir: Path, comp_id: str, participant: str, since: str, below: int
-) -> list[str]:
-    """The messages stored last, numbered below `below`, whose SendingTime(52) is `since`
-    (a UTCTimestamp) or later, newest first: read back from the end until an older one."""
+) -> list[tuple[str, str]]:
+    """(SendingTime(52), text) of the messages stored last, numbered below `below`, sent at
+    `since` (a UTCTimestamp) or later, newest first: read back until an older one."""
     header, body = store_files(store_dir, comp_id, participant)
     if not header.exists() or not body.exists():
         return []
     messages = []
     with body.open("rb") as data:
-        for _, offset, size in reversed(_handed(header, below)):
+        for _, offset, size in _handed(header, below):
             text = _read(data, offset, size)
             if text is None:
                 continue
             start = text.find("\x0152=")
-            if start >= 0 and text[start + 4 : text.find("\x01", start + 4)] < since:
+            sent = text[start + 4 : text.find("\x01", start + 4)] if start >= 0 else ""
+            if sent < since:
                 break
-            messages.append(text)
+            messages.append((sent, text))
     return messages

@@ -23,6 +23,7 @@ from engine.recovery import replay
 from engine.snapshot_store import store_path
 from fixgw.config import DEFAULT_INSTRUMENTS, engine_factory
 from fixgw.roster import load_roster
+from fixgw.server import DEFAULT_CONFIG, load_config, quickfix_settings
 from tests.fixclient import FixClient
 from tests.gateway import book_snapshot, new_order, report
 
@@ -290,6 +291,17 @@ def test_a_message_after_a_reset_logon_is_asked_for_again(tmp_path: Path) -> Non
         back.close()
     assert stopped_hash(restarted) == offline_hash(tmp_path)
     assert "2 onwards will be asked for again" in "".join(restarted._err)
+
+
+def test_sessions_are_never_reset_on_a_schedule() -> None:
+    """QuickFIX resets a scheduled session's store at its first event of each UTC day
+    (and in the acceptor's constructor, before recovery reads it): owed reports and
+    unprocessed messages of a client away across midnight would be wiped. Every session
+    is non-stop; numbers are reset only by ResetSeqNumFlag or an operator."""
+    config = load_config(DEFAULT_CONFIG)
+    lines = quickfix_settings(config, load_roster(config.roster)).splitlines()
+    assert "NonStopSession=Y" in lines
+    assert not [line for line in lines if line.startswith(("StartTime", "EndTime"))]
 
 
 def kill_cycle(tmp_path: Path, clients: Clients, seed: int) -> None:

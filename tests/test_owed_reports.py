@@ -153,3 +153,29 @@ def test_a_message_stored_as_the_crash_came_is_not_handed(tmp_path: Path) -> Non
     assert owed_of(store_dir, replies, {"CLIENT1": 3}, {"CLIENT1": 5}) == ["5"]
     assert owed_of(store_dir, replies, {}, {"CLIENT1": 5}) == ["5"]
     assert owed_of(store_dir, replies, {"CLIENT1": 3}, {"CLIENT1": 6}) == []
+
+
+def test_a_number_stored_twice_counts_once_as_it_stands(tmp_path: Path) -> None:
+    """Message 11 was stored as a crash came, before QuickFIX counted it; the restart sent
+    another message as 11, then 12. The store now has two lines for 11: the later stands,
+    and a second crash finds 10, 11 and 12 handed."""
+    store_of(tmp_path, [report(str(n)) for n in range(1, 12)])
+    store_dir = store_of(tmp_path, [report("11b"), report("12")], first=11)
+    replies = [("CLIENT1", report(exec_id)) for exec_id in ("10", "11b", "12")]
+    assert owed_of(store_dir, replies, {"CLIENT1": 10}, {"CLIENT1": 13}) == []
+    assert owed_of(store_dir, replies, {}, {"CLIENT1": 13}) == []
+
+
+def test_a_reply_without_an_execid_is_not_taken_for_an_earlier_one(tmp_path: Path) -> None:
+    """A cancel reject is known by its type and ClOrdID: one for the same ClOrdID sent 30 s
+    before the batch does not make the batch's own count as handed. A report with an ExecID
+    sent then does count (a clock may have stepped back since)."""
+    reject = fix.Message()
+    reject.getHeader().setField(35, "9")
+    reject.setField(11, "c1")
+    reject.setField(39, "8")
+    earlier = time.time_ns() - 30 * 10**9
+    store_dir = store_of(tmp_path, [reject, report("5")], sent_ns=earlier)
+    replies = [("CLIENT1", reject), ("CLIENT1", report("5"))]
+    owed = not_handed(replies, store_dir, "FIXGW", {}, (earlier + 10**9, time.time_ns()), {})
+    assert [m.getHeader().getField(35) for _, m in owed] == ["9"]
