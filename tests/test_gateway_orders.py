@@ -180,7 +180,7 @@ def test_unsupported_message_type_gets_a_business_reject(connect: Connect) -> No
     c1 = logged_on(connect, "CLIENT1")
     c1.send("c", [(320, "q1"), (321, "0")])
     reject = c1.expect("j")
-    assert (reject[372], reject[380]) == ("c", "3")
+    assert (reject[372], reject[380], reject[58]) == ("c", "3", "fixgw does not serve c messages")
 
 
 def test_wrong_passwords_back_off_but_a_remembered_password_still_logs_on(
