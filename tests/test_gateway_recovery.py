@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -54,6 +55,20 @@ def clients(tmp_path: Path) -> Iterator[Clients]:
     pool = Clients(tmp_path / "clients")
     yield pool
     pool.close_all()
+
+
+@contextlib.contextmanager
+def session(
+    gateway: GatewayProcess, comp_id: str, store: Path, reset: bool = True
+) -> Iterator[FixClient]:
+    """A logged-on client with its own store (kept across gateways with `reset=False`),
+    always closed."""
+    client = FixClient(comp_id, PASSWORDS[comp_id], gateway.port, store, reset=reset)
+    try:
+        assert client.connect(), client.skipped
+        yield client
+    finally:
+        client.close()
 
 
 def offline_hash(workdir: Path) -> str:
@@ -110,12 +125,8 @@ def test_cancel_on_disconnect_holds_across_a_crash(tmp_path: Path, clients: Clie
     second = GatewayProcess(tmp_path)
     watcher = clients.logon(second, "CLIENT1")
     assert "710000" not in [price for price, _ in book_snapshot(watcher, "after-crash")]
-    back = FixClient("MM1", PASSWORDS["MM1"], second.port, tmp_path / "mm1", reset=False)
-    try:
-        assert back.connect(), back.skipped
+    with session(second, "MM1", tmp_path / "mm1", reset=False) as back:
         assert report(back, quote, "4")[39] == "4"
-    finally:
-        back.close()
     clients.close_all()
     assert stopped_hash(second) == offline_hash(tmp_path)
 
@@ -126,19 +137,13 @@ def test_an_order_quickfix_stored_but_the_journal_did_not_is_asked_for_again(
     """The gateway dies after QuickFIX took the order's sequence number, before its batch was
     journaled: after the restart the client is asked to resend it, and it is booked once."""
     crashing = GatewayProcess(tmp_path, environment={"FIXGW_CRASH_AT": "before-commit:lost-1"})
-    c1 = FixClient("CLIENT1", PASSWORDS["CLIENT1"], crashing.port, tmp_path / "c1")
-    try:
-        assert c1.connect(), c1.skipped
+    with session(crashing, "CLIENT1", tmp_path / "c1") as c1:
         report(c1, new_order(c1, "1", "0.1", "690000", cid="kept-1"), "0")
         new_order(c1, "1", "0.1", "690001", cid="lost-1")
         assert crashing.exited() == 137
-    finally:
-        c1.close()
 
     second = GatewayProcess(tmp_path)
-    back = FixClient("CLIENT1", PASSWORDS["CLIENT1"], second.port, tmp_path / "c1", reset=False)
-    try:
-        assert back.connect(), back.skipped
+    with session(second, "CLIENT1", tmp_path / "c1", reset=False) as back:
         accepted = report(back, "lost-1", "0")
         assert accepted[44] == "690001"
         back.send("AF", [(584, "all"), (585, "7")])
@@ -148,8 +153,6 @@ def test_an_order_quickfix_stored_but_the_journal_did_not_is_asked_for_again(
             for _ in range(int(first[911]) - 1)
         ]
         assert sorted(m[11] for m in listed) == ["kept-1", "lost-1"]
-    finally:
-        back.close()
     final = stopped_hash(second)  # stops it, so its stderr is all read
     assert final == offline_hash(tmp_path)
     assert "onwards will be asked for again" in "".join(second._err)
@@ -199,9 +202,7 @@ def test_answers_of_a_batch_cut_short_are_delivered_once(tmp_path: Path) -> None
     QuickFIX, before the others: no command rebuilds a query's answer, so the batch
     journaled them; after the restart the client has every report of the answer, once."""
     crashing = GatewayProcess(tmp_path, environment={"FIXGW_CRASH_AT": "mid-send:everything"})
-    c1 = FixClient("CLIENT1", PASSWORDS["CLIENT1"], crashing.port, tmp_path / "c1")
-    try:
-        assert c1.connect(), c1.skipped
+    with session(crashing, "CLIENT1", tmp_path / "c1") as c1:
         resting = [new_order(c1, "1", "0.1", str(690_000 + i), cid=f"rest-{i}") for i in range(3)]
         for cid in resting:
             report(c1, cid, "0")
@@ -210,18 +211,12 @@ def test_answers_of_a_batch_cut_short_are_delivered_once(tmp_path: Path) -> None
         received = list(c1.skipped)
         while not c1.inbox.empty():
             received.append(c1.inbox.get())
-    finally:
-        c1.close()
 
     second = GatewayProcess(tmp_path)
-    back = FixClient("CLIENT1", PASSWORDS["CLIENT1"], second.port, tmp_path / "c1", reset=False)
-    try:
-        assert back.connect(), back.skipped
+    with session(second, "CLIENT1", tmp_path / "c1", reset=False) as back:
         back.send("H", [(11, "rest-0"), (790, "after"), (55, "BTC-HKD"), (54, "1")])
         back.expect(lambda m: m.type == "8" and m.get(790) == "after")  # all before it is in
         received += back.skipped
-    finally:
-        back.close()
     answers = [m for m in received if m.type == "8" and m.get(584) == "everything"]
     assert sorted(m[11] for m in answers) == resting, answers
     assert len({m[17] for m in answers}) == 3
@@ -234,27 +229,19 @@ def test_a_refusal_at_the_edge_committed_but_never_sent_is_delivered(tmp_path: P
     client sent a message and is owed its answer: the gateway dies after the batch that
     counted the message committed, and the reject still reaches the client, once."""
     crashing = GatewayProcess(tmp_path, environment={"FIXGW_CRASH_AT": "after-commit:stray-1"})
-    c1 = FixClient("CLIENT1", PASSWORDS["CLIENT1"], crashing.port, tmp_path / "c1")
-    try:
-        assert c1.connect(), c1.skipped
+    with session(crashing, "CLIENT1", tmp_path / "c1") as c1:
         c1.send("D", [(11, "stray-1"), (55, "NOPE-HKD"), (54, "1"), (38, "0.1"), (40, "2"),
                       (44, "700000"), (59, "0"), (60, "20261121-10:00:00.000")])  # fmt: skip
         assert crashing.exited() == 137
         assert not [m for m in c1.skipped if m.get(11) == "stray-1"]
-    finally:
-        c1.close()
 
     second = GatewayProcess(tmp_path)
-    back = FixClient("CLIENT1", PASSWORDS["CLIENT1"], second.port, tmp_path / "c1", reset=False)
-    try:
-        assert back.connect(), back.skipped
+    with session(second, "CLIENT1", tmp_path / "c1", reset=False) as back:
         rejected = report(back, "stray-1", "8")
         assert "NOPE-HKD" in rejected[58]
         cid = new_order(back, "1", "0.1", "690000")
         report(back, cid, "0")
         assert not [m for m in back.skipped if m.get(11) == "stray-1"]  # once
-    finally:
-        back.close()
     assert stopped_hash(second) == offline_hash(tmp_path)
 
 
@@ -264,31 +251,21 @@ def test_a_message_after_a_reset_logon_is_asked_for_again(tmp_path: Path) -> Non
     gateway dies before journaling it. The journal's position (from before the reset) is
     higher than the store's, yet the store is newer: 2 onwards is asked for again."""
     crashing = GatewayProcess(tmp_path, environment={"FIXGW_CRASH_AT": "before-commit:after-1"})
-    c1 = FixClient("CLIENT1", PASSWORDS["CLIENT1"], crashing.port, tmp_path / "c1")
-    try:
-        assert c1.connect(), c1.skipped
+    with session(crashing, "CLIENT1", tmp_path / "c1") as c1:
         for i in range(3):
             report(c1, new_order(c1, "1", "0.1", str(690_000 + i), cid=f"before-{i}"), "0")
-    finally:
-        c1.close()
     second = int(time.time())
     while int(time.time()) == second:  # the store's reset is dated to the second
         time.sleep(0.01)
-    again = FixClient("CLIENT1", PASSWORDS["CLIENT1"], crashing.port, tmp_path / "c1")
-    try:
-        assert again.connect(), again.skipped  # ResetSeqNumFlag: both sides start at 1
+    with session(
+        crashing, "CLIENT1", tmp_path / "c1"
+    ) as again:  # ResetSeqNumFlag: both sides start at 1
         new_order(again, "1", "0.1", "690100", cid="after-1")
         assert crashing.exited() == 137
-    finally:
-        again.close()
 
     restarted = GatewayProcess(tmp_path)
-    back = FixClient("CLIENT1", PASSWORDS["CLIENT1"], restarted.port, tmp_path / "c1", reset=False)
-    try:
-        assert back.connect(), back.skipped
+    with session(restarted, "CLIENT1", tmp_path / "c1", reset=False) as back:
         assert report(back, "after-1", "0")[44] == "690100"
-    finally:
-        back.close()
     assert stopped_hash(restarted) == offline_hash(tmp_path)
     assert "2 onwards will be asked for again" in "".join(restarted._err)
 
