@@ -218,6 +218,12 @@ class Runner:
         }
 
     @property
+    def positions(self) -> Mapping[str, Position]:
+        """Every session's last message processed, as the journal had them at start and
+        the sequencer has processed since."""
+        return self._positions
+
+    @property
     def seq(self) -> int:
         """The last sequence number applied (journaled once its batch commits)."""
         return self._seq
@@ -324,7 +330,7 @@ class Runner:
                 running = False
                 continue
             answered = len(outgoing)
-            applied = self._seq
+            seq_before = self._seq
             try:
                 self._process(item, outgoing, market_data)
             except EngineFault as failure:
@@ -340,8 +346,8 @@ class Runner:
                 if len(outgoing) == answered:
                     self._answer_failure(item, outgoing)
             if isinstance(item, Request | EdgeRefusal | BusinessRejection):
-                self._note_processed(item, self._seq != applied)
-                if self._seq == applied:  # answered, not applied: no command rebuilds it
+                self._note_processed(item, self._seq != seq_before)
+                if self._seq == seq_before:  # answered, not applied: no command rebuilds it
                     answers += range(answered, len(outgoing))
         if answers:
             self._keep_answers(outgoing, answers)
@@ -404,7 +410,7 @@ class Runner:
         refusal at the edge — with where each stood among the batch's replies, and where
         each of their participants' messages of the batch start in its session: after a
         crash before they all left, recovery sends what QuickFIX's store has not
-        (fixgw/owed_reports.py). Once per batch that has any, never on an order's path."""
+        (fixgw/owed_reports.py). Only a batch that has such replies pays for it."""
         kept = self._pending.answers
         self._pending.answered_ts = self._last_ts
         for place in places:

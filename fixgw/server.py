@@ -268,7 +268,7 @@ class Gateway:
         """Set back each session QuickFIX's store says got further than the journal. A
         participant the journal has no position for processed nothing yet (0); on a journal
         from before positions were kept, every session starts where its store is."""
-        positions = self.journal.inbound_positions()
+        positions = self.runner.positions  # read from the journal when the runner was made
         if tracked or positions:
             processed = {}
             for participant in roster:
@@ -299,9 +299,11 @@ class Gateway:
         """The replies of the last batch the journal has that never reached QuickFIX (the
         gateway died between its commit and its sends), before anything else is sent."""
         answers, first_out, answered_ts = self.journal.last_answers()
-        dictionary = fix.DataDictionary(str(self.config.dictionary))
         tail = self.recovered.tail
-        replies = with_answers(rebuilt(writer, tail), answers, dictionary)
+        replies = rebuilt(writer, tail)
+        if answers:  # read with the dictionary, for their groups
+            dictionary = fix.DataDictionary(str(self.config.dictionary))
+            replies = with_answers(replies, answers, dictionary)
         if not replies:
             return
         stamps = [ts for _, ts, _, _ in tail] + ([answered_ts] if answers else [])

@@ -5,6 +5,10 @@ the batch committed, the process died before the sends. QuickFIX stores every me
 is handed before it writes it to the socket (FileStore::set writes and flushes the body,
 then the header line that indexes it), so the store is the record of what was handed. A
 message whose header line is missing was never handed, and is not read here.
+
+The store holds only messages fixgw wrote: no data field among them (every value fixgw
+sends is printable ASCII, fixgw/fix_text.py bounds what it echoes), so SOH ends every
+field, and the header's fields (MsgType, SendingTime) come before any of the body's.
 """
 
 from __future__ import annotations
