@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
-SOURCES := setup.py pyproject.toml $(wildcard engine/*.pyx engine/*.pxd) \
+SOURCES := setup.py pyproject.toml $(shell find engine -name "*.pyx" -o -name "*.pxd") \
 	$(wildcard fixgw/quickfix_patch/*)
 
 .DEFAULT_GOAL := help
@@ -67,4 +67,5 @@ bench-micro: $(STAMP) ## pytest-benchmark micro-benchmarks of single book operat
 
 .PHONY: clean
 clean: ## Remove build products (keeps .venv)
-	rm -rf build engine/_book.cpp engine/*.so engine/*.html
+	rm -rf build
+	find engine \( -name "*.so" -o -name "*.cpp" -o -name "*.html" \) -delete

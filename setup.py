@@ -23,8 +23,8 @@ directives = {
 
 extensions = [
     Extension(
-        "engine._book",
-        ["engine/_book.pyx"],
+        "engine.book._book",
+        ["engine/book/_book.pyx"],
         language="c++",
         extra_compile_args=["-O3", "-std=c++17"],
         define_macros=[("CYTHON_TRACE_NOGIL", "1")] if DEBUG else [],

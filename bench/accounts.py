@@ -19,11 +19,11 @@ from datetime import UTC, datetime
 
 from bench.book_throughput import RESULTS, machine
 from bench.journal_throughput import flow
-from engine.commands import Command, MoveFunds
-from engine.core import Engine
-from engine.ledger import Ledger
+from engine.accounts.ledger import Ledger
+from engine.matching.core import Engine
+from engine.model.commands import Command, MoveFunds
 from fixgw.config import load_asset_scales, load_instruments
-from fixgw.orderflow import flow_participants
+from fixgw.demo.orderflow import flow_participants
 from fixgw.server import DEFAULT_CONFIG, load_config
 
 WARM_UP = 20_000

@@ -24,12 +24,12 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
-from engine import book_codes as bc
-from engine.books import Book, CompiledOrderBook, PyOrderBook
-from engine.commands import Command
-from engine.core import Engine
-from engine.instruments import InstrumentSpec
-from fixgw.orderflow import OrderFlow, flow_participants, to_book_rows, to_engine_commands
+from engine.book import codes as bc
+from engine.book.books import Book, CompiledOrderBook, PyOrderBook
+from engine.matching.core import Engine
+from engine.model.commands import Command
+from engine.model.instruments import InstrumentSpec
+from fixgw.demo.orderflow import OrderFlow, flow_participants, to_book_rows, to_engine_commands
 
 RESULTS = Path(__file__).resolve().parent / "results"
 PERCENTILES = (50.0, 90.0, 99.0, 99.9)

@@ -16,7 +16,7 @@ from typing import Any
 
 import quickfix as fix
 
-from fixgw.fixmsg import message
+from fixgw.fix.messages import message
 
 
 class EchoApp(fix.Application):  # type: ignore[misc]

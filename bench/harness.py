@@ -45,9 +45,9 @@ from rich.progress import Progress
 
 from bench.book_throughput import RESULTS, machine
 from bench.latency_report import BACKLOG_P50_US, GROWTH_SLACK_US, PERCENTILES, write_report
-from bench.launch import BENCH_PASSWORDS, GatewayProcess, free_port
-from bench.rawfix import RawSession
-from fixgw.operator_cli import ask
+from fixgw.operator.cli import ask
+from tests.support.launch import BENCH_PASSWORDS, GatewayProcess, free_port
+from tests.support.rawfix import RawSession
 
 BEGIN = "FIX.4.4"
 LOGON_EVERY_S = 0.1

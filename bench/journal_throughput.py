@@ -23,13 +23,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.book_throughput import RESULTS, machine
-from engine.commands import Command
-from engine.core import Engine
-from engine.journal import Journal, JournalBatch
-from engine.recovery import recover, replay
-from engine.snapshot import SnapshotCache, capture, capture_parts
+from engine.matching.core import Engine
+from engine.model.commands import Command
+from engine.persistence.journal import Journal, JournalBatch
+from engine.persistence.recovery import recover, replay
+from engine.persistence.snapshot import SnapshotCache, capture, capture_parts
 from fixgw.config import load_instruments
-from fixgw.orderflow import FULL_MIX, OrderFlow, flow_participants, to_engine_commands
+from fixgw.demo.orderflow import FULL_MIX, OrderFlow, flow_participants, to_engine_commands
 from fixgw.server import DEFAULT_CONFIG, load_config
 
 BATCH_SIZES = (1, 8, 64, 512)

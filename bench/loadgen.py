@@ -35,7 +35,7 @@ from typing import Any
 
 from hdrh.histogram import HdrHistogram
 
-from bench.rawfix import RawSession
+from tests.support.rawfix import RawSession
 
 SOH = b"\x01"
 PR_SET_TIMERSLACK = 29

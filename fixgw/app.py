@@ -17,9 +17,9 @@ from typing import Any, TypeVar
 import quickfix as fix
 import structlog
 
-from fixgw.fix_sessions import SessionDirectory
-from fixgw.fix_text import MessageFields, Unreadable
-from fixgw.inbound import FIX_SIDES, Echo, Refusal, RequestReader
+from fixgw.fix.inbound import FIX_SIDES, Echo, Refusal, RequestReader
+from fixgw.fix.sessions import SessionDirectory
+from fixgw.fix.text import MessageFields, Unreadable
 from fixgw.quickfix_build import current_peer
 from fixgw.roster import LogonCheck, RosterEntry, allowed_from
 from fixgw.runner import BusinessRejection, EdgeRefusal, Request, Runner, SessionEnded
@@ -142,7 +142,7 @@ class GatewayApp(fix.Application):  # type: ignore[misc]
         if msg.getHeader().getField(35) != "A":
             if self._sessions.take_drop(comp_id):
                 # on QuickFIX's own thread: the one place a socket may be closed from
-                # (see fixgw/fix_sessions.py)
+                # (see fixgw/fix/sessions.py)
                 fix.Session.lookupSession(session_id).disconnect()
             return
         try:

@@ -8,10 +8,10 @@ from collections.abc import Callable, Mapping
 from decimal import Decimal
 from pathlib import Path
 
-from engine.core import Engine
-from engine.instruments import InstrumentSpec
-from engine.values import ValueRejected, to_units
-from engine.venue_definition import VenueDefinition
+from engine.matching.core import Engine
+from engine.model.instruments import InstrumentSpec
+from engine.model.values import ValueRejected, to_units
+from engine.persistence.venue_definition import VenueDefinition
 from fixgw.roster import RosterEntry
 
 DEFAULT_INSTRUMENTS = Path(__file__).resolve().parent.parent / "sessions" / "instruments.toml"

@@ -3,7 +3,7 @@
 `verify` replays the journal offline into a fresh engine and checks every checkpoint and
 snapshot, so a journal can be proven sound without starting (or disturbing) a gateway.
 `export` writes trades or raw commands as CSV or JSON through sqlite-utils, and orders as
-replayed with their outcomes (fixgw/order_audit.py), optionally only after a sequence
+replayed with their outcomes (fixgw/operator/order_audit.py), optionally only after a sequence
 number.
 """
 
@@ -17,12 +17,12 @@ from typing import Any, TextIO
 
 import sqlite_utils
 
-from engine.journal import Journal, JournalError
-from engine.recovery import RecoveryError
-from engine.recovery import verify as verify_journal
-from engine.venue_definition import DefinitionError, VenueDefinition
+from engine.persistence.journal import Journal, JournalError
+from engine.persistence.recovery import RecoveryError
+from engine.persistence.recovery import verify as verify_journal
+from engine.persistence.venue_definition import DefinitionError, VenueDefinition
 from fixgw.config import venue_definition
-from fixgw.order_audit import COLUMNS, order_rows
+from fixgw.operator.order_audit import COLUMNS, order_rows
 from fixgw.roster import load_roster
 from fixgw.server import GatewayConfig
 

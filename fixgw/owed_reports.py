@@ -1,9 +1,9 @@
 """Replies the journal says were owed but QuickFIX was never handed: rebuilt and sent.
 
 A reply is owed once its batch commits. The journal records how far every earlier batch's
-reports had been handed to QuickFIX (`handed_through`, engine/journal.sql), so after a
+reports had been handed to QuickFIX (`handed_through`, engine/persistence/journal.sql), so after a
 crash only the commands after that line — the last batch — can have reports that never
-left. Recovery replays those with their events (engine/recovery.py); here their reports
+left. Recovery replays those with their events (engine/persistence/recovery.py); here their reports
 are rebuilt as the runner first wrote them and compared, session by session, with the
 newest messages QuickFIX's store holds (fixgw/session_store.py), those sent since the
 batch's first stamp: what the store has was handed and is not sent twice (reports are
@@ -29,11 +29,11 @@ from pathlib import Path
 import quickfix as fix
 import structlog
 
-from engine.commands import CancelOrder, Command, MassCancel, NewOrder, ReplaceOrder
-from engine.events import Event
-from fixgw.fixmsg import utc_timestamp
-from fixgw.inbound import Echo
-from fixgw.reports import Outgoing, ReportWriter
+from engine.model.commands import CancelOrder, Command, MassCancel, NewOrder, ReplaceOrder
+from engine.model.events import Event
+from fixgw.fix.inbound import Echo
+from fixgw.fix.messages import utc_timestamp
+from fixgw.fix.reports import Outgoing, ReportWriter
 from fixgw.session_store import created_ns, messages_from, sent_since
 
 log = structlog.get_logger("fixgw.owed_reports")

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from ipaddress import IPv4Network, ip_address, ip_network
 from pathlib import Path
 
-from engine.model import Participant, Role, StpMode
+from engine.model.terms import Participant, Role, StpMode
 
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 

@@ -23,15 +23,14 @@ from typing import Any
 
 import structlog
 
-from engine.commands import Command, EndOfDay, ExpireOrders, MassCancel, NewOrder
-from engine.core import Engine, EngineFault
-from engine.events import Event
-from engine.journal import EVERY_SESSION, Journal, JournalBatch, JournalError, Position
-from engine.refusal import Refused
-from engine.snapshot import SnapshotCache, capture_parts
+from engine.matching.core import Engine, EngineFault
+from engine.model.commands import Command, EndOfDay, ExpireOrders, MassCancel, NewOrder
+from engine.model.events import Event
+from engine.model.refusal import Refused
+from engine.persistence.journal import EVERY_SESSION, Journal, JournalBatch, JournalError, Position
+from engine.persistence.snapshot import SnapshotCache, capture_parts
 from fixgw.crash_points import CrashPoint
-from fixgw.fix_sessions import SessionDirectory
-from fixgw.inbound import (
+from fixgw.fix.inbound import (
     BalanceQuery,
     Echo,
     MassStatusQuery,
@@ -40,10 +39,11 @@ from fixgw.inbound import (
     Refusal,
     SecurityListQuery,
 )
-from fixgw.marketdata import MarketDataPublisher, MarketDataRequest
-from fixgw.operator_desk import QUERIES, AfterCommit, OperatorDesk, OperatorRequest
-from fixgw.reference import security_list
-from fixgw.reports import Outgoing, ReportWriter
+from fixgw.fix.marketdata import MarketDataPublisher, MarketDataRequest
+from fixgw.fix.reference import security_list
+from fixgw.fix.reports import Outgoing, ReportWriter
+from fixgw.fix.sessions import SessionDirectory
+from fixgw.operator.desk import QUERIES, AfterCommit, OperatorDesk, OperatorRequest
 from fixgw.roster import RosterEntry
 from fixgw.snapshot_writer import SnapshotWriter
 
@@ -73,7 +73,7 @@ class EdgeRefusal:
 
 @dataclass(frozen=True, slots=True)
 class BusinessRejection:
-    """A message the edge could not read (fixgw/fix_text.py), or of a type the venue does
+    """A message the edge could not read (fixgw/fix/text.py), or of a type the venue does
     not serve: answered, in order with the rest of the session, by a BusinessMessageReject
     naming it by its sequence number — by the sequencer and not by QuickFIX, so that its
     answer is journaled and delivered like any other (fixgw/owed_reports.py)."""
@@ -278,7 +278,7 @@ class Runner:
 
     def run_timer(self, stopping: threading.Event, period: float = 1.0) -> None:
         """On its own thread: one Tick per period until `stopping` is set, and the journal's
-        WAL checkpoint, kept here off the order path (engine/journal.py)."""
+        WAL checkpoint, kept here off the order path (engine/persistence/journal.py)."""
         while not stopping.wait(period):
             self.put(Tick())
             if self._journal is not None:

@@ -25,21 +25,21 @@ from typing import NoReturn
 import quickfix as fix
 import structlog
 
-from engine.commands import MoveFunds
-from engine.journal import Journal, JournalError, Position
-from engine.recovery import RecoveryError, recover
-from fixgw.admin_socket import AdminSocket, check_private
+from engine.model.commands import MoveFunds
+from engine.persistence.journal import Journal, JournalError, Position
+from engine.persistence.recovery import RecoveryError, recover
 from fixgw.app import GatewayApp
 from fixgw.config import load_asset_scales, load_instruments, opening_deposits, venue_definition
 from fixgw.crash_points import CrashPoint
-from fixgw.fix_sessions import SessionDirectory
-from fixgw.fix_text import data_tags
-from fixgw.inbound import RequestReader
+from fixgw.fix.inbound import RequestReader
+from fixgw.fix.marketdata import MarketDataPublisher
+from fixgw.fix.reports import ReportWriter
+from fixgw.fix.sessions import SessionDirectory
+from fixgw.fix.text import data_tags
 from fixgw.logs import configure as configure_logging
-from fixgw.marketdata import MarketDataPublisher
+from fixgw.operator.admin_socket import AdminSocket, check_private
 from fixgw.owed_reports import not_handed, rebuilt, with_answers
 from fixgw.quickfix_build import UnpatchedQuickFix, require_patched
-from fixgw.reports import ReportWriter
 from fixgw.roster import RosterEntry, load_roster
 from fixgw.runner import OperatorCommand, Runner, SessionEnded, Tick
 from fixgw.session_store import created_ns
@@ -126,7 +126,7 @@ def load_config(
 
 
 # the longest message a logged-on session may be sending: an unfinished one past this ends
-# the session (fixgw reads at most 4096 characters of any message, fixgw/fix_text.py)
+# the session (fixgw reads at most 4096 characters of any message, fixgw/fix/text.py)
 MAX_MESSAGE_BYTES = 65536
 
 

@@ -7,7 +7,7 @@ then the header line that indexes it), so the store is the record of what was ha
 message whose header line is missing was never handed, and is not read here.
 
 The store holds only messages fixgw wrote: no data field among them (every value fixgw
-sends is printable ASCII, fixgw/fix_text.py bounds what it echoes), so SOH ends every
+sends is printable ASCII, fixgw/fix/text.py bounds what it echoes), so SOH ends every
 field, and the header's fields (MsgType, SendingTime) come before any of the body's.
 """
 

@@ -2,8 +2,8 @@
 
 The sequencer captures the state — its hash and its text in pieces, the cached bulk of a
 busy day already encoded — and hands it over; this thread writes the pieces to the
-snapshot store, a file apart from the journal's (engine/snapshot_store.py), so the journal
-commits meanwhile. At 100,000 finished orders that took the sequencer's pause from about
+snapshot store, a file apart from the journal's (engine/persistence/snapshot_store.py), so
+the journal commits meanwhile. At 100,000 finished orders that took the sequencer's pause from about
 30 ms (joining 9, writing 20) to what capturing costs. One snapshot at a time: one that
 falls due while the last is still being written waits for a later batch.
 """
@@ -14,7 +14,7 @@ import threading
 
 import structlog
 
-from engine.journal import Journal, JournalError
+from engine.persistence.journal import Journal, JournalError
 
 log = structlog.get_logger("fixgw.snapshots")
 

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from bench.rawfix import RawSession
-from engine.books import Book, CompiledOrderBook
-from engine.pybook import PyOrderBook
-from tests.fixclient import FixClient
-from tests.gateway import PASSWORDS, Connect, GatewayProcess, logged_on, new_order, report
-from tests.venue import VENUE_PARTICIPANTS, VENUE_SPECS, Venue
+from engine.book.books import Book, CompiledOrderBook
+from engine.book.pybook import PyOrderBook
+from tests.support.fixclient import FixClient
+from tests.support.gateway import PASSWORDS, Connect, GatewayProcess, logged_on, new_order, report
+from tests.support.rawfix import RawSession
+from tests.support.venue import VENUE_PARTICIPANTS, VENUE_SPECS, Venue
 
 BOOKS: dict[str, type[Book]] = {"cython": CompiledOrderBook, "pure": PyOrderBook}
 

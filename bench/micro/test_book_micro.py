@@ -12,9 +12,9 @@ from itertools import count
 
 import pytest
 
-from engine import book_codes as bc
-from engine.books import Book, CompiledOrderBook, PyOrderBook
-from fixgw.orderflow import OrderFlow, to_book_rows
+from engine.book import codes as bc
+from engine.book.books import Book, CompiledOrderBook, PyOrderBook
+from fixgw.demo.orderflow import OrderFlow, to_book_rows
 
 MID = 1_000_000
 

@@ -7,9 +7,9 @@ from collections.abc import Callable
 
 import quickfix as fix
 
-from bench.launch import REPO
-from fixgw.fix_text import MessageFields, data_tags
-from fixgw.fixmsg import message
+from fixgw.fix.messages import message
+from fixgw.fix.text import MessageFields, data_tags
+from tests.support.launch import REPO
 
 NOS = (
     "8=FIX.4.4\x019=0\x0135=D\x0134=2\x0149=CLIENT1\x0152=20261121-10:00:00.000\x01"

@@ -1,0 +1,151 @@
+"""The engine's side of the ledger: funding orders, following them, settling their fills.
+
+The engine calls these at fixed points of an order's life — reserved as its last check,
+refunded when its remainder shrinks, settled on every fill and released when it finishes —
+so every reservation always equals what its open order needs
+(the property test in tests/engine/accounts/test_accounts.py holds it to that).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from engine.accounts.funding import buy_hold, hold_rate, need
+from engine.accounts.ledger import InsufficientFunds, Ledger
+from engine.model.commands import NewOrder, ReplaceOrder
+from engine.model.instruments import InstrumentState
+from engine.model.orders import Order
+from engine.model.refusal import Refused
+from engine.model.terms import OrderType, Participant, RejectCode, Side
+from engine.model.values import PPM
+
+
+class Accounts:
+    """Runs once or more per order and per fill, so the fee rates are read once per
+    participant at construction and the hot paths do their arithmetic inline (the
+    definitions they must agree with are in engine/accounts/funding.py; the property test checks
+    every reservation against `funding.need`)."""
+
+    def __init__(
+        self,
+        ledger: Ledger,
+        instruments: Mapping[str, InstrumentState],
+        participants: Mapping[str, Participant],
+    ) -> None:
+        self.ledger = ledger
+        self._instruments = instruments
+        self._participants = participants
+        self._maker_ppm = {name: p.maker_fee_ppm for name, p in participants.items()}
+        self._taker_ppm = {name: p.taker_fee_ppm for name, p in participants.items()}
+        self._hold_ppm = {name: hold_rate(p) for name, p in participants.items()}
+
+    # -- CHECKS: each raises `Refused` when the money is not there --
+
+    def reserve_new(self, cmd: NewOrder, state: InstrumentState) -> tuple[int, int]:
+        """Reserve what a new order must hold, or refuse it; returns (amount, the price it
+        is funded at). A market buy is funded at the band's upper edge, the most it can
+        pay. The engine calls this after every other check of the order, so nothing can
+        refuse it once this has reserved: check and reservation are one ledger call."""
+        spec = state.spec
+        price = cmd.price
+        if cmd.order_type is OrderType.MARKET:
+            low, high = state.band()
+            price = high if cmd.side is Side.BUY else low
+        if cmd.side is Side.BUY:
+            asset = spec.quote_asset
+            cost = price * cmd.qty * spec.quote_per_tick_lot
+            amount = buy_hold(cost, self._hold_ppm[cmd.participant])
+        else:
+            asset = spec.base_asset
+            amount = cmd.qty * spec.base_per_lot
+        try:
+            self.ledger.reserve(cmd.participant, asset, amount)
+        except InsufficientFunds as short:
+            raise self._short(asset, amount, short.available, 0) from None
+        return amount, price
+
+    def check_replace(
+        self, cmd: ReplaceOrder, order: Order, participant: Participant, state: InstrumentState
+    ) -> None:
+        """A replace must be fundable at its new terms, or it is refused and the order
+        stands as it was."""
+        leaves = max(0, cmd.qty - order.cum_qty)
+        asset, amount = need(state.spec, participant, order.side, cmd.price, leaves)
+        if amount > order.reserved:
+            self.check_available(order.participant, asset, amount - order.reserved, order)
+
+    def check_available(
+        self, owner: str, asset: str, amount: int, order: Order | None = None
+    ) -> None:
+        available = self.ledger.available(owner, asset)
+        if amount > available:
+            raise self._short(asset, amount, available, order.order_id if order else 0)
+
+    def _short(self, asset: str, needed: int, available: int, order_id: int) -> Refused:
+        text = self.ledger.amount_text
+        return Refused(
+            RejectCode.INSUFFICIENT_FUNDS,
+            f"insufficient {asset}: {text(asset, needed)} needed, "
+            f"{text(asset, available)} available",
+            order_id,
+        )
+
+    # -- COMMANDS --
+
+    def refund(self, order: Order) -> None:
+        """Bring an open order's reservation to what its leaves need at its funding price:
+        release the excess after a fill, a cut or a smaller replace; take more for a larger
+        replace (already checked)."""
+        if not order.is_open:
+            return
+        spec = self._instruments[order.symbol].spec
+        participant = self._participants[order.participant]
+        asset, target = need(spec, participant, order.side, order.reserve_price, order.leaves_qty)
+        if target > order.reserved:
+            self.ledger.reserve(order.participant, asset, target - order.reserved)
+        elif target < order.reserved:
+            self.ledger.release(order.participant, asset, order.reserved - target)
+        order.reserved = target
+
+    def release(self, order: Order) -> None:
+        """A finished order gives back what it still holds (a filled one holds nothing)."""
+        spec = self._instruments[order.symbol].spec
+        asset = spec.quote_asset if order.side is Side.BUY else spec.base_asset
+        self.ledger.release(order.participant, asset, order.reserved)
+        order.reserved = 0
+
+    def settle(self, maker: Order, taker: Order, price: int, qty: int) -> tuple[int, int]:
+        """Settle a fill DVP from both orders' reservations; returns (maker fee, taker fee).
+        The seller's reservation is left exactly what its remaining lots need; the buyer's
+        may exceed it (a fill below its funding price, or at its lower fee rate), and the
+        excess goes back at once."""
+        spec = self._instruments[taker.symbol].spec
+        quote_amount = price * qty * spec.quote_per_tick_lot
+        base_amount = qty * spec.base_per_lot
+        maker_fee = quote_amount * self._maker_ppm[maker.participant] // PPM
+        taker_fee = quote_amount * self._taker_ppm[taker.participant] // PPM
+        if taker.side is Side.BUY:
+            buyer, seller, buyer_fee, seller_fee = taker, maker, taker_fee, maker_fee
+        else:
+            buyer, seller, buyer_fee, seller_fee = maker, taker, maker_fee, taker_fee
+        ledger = self.ledger
+        ledger.settle(
+            buyer.participant,
+            seller.participant,
+            spec.base_asset,
+            spec.quote_asset,
+            base_amount,
+            quote_amount,
+            buyer_fee,
+            seller_fee,
+        )
+        seller.reserved -= base_amount
+        reserved = buyer.reserved - quote_amount - buyer_fee
+        if buyer.is_open:
+            cost = buyer.reserve_price * buyer.leaves_qty * spec.quote_per_tick_lot
+            target = buy_hold(cost, self._hold_ppm[buyer.participant])
+            if reserved != target:
+                ledger.release(buyer.participant, spec.quote_asset, reserved - target)
+                reserved = target
+        buyer.reserved = reserved
+        return maker_fee, taker_fee

@@ -1,0 +1,1 @@
+"""The order book: price levels, priority classes and time queues, compiled and as a pure twin."""

@@ -1,0 +1,1 @@
+"""The core that applies commands: matching, the operators' handlers, the state digests."""

@@ -1,0 +1,726 @@
+"""The matching engine: a deterministic state machine from commands to events.
+
+Every handler validates the whole command before it touches anything, so a refused command
+leaves the state exactly as it was; ids come from counters in the state, and time only from
+the stamp the runner passes in. That is what makes a replayed journal reproduce the state
+hash bit for bit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from engine.accounts.ledger import Ledger
+from engine.accounts.prefunding import Accounts
+from engine.book import codes as bc
+from engine.book.books import Book, OrderBook
+from engine.matching.digest import SetDigest
+from engine.matching.operations import VenueOperations
+from engine.model.commands import (
+    CancelOrder,
+    Command,
+    EndOfDay,
+    ExpireOrders,
+    MassCancel,
+    MoveFunds,
+    NewOrder,
+    OperatorCancel,
+    ReplaceOrder,
+    SessionControl,
+    SetParticipantAccess,
+    SetPriceBand,
+    SetTradingStatus,
+)
+from engine.model.events import (
+    Event,
+    Fill,
+    MassCancelDone,
+    OrderAccepted,
+    OrderCancelled,
+    OrderExpired,
+    OrderReplaced,
+    Rejected,
+    Trade,
+)
+from engine.model.instruments import InstrumentSpec, InstrumentState, TradingStatus
+from engine.model.orders import Change, Order
+from engine.model.refusal import Refused
+from engine.model.terms import (
+    CancelReason,
+    OrderStatus,
+    OrderType,
+    Participant,
+    RejectCode,
+    RequestKind,
+    Side,
+    TimeInForce,
+)
+from engine.model.values import ValueRejected
+
+_EXECUTION_MODE = {
+    TimeInForce.DAY: bc.REST,
+    TimeInForce.GTC: bc.REST,
+    TimeInForce.GTD: bc.REST,
+    TimeInForce.IOC: bc.IOC,
+    TimeInForce.FOK: bc.FOK,
+}
+
+
+class EngineFault(Exception):
+    """A command raised inside the engine: its state may be half changed (Engine.apply)."""
+
+
+class Engine(VenueOperations):
+    """Instruments, their books and the open orders of every participant."""
+
+    def __init__(
+        self,
+        instruments: Iterable[InstrumentSpec],
+        participants: Iterable[Participant],
+        book_factory: Callable[[], Book] = OrderBook,
+        ledger: Ledger | None = None,
+    ) -> None:
+        """With a `ledger`, every order must be funded (the venue's normal mode); without
+        one, the engine matches only (the book and engine benchmarks' baseline)."""
+        self.ledger = ledger
+        self.instruments = {spec.symbol: InstrumentState(spec) for spec in instruments}
+        self.books = {symbol: book_factory() for symbol in self.instruments}
+        self.participants = {p.name: p for p in participants}
+        self._accounts = (
+            Accounts(ledger, self.instruments, self.participants) if ledger is not None else None
+        )
+        self._orders: dict[int, Order] = {}
+        # each participant's open orders, in the order of `_orders`: what one participant
+        # asks about (mass status, a mass cancel, cancel-on-disconnect) costs its own orders,
+        # not every order of the venue
+        self._open_of: dict[str, dict[int, Order]] = {}
+        # Finished orders until end of day, for status requests: their fingerprints, taken
+        # once at retirement (a snapshot writes these as they are; `_known` revives one).
+        self._finished: dict[int, tuple[object, ...]] = {}
+        self._gtd_expiries: dict[int, int] = {}  # open GTD orders: order id -> expire time
+        # Finished orders never change again and client ids only accumulate until end of day:
+        # both enter the state hash through running set digests, so a checkpoint costs
+        # nothing per finished order or used client id.
+        self._finished_digest = SetDigest()
+        self._client_ids: dict[str, dict[str, int]] = {name: {} for name in self.participants}
+        self._client_id_digest = SetDigest()
+        self.disabled: set[str] = set()
+        self.next_order_id = 1
+        self.next_exec_id = 1
+        self.next_trade_id = 1
+        self._handlers: dict[type[Any], Callable[[Any, int], list[Event]]] = {
+            NewOrder: self._new_order,
+            CancelOrder: self._cancel,
+            ReplaceOrder: self._replace,
+            MassCancel: self._mass_cancel,
+            EndOfDay: self._end_of_day,
+            ExpireOrders: self._expire_gtd,
+            SetTradingStatus: self._set_trading_status,
+            MoveFunds: self._move_funds,
+            SetPriceBand: self._set_price_band,
+            OperatorCancel: self._operator_cancel,
+            SetParticipantAccess: self._set_participant_access,
+            SessionControl: self._session_control,
+        }
+
+    # -- QUERIES --
+
+    def open_orders(self) -> Iterator[Order]:
+        return iter(self._orders.values())
+
+    def open_orders_of(self, participant: str) -> Iterator[Order]:
+        return iter(self._open_of.get(participant, {}).values())
+
+    def keep_open(self, order: Order) -> None:
+        """Record an order that rests (or is about to be matched) as open."""
+        self._orders[order.order_id] = order
+        self._open_of.setdefault(order.participant, {})[order.order_id] = order
+
+    def order(self, order_id: int) -> Order | None:
+        return self._orders.get(order_id)
+
+    def order_status(self, participant: str, order_id: int, client_order_id: str) -> Order:
+        """The order a status request names, open or finished today; raises `Refused`."""
+        if not order_id:
+            known = self._client_ids.get(participant, {}).get(client_order_id)
+            if known is None:
+                raise Refused(
+                    RejectCode.UNKNOWN_ORDER, f"no order with client order id {client_order_id!r}"
+                )
+            order_id = known
+        order = self._known(order_id)
+        if order is None or order.participant != participant:
+            raise Refused(RejectCode.UNKNOWN_ORDER, f"unknown order {order_id}")
+        return order
+
+    def next_expiry(self) -> int | None:
+        """The earliest expire time of any open GTD order, for the runner's timer (which asks
+        every second, so this looks only at GTD orders, not the whole book)."""
+        return min(self._gtd_expiries.values()) if self._gtd_expiries else None
+
+    def state_hash(self) -> str:
+        """A digest of the whole state, independent of which book implementation holds it."""
+        digest = hashlib.blake2b(digest_size=16)
+
+        def feed(*items: object) -> None:
+            digest.update(repr(items).encode())
+
+        feed(self.next_order_id, self.next_exec_id, self.next_trade_id)
+        for symbol in sorted(self.instruments):
+            state = self.instruments[symbol]
+            feed(symbol, state.status.value, state.reference_price)
+            if state.band_ppm != state.spec.band_ppm:  # only a changed band is state
+                feed("band", state.band_ppm)
+            for resting in self.books[symbol].orders():
+                feed(*resting)
+        for order_id in sorted(self._orders):
+            feed(*self._orders[order_id].fingerprint())
+        feed("finished", self._finished_digest.hexdigest())
+        feed("client ids", self._client_id_digest.hexdigest())
+        if self.ledger is not None:
+            feed("balances", list(self.ledger.balances()))
+        if self.disabled:
+            feed("disabled", sorted(self.disabled))
+        return digest.hexdigest()
+
+    # -- COMMANDS --
+
+    def apply(self, command: Command, ts: int) -> list[Event]:
+        """Apply one sequenced command stamped with time `ts` (ns); returns its events.
+
+        Every rule a command can break is a `Refused` inside its handler, answered as a
+        Rejected event before anything changes; any other exception is a fault of the
+        engine's, after which its state may be half changed: `EngineFault`, for the caller
+        to stop on rather than carry on from a state no journal can reproduce.
+        """
+        try:
+            return self._handlers[type(command)](command, ts)
+        except Exception as fault:
+            raise EngineFault(f"{type(command).__name__} stamped {ts}: {fault!r}") from fault
+
+    def _new_order(self, cmd: NewOrder, ts: int) -> list[Event]:
+        try:
+            participant, state = self._check_new(cmd, ts)
+            accounts = self._accounts
+            funding = accounts.reserve_new(cmd, state) if accounts else None
+        except Refused as refusal:
+            return [
+                self._rejected(
+                    ts, RequestKind.NEW_ORDER, cmd.participant, cmd.client_order_id, refusal
+                )
+            ]
+        order = Order(
+            self.next_order_id,
+            cmd.participant,
+            cmd.client_order_id,
+            cmd.symbol,
+            cmd.side,
+            cmd.order_type,
+            cmd.time_in_force,
+            cmd.price,
+            cmd.qty,
+            cmd.expire_time,
+            cmd.post_only,
+            int(participant.role),
+        )
+        self.next_order_id += 1
+        self._remember(cmd.participant, cmd.client_order_id, order.order_id)
+        if funding is not None:
+            order.reserved, order.reserve_price = funding
+        self.keep_open(order)
+        if cmd.time_in_force is TimeInForce.GTD:
+            self._gtd_expiries[order.order_id] = cmd.expire_time
+        events: list[Event] = [
+            OrderAccepted(
+                ts,
+                self._exec_id(),
+                order.order_id,
+                cmd.participant,
+                cmd.client_order_id,
+                cmd.symbol,
+                cmd.side,
+                cmd.order_type,
+                cmd.time_in_force,
+                cmd.price,
+                cmd.qty,
+                cmd.expire_time,
+                cmd.post_only,
+            )
+        ]
+        if cmd.order_type is OrderType.MARKET:
+            low, high = state.band()
+            limit = high if cmd.side is Side.BUY else low
+            mode = bc.FOK if cmd.time_in_force is TimeInForce.FOK else bc.IOC
+        else:
+            limit = cmd.price
+            mode = bc.POST_ONLY if cmd.post_only else _EXECUTION_MODE[cmd.time_in_force]
+        self._match(order, participant, state, limit, cmd.qty, mode, ts, events)
+        return events
+
+    def _cancel(self, cmd: CancelOrder, ts: int) -> list[Event]:
+        try:
+            self._participant(cmd.participant)
+            order = self._resolve(cmd.participant, cmd.order_id, cmd.orig_client_order_id)
+            self._check_client_id(cmd.participant, cmd.client_order_id)
+        except Refused as refusal:
+            return [
+                self._rejected(
+                    ts, RequestKind.CANCEL, cmd.participant, cmd.client_order_id, refusal
+                )
+            ]
+        self.books[order.symbol].cancel(order.order_id)
+        orig = self._rename(order, cmd.client_order_id)
+        return [self._close(order, CancelReason.USER, ts, orig)]
+
+    def _replace(self, cmd: ReplaceOrder, ts: int) -> list[Event]:
+        try:
+            participant = self._trading_participant(cmd.participant)
+            order = self._resolve(cmd.participant, cmd.order_id, cmd.orig_client_order_id)
+            self._check_client_id(cmd.participant, cmd.client_order_id)
+            state = self._open_instrument(order.symbol)
+            moves = self._check_replace(cmd, order, state)
+            if self._accounts is not None:
+                self._accounts.check_replace(cmd, order, participant, state)
+        except Refused as refusal:
+            return [
+                self._rejected(
+                    ts, RequestKind.REPLACE, cmd.participant, cmd.client_order_id, refusal
+                )
+            ]
+        book = self.books[order.symbol]
+        orig = self._rename(order, cmd.client_order_id)
+        new_leaves = max(0, cmd.qty - order.cum_qty)
+        if new_leaves == 0 or moves:
+            book.cancel(order.order_id)
+        elif new_leaves < order.leaves_qty:
+            book.reduce(order.order_id, new_leaves)
+        order.price = order.reserve_price = cmd.price
+        order.qty = cmd.qty
+        order.leaves_qty = new_leaves
+        order.move(Change.REPLACE)
+        if self._accounts is not None:
+            self._accounts.refund(order)
+        events: list[Event] = [
+            OrderReplaced(
+                ts,
+                self._exec_id(),
+                order.order_id,
+                order.participant,
+                order.client_order_id,
+                orig,
+                order.symbol,
+                order.side,
+                order.price,
+                order.qty,
+                order.leaves_qty,
+                order.cum_qty,
+                order.notional,
+                order.status,
+            )
+        ]
+        if not order.is_open:
+            self._retire(order)
+        elif moves:
+            mode = bc.POST_ONLY if order.post_only else bc.REST
+            self._match(order, participant, state, cmd.price, new_leaves, mode, ts, events)
+        return events
+
+    def _mass_cancel(self, cmd: MassCancel, ts: int) -> list[Event]:
+        try:
+            if cmd.participant:
+                self._participant(cmd.participant)
+            if cmd.symbol:
+                self._instrument(cmd.symbol)
+        except Refused as refusal:
+            kind = RequestKind.OPERATOR if cmd.operator else RequestKind.MASS_CANCEL
+            return [self._rejected(ts, kind, cmd.participant, cmd.client_order_id, refusal)]
+        reason = CancelReason.OPERATOR if cmd.operator else CancelReason.MASS_CANCEL
+        candidates = self.open_orders_of(cmd.participant) if cmd.participant else self.open_orders()
+        doomed = [o for o in candidates if not cmd.symbol or o.symbol == cmd.symbol]
+        events: list[Event] = []
+        for order in doomed:
+            self.books[order.symbol].cancel(order.order_id)
+            events.append(self._close(order, reason, ts))
+        events.append(
+            MassCancelDone(ts, cmd.participant, cmd.client_order_id, cmd.symbol, len(doomed))
+        )
+        return events
+
+    def _end_of_day(self, _cmd: EndOfDay, ts: int) -> list[Event]:
+        events = self._expire_where(lambda o: o.time_in_force is TimeInForce.DAY, ts)
+        # new dicts rather than cleared ones: within a day both only grow, which is what lets
+        # a snapshot cache their encoding (engine/persistence/snapshot.py)
+        for name, ids in self._client_ids.items():
+            kept = {}
+            for client_order_id, order_id in ids.items():
+                if order_id in self._orders:
+                    kept[client_order_id] = order_id
+                else:
+                    self._client_id_digest.remove((name, client_order_id, order_id))
+            self._client_ids[name] = kept
+        self._finished = {}
+        self._finished_digest = SetDigest()
+        return events
+
+    def _expire_gtd(self, _cmd: ExpireOrders, ts: int) -> list[Event]:
+        return self._expire_where(
+            lambda o: o.time_in_force is TimeInForce.GTD and o.expire_time <= ts, ts
+        )
+
+    # -- EXECUTION --
+
+    def _match(
+        self,
+        order: Order,
+        participant: Participant,
+        state: InstrumentState,
+        limit: int,
+        qty: int,
+        mode: int,
+        ts: int,
+        events: list[Event],
+    ) -> None:
+        """Run `order` (already in `_orders`) through the book and record what happened."""
+        outcome, leaves, fired = self.books[order.symbol].submit(
+            order.order_id,
+            participant.account,
+            order.side,
+            limit,
+            qty,
+            order.prio,
+            mode,
+            participant.stp_mode,
+        )
+        for kind, order_id, _account, price, cut, rest, _prio in fired:
+            if kind == bc.EV_FILL:
+                events.append(self._trade(order, self._orders[order_id], price, cut, rest, ts))
+                state.reference_price = price
+            else:
+                target = order if kind == bc.EV_STP_INCOMING else self._orders[order_id]
+                events.append(self._self_trade_cut(target, cut, rest, ts))
+        if leaves and outcome != bc.RESTED:
+            if outcome == bc.STP_CANCELLED:
+                reason = CancelReason.SELF_TRADE
+            elif outcome == bc.FOK_UNFILLED:
+                reason = CancelReason.FOK_UNFILLED
+            elif order.order_type is OrderType.MARKET:
+                reason = CancelReason.MARKET_REMAINDER
+            else:
+                reason = CancelReason.IOC_REMAINDER
+            events.append(self._close(order, reason, ts))
+        elif order.status is OrderStatus.FILLED:
+            self._retire(order)
+
+    def _trade(
+        self, taker: Order, maker: Order, price: int, qty: int, maker_leaves: int, ts: int
+    ) -> Trade:
+        maker.leaves_qty = maker_leaves
+        taker.leaves_qty -= qty
+        for order in (maker, taker):
+            order.cum_qty += qty
+            order.notional += price * qty
+            order.move(Change.FILL)
+        maker_fee = taker_fee = 0
+        if self._accounts is not None:
+            maker_fee, taker_fee = self._accounts.settle(maker, taker, price, qty)
+        if not maker.is_open:
+            self._retire(maker)
+        trade_id = self.next_trade_id
+        self.next_trade_id += 1
+        return Trade(
+            ts,
+            trade_id,
+            taker.symbol,
+            price,
+            qty,
+            taker.side,
+            maker.prio,
+            self._fill(maker),
+            self._fill(taker),
+            maker_fee,
+            taker_fee,
+        )
+
+    def _fill(self, order: Order) -> Fill:
+        return Fill(
+            self._exec_id(),
+            order.order_id,
+            order.participant,
+            order.client_order_id,
+            order.side,
+            order.cum_qty,
+            order.leaves_qty,
+            order.notional,
+            order.status,
+            order.qty,
+            order.order_type,
+            order.time_in_force,
+            order.price,
+        )
+
+    def _self_trade_cut(self, order: Order, qty: int, leaves: int, ts: int) -> OrderCancelled:
+        if leaves == 0:
+            return self._close(order, CancelReason.SELF_TRADE, ts)
+        order.leaves_qty = leaves
+        order.qty -= qty
+        order.move(Change.RESTATE)
+        if self._accounts is not None:
+            self._accounts.refund(order)
+        return self._cancelled(order, qty, CancelReason.SELF_TRADE, ts, "")
+
+    def _close(self, order: Order, reason: CancelReason, ts: int, orig: str = "") -> OrderCancelled:
+        """Cancel everything an order has left (already out of the book) and forget it."""
+        qty = order.leaves_qty
+        order.leaves_qty = 0
+        order.move(Change.CANCEL)
+        self._retire(order)
+        return self._cancelled(order, qty, reason, ts, orig)
+
+    def _cancelled(
+        self, order: Order, qty: int, reason: CancelReason, ts: int, orig: str
+    ) -> OrderCancelled:
+        return OrderCancelled(
+            ts,
+            self._exec_id(),
+            order.order_id,
+            order.participant,
+            order.client_order_id,
+            orig,
+            order.symbol,
+            order.side,
+            qty,
+            order.leaves_qty,
+            order.cum_qty,
+            order.notional,
+            reason,
+            order.status,
+            order.qty,
+            order.order_type,
+            order.time_in_force,
+            order.price,
+        )
+
+    def _expire_where(self, due: Callable[[Order], bool], ts: int) -> list[Event]:
+        events: list[Event] = []
+        for order in [o for o in self._orders.values() if due(o)]:
+            qty = self.books[order.symbol].cancel(order.order_id)
+            order.leaves_qty = 0
+            order.move(Change.EXPIRE)
+            self._retire(order)
+            events.append(
+                OrderExpired(
+                    ts,
+                    self._exec_id(),
+                    order.order_id,
+                    order.participant,
+                    order.client_order_id,
+                    order.symbol,
+                    order.side,
+                    qty,
+                    order.cum_qty,
+                    order.notional,
+                    order.qty,
+                    order.order_type,
+                    order.time_in_force,
+                    order.price,
+                )
+            )
+        return events
+
+    def _retire(self, order: Order) -> None:
+        if order.reserved and self._accounts is not None:
+            self._accounts.release(order)
+        del self._orders[order.order_id]
+        own = self._open_of[order.participant]
+        del own[order.order_id]
+        if not own:
+            del self._open_of[order.participant]
+        self._gtd_expiries.pop(order.order_id, None)
+        row = order.fingerprint()
+        self._finished[order.order_id] = row
+        self._finished_digest.add(row)
+
+    def _known(self, order_id: int) -> Order | None:
+        """An open order, or a copy of one finished today."""
+        row = self._finished.get(order_id)
+        return Order.from_fingerprint(row) if row is not None else self._orders.get(order_id)
+
+    def _exec_id(self) -> int:
+        exec_id = self.next_exec_id
+        self.next_exec_id += 1
+        return exec_id
+
+    def _rename(self, order: Order, client_order_id: str) -> str:
+        """Give the order the id of the request that changed it; returns the previous one."""
+        orig = order.client_order_id
+        order.client_order_id = client_order_id
+        self._remember(order.participant, client_order_id, order.order_id)
+        return orig
+
+    def _remember(self, participant: str, client_order_id: str, order_id: int) -> None:
+        self._client_ids[participant][client_order_id] = order_id
+        self._client_id_digest.add((participant, client_order_id, order_id))
+
+    def _rejected(
+        self,
+        ts: int,
+        request: RequestKind,
+        participant: str,
+        client_order_id: str,
+        refusal: Refused,
+    ) -> Rejected:
+        return Rejected(
+            ts,
+            self._exec_id(),
+            request,
+            participant,
+            client_order_id,
+            refusal.order_id,
+            refusal.code,
+            refusal.text,
+            self._status_for(participant, refusal.order_id),
+        )
+
+    def _status_for(self, participant: str, order_id: int) -> OrderStatus | None:
+        """The status of one of the participant's own orders, open or finished; None for an
+        unknown order or another participant's (a reject says nothing about those). Read
+        from the fingerprint, not a revived copy: too-late cancels are common."""
+        order = self._orders.get(order_id)
+        if order is not None:
+            owner, status = order.participant, order.status
+        else:
+            row = self._finished.get(order_id)
+            if row is None:
+                return None
+            owner, status = Order.owner_and_status(row)
+        return status if owner == participant else None
+
+    # -- VALIDATION --
+
+    def _participant(self, name: str) -> Participant:
+        participant = self.participants.get(name)
+        if participant is None:
+            raise Refused(RejectCode.UNKNOWN_PARTICIPANT, f"unknown participant {name!r}")
+        return participant
+
+    def _trading_participant(self, name: str) -> Participant:
+        """A participant that may place and replace orders (cancels need only `_participant`:
+        a disabled participant may still take its orders off the book)."""
+        participant = self._participant(name)
+        if self.disabled and name in self.disabled:
+            raise Refused(
+                RejectCode.PARTICIPANT_DISABLED, f"participant {name} is disabled by the venue"
+            )
+        return participant
+
+    def _instrument(self, symbol: str) -> InstrumentState:
+        state = self.instruments.get(symbol)
+        if state is None:
+            raise Refused(RejectCode.UNKNOWN_SYMBOL, f"unknown symbol {symbol!r}")
+        return state
+
+    def _open_instrument(self, symbol: str) -> InstrumentState:
+        state = self._instrument(symbol)
+        if state.status is TradingStatus.HALTED:
+            raise Refused(RejectCode.TRADING_HALTED, f"{symbol} is halted")
+        return state
+
+    def _check_client_id(self, participant: str, client_order_id: str) -> None:
+        if not client_order_id:
+            raise Refused(RejectCode.DUPLICATE_CLIENT_ORDER_ID, "client order id is empty")
+        if client_order_id in self._client_ids[participant]:
+            raise Refused(
+                RejectCode.DUPLICATE_CLIENT_ORDER_ID,
+                f"client order id {client_order_id!r} was already used",
+            )
+
+    def _resolve(self, participant: str, order_id: int, orig_client_order_id: str) -> Order:
+        """Find the open order a cancel or replace refers to, and check who owns it."""
+        if not order_id:
+            known = self._client_ids[participant].get(orig_client_order_id)
+            if known is None:
+                raise Refused(
+                    RejectCode.UNKNOWN_ORDER,
+                    f"no order with client order id {orig_client_order_id!r}",
+                )
+            order_id = known
+        order = self._orders.get(order_id)
+        if order is not None and order.participant == participant:
+            return order
+        # another participant's order, open or not, reads exactly like one that never was
+        if order is None and self._status_for(participant, order_id) is not None:
+            raise Refused(
+                RejectCode.ORDER_ALREADY_DONE, f"order {order_id} is no longer open", order_id
+            )
+        raise Refused(RejectCode.UNKNOWN_ORDER, f"unknown order {order_id}")
+
+    def _check_new(self, cmd: NewOrder, ts: int) -> tuple[Participant, InstrumentState]:
+        participant = self._trading_participant(cmd.participant)
+        self._check_client_id(cmd.participant, cmd.client_order_id)
+        state = self._open_instrument(cmd.symbol)
+        spec = state.spec
+        try:
+            spec.check_qty(cmd.qty)
+        except ValueRejected as bad:
+            raise Refused(RejectCode.INVALID_QUANTITY, str(bad)) from None
+        tif = cmd.time_in_force
+        if cmd.order_type is OrderType.LIMIT:
+            if cmd.price <= 0:
+                raise Refused(RejectCode.INVALID_PRICE, "a limit order needs a positive price")
+            self._check_band(state, cmd.price)
+        elif cmd.price:
+            raise Refused(RejectCode.UNSUPPORTED_ORDER, "a market order carries no price")
+        elif cmd.post_only or tif is TimeInForce.GTD:
+            raise Refused(RejectCode.UNSUPPORTED_ORDER, "a market order cannot rest")
+        if tif is TimeInForce.GTD:
+            if cmd.expire_time <= ts:
+                raise Refused(
+                    RejectCode.INVALID_EXPIRE_TIME,
+                    f"expire time {cmd.expire_time} is not after {ts}",
+                )
+        elif cmd.expire_time:
+            raise Refused(RejectCode.INVALID_EXPIRE_TIME, "only GTD orders carry an expire time")
+        if cmd.post_only:
+            if tif in (TimeInForce.IOC, TimeInForce.FOK):
+                raise Refused(RejectCode.UNSUPPORTED_ORDER, "a post-only order must rest")
+            self._check_passive(state, cmd.side, cmd.price)
+        return participant, state
+
+    def _check_replace(self, cmd: ReplaceOrder, order: Order, state: InstrumentState) -> bool:
+        """Validate a replace; returns whether the order loses its place in the queue."""
+        try:
+            state.spec.check_qty(cmd.qty)
+        except ValueRejected as bad:
+            raise Refused(RejectCode.INVALID_QUANTITY, str(bad), order.order_id) from None
+        if cmd.price <= 0:
+            raise Refused(
+                RejectCode.INVALID_PRICE, "a limit order needs a positive price", order.order_id
+            )
+        new_leaves = cmd.qty - order.cum_qty
+        if new_leaves <= 0:
+            return False
+        if cmd.price != order.price:
+            self._check_band(state, cmd.price, order.order_id)
+        moves = cmd.price != order.price or new_leaves > order.leaves_qty
+        if moves and order.post_only:
+            self._check_passive(state, order.side, cmd.price, order.order_id)
+        return moves
+
+    def _check_band(self, state: InstrumentState, price: int, order_id: int = 0) -> None:
+        try:
+            state.check_band(price)
+        except ValueRejected as bad:
+            raise Refused(RejectCode.PRICE_OUTSIDE_BAND, str(bad), order_id) from None
+
+    def _check_passive(
+        self, state: InstrumentState, side: Side, price: int, order_id: int = 0
+    ) -> None:
+        if self.books[state.spec.symbol].would_cross(side, price):
+            raise Refused(
+                RejectCode.POST_ONLY_WOULD_TAKE,
+                f"post-only {side.name.lower()} at {state.spec.price_text(price)} would take "
+                "liquidity",
+                order_id,
+            )

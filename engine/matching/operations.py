@@ -1,0 +1,153 @@
+"""The engine's handlers for the venue operators' commands: funds, instrument control,
+participant access, cancelling any order, and session actions.
+
+They are a mixin of `Engine` (engine/matching/core.py) so the order path there stays readable; like
+every handler they check the whole command before changing anything. A refusal is an
+`OPERATOR` (or `FUNDS`) rejection, which the gateway answers to the operator and never sends
+to a FIX session.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from engine.model.commands import (
+    MoveFunds,
+    OperatorCancel,
+    SessionControl,
+    SetParticipantAccess,
+    SetPriceBand,
+    SetTradingStatus,
+)
+from engine.model.events import (
+    Event,
+    FundsMoved,
+    OrderCancelled,
+    ParticipantAccessChanged,
+    PriceBandChanged,
+    Rejected,
+    SessionControlled,
+    TradingStatusChanged,
+)
+from engine.model.refusal import Refused
+from engine.model.terms import CancelReason, RejectCode, RequestKind, SessionAction
+from engine.model.values import INT64_MAX, PPM
+
+if TYPE_CHECKING:
+    from engine.accounts.prefunding import Accounts
+    from engine.book.books import Book
+    from engine.model.instruments import InstrumentState
+    from engine.model.orders import Order
+    from engine.model.terms import Participant
+
+
+class VenueOperations:
+    instruments: dict[str, InstrumentState]
+    books: dict[str, Book]
+    participants: dict[str, Participant]
+    disabled: set[str]  # participants an operator has disabled
+    next_order_id: int
+    _orders: dict[int, Order]
+    _accounts: Accounts | None
+
+    if TYPE_CHECKING:
+
+        def _participant(self, name: str) -> Participant: ...
+        def _instrument(self, symbol: str) -> InstrumentState: ...
+        def _close(
+            self, order: Order, reason: CancelReason, ts: int, orig: str = ""
+        ) -> OrderCancelled: ...
+        def _rejected(
+            self,
+            ts: int,
+            request: RequestKind,
+            participant: str,
+            client_order_id: str,
+            refusal: Refused,
+        ) -> Rejected: ...
+
+    def _refused(self, ts: int, refusal: Refused, participant: str = "") -> list[Event]:
+        return [self._rejected(ts, RequestKind.OPERATOR, participant, "", refusal)]
+
+    def _set_trading_status(self, cmd: SetTradingStatus, ts: int) -> list[Event]:
+        try:
+            state = self._instrument(cmd.symbol)
+        except Refused as refusal:
+            return self._refused(ts, refusal)
+        state.status = cmd.status
+        return [TradingStatusChanged(ts, cmd.symbol, cmd.status)]
+
+    def _set_price_band(self, cmd: SetPriceBand, ts: int) -> list[Event]:
+        """Resting orders outside a new band stay; the band applies to what comes next."""
+        try:
+            state = self._instrument(cmd.symbol)
+            if not 0 <= cmd.band_ppm < PPM:
+                raise Refused(RejectCode.INVALID_SETTING, "a band must be under 100 percent")
+            if not 0 <= cmd.reference_price <= INT64_MAX:
+                raise Refused(RejectCode.INVALID_SETTING, "a reference price must be positive")
+            if not cmd.band_ppm and not cmd.reference_price:
+                raise Refused(RejectCode.INVALID_SETTING, "neither band nor reference given")
+        except Refused as refusal:
+            return self._refused(ts, refusal)
+        state.band_ppm = cmd.band_ppm or state.band_ppm
+        state.reference_price = cmd.reference_price or state.reference_price
+        return [PriceBandChanged(ts, cmd.symbol, state.reference_price, state.band_ppm)]
+
+    def _operator_cancel(self, cmd: OperatorCancel, ts: int) -> list[Event]:
+        order = self._orders.get(cmd.order_id)
+        if order is None:
+            done = 0 < cmd.order_id < self.next_order_id
+            refusal = Refused(
+                RejectCode.ORDER_ALREADY_DONE if done else RejectCode.UNKNOWN_ORDER,
+                f"order {cmd.order_id} is {'no longer open' if done else 'unknown'}",
+            )
+            return self._refused(ts, refusal)
+        self.books[order.symbol].cancel(order.order_id)
+        return [self._close(order, CancelReason.OPERATOR, ts)]
+
+    def _set_participant_access(self, cmd: SetParticipantAccess, ts: int) -> list[Event]:
+        try:
+            self._participant(cmd.participant)
+        except Refused as refusal:
+            return self._refused(ts, refusal)
+        if cmd.enabled:
+            self.disabled.discard(cmd.participant)
+        else:
+            self.disabled.add(cmd.participant)
+        return [ParticipantAccessChanged(ts, cmd.participant, cmd.enabled)]
+
+    def _session_control(self, cmd: SessionControl, ts: int) -> list[Event]:
+        try:
+            self._participant(cmd.participant)
+            numbers = (cmd.next_sender, cmd.next_target)
+            if cmd.action is SessionAction.RESET_SEQUENCE:
+                if not all(0 <= n <= INT64_MAX for n in numbers) or not any(numbers):
+                    raise Refused(
+                        RejectCode.INVALID_SETTING,
+                        "a sequence reset needs a positive next sender or target number",
+                    )
+            elif any(numbers):
+                raise Refused(RejectCode.INVALID_SETTING, f"{cmd.action} takes no numbers")
+        except Refused as refusal:
+            return self._refused(ts, refusal, cmd.participant)
+        return [SessionControlled(ts, cmd.participant, cmd.action, *numbers)]
+
+    def _move_funds(self, cmd: MoveFunds, ts: int) -> list[Event]:
+        try:
+            self._participant(cmd.participant)
+            accounts = self._accounts
+            if accounts is None or cmd.asset not in accounts.ledger.scales:
+                raise Refused(RejectCode.UNKNOWN_ASSET, f"no account in asset {cmd.asset!r}")
+            if cmd.amount == 0:
+                raise Refused(RejectCode.INVALID_QUANTITY, "an amount of zero moves nothing")
+            if cmd.amount < 0:
+                accounts.check_available(cmd.participant, cmd.asset, -cmd.amount)
+        except Refused as refusal:
+            return [self._rejected(ts, RequestKind.FUNDS, cmd.participant, "", refusal)]
+        ledger = accounts.ledger
+        if cmd.amount > 0:
+            ledger.deposit(cmd.participant, cmd.asset, cmd.amount)
+        else:
+            ledger.withdraw(cmd.participant, cmd.asset, -cmd.amount)
+        available = ledger.available(cmd.participant, cmd.asset)
+        return [FundsMoved(ts, cmd.participant, cmd.asset, cmd.amount, available)]

@@ -1,0 +1,1 @@
+"""The venue's vocabulary: values, instruments, participants, commands, events, order records."""

@@ -1,0 +1,149 @@
+"""Immutable commands: everything that can change engine state, as the sequencer sees it.
+
+Prices are in ticks and quantities in lots (already converted exactly at the edge); times
+are nanoseconds since the epoch. A command carries no time of its own: the runner stamps
+each one with the sequencer's clock when it applies it, so replay uses recorded times.
+`participant=""` on a mass cancel means the venue operator (every participant).
+Operator commands carry `operator`, the operating-system user who issued them, so the
+journal is the audit trail of every operator action.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from engine.model.instruments import TradingStatus
+from engine.model.terms import OrderType, SessionAction, Side, TimeInForce
+
+
+@dataclass(frozen=True, slots=True)
+class NewOrder:
+    participant: str
+    client_order_id: str
+    symbol: str
+    side: Side
+    order_type: OrderType
+    time_in_force: TimeInForce
+    qty: int
+    price: int = 0
+    expire_time: int = 0
+    post_only: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class CancelOrder:
+    """Cancel by venue order id if given (non-zero), else by the client's previous id."""
+
+    participant: str
+    client_order_id: str
+    orig_client_order_id: str
+    order_id: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ReplaceOrder:
+    """New total quantity and price for a resting limit order."""
+
+    participant: str
+    client_order_id: str
+    orig_client_order_id: str
+    qty: int
+    price: int
+    order_id: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class MassCancel:
+    """Cancel every open order of `participant` ("" = all) in `symbol` ("" = all)."""
+
+    participant: str
+    client_order_id: str
+    symbol: str = ""
+    operator: str = ""  # set when an operator issued it (the kill switch)
+
+
+@dataclass(frozen=True, slots=True)
+class EndOfDay:
+    """Expire every DAY order and forget the client ids of orders that are done."""
+
+
+@dataclass(frozen=True, slots=True)
+class ExpireOrders:
+    """Expire every GTD order whose expire time is at or before the command's time."""
+
+
+@dataclass(frozen=True, slots=True)
+class SetTradingStatus:
+    symbol: str
+    status: TradingStatus
+    operator: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SetPriceBand:
+    """An operator's new band width (ppm of the reference price; 0 keeps it) and
+    reference price (ticks; 0 keeps it)."""
+
+    symbol: str
+    band_ppm: int
+    reference_price: int
+    operator: str
+
+
+@dataclass(frozen=True, slots=True)
+class OperatorCancel:
+    """An operator cancels one open order, whoever owns it."""
+
+    order_id: int
+    operator: str
+
+
+@dataclass(frozen=True, slots=True)
+class SetParticipantAccess:
+    """Disable a participant (its session's logons refused, new orders and replaces
+    rejected; cancels still accepted) or enable it again."""
+
+    participant: str
+    enabled: bool
+    operator: str
+
+
+@dataclass(frozen=True, slots=True)
+class SessionControl:
+    """An operator's action on a participant's FIX session. The engine only records and
+    checks it; the gateway carries it out once it is journaled. For a sequence reset,
+    `next_sender` / `next_target` are the next numbers the gateway sends / expects (0 keeps
+    that one)."""
+
+    participant: str
+    action: SessionAction
+    operator: str
+    next_sender: int = 0
+    next_target: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class MoveFunds:
+    """An operator's deposit (`amount` > 0) or withdrawal (`amount` < 0), in the asset's
+    minor unit; `operator` is who issued it, for the audit trail."""
+
+    participant: str
+    asset: str
+    amount: int
+    operator: str = ""
+
+
+Command = (
+    NewOrder
+    | CancelOrder
+    | ReplaceOrder
+    | MassCancel
+    | EndOfDay
+    | ExpireOrders
+    | SetTradingStatus
+    | MoveFunds
+    | SetPriceBand
+    | OperatorCancel
+    | SetParticipantAccess
+    | SessionControl
+)

@@ -1,0 +1,217 @@
+"""Immutable events: everything the engine tells the world, in the order it happened.
+
+Each event carries what its consumer needs without asking the engine again: an execution
+report can be written from an order event alone (ids, quantities, status), and a trade
+carries both sides' running totals. `ts` is the stamp of the command that caused it.
+Quantities are lots, prices ticks, `notional` is the running sum of price x quantity in
+tick-lots (so AvgPx = notional / cum_qty, exactly).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from engine.model.instruments import TradingStatus
+from engine.model.terms import (
+    CancelReason,
+    OrderStatus,
+    OrderType,
+    RejectCode,
+    RequestKind,
+    SessionAction,
+    Side,
+    TimeInForce,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class OrderAccepted:
+    ts: int
+    exec_id: int
+    order_id: int
+    participant: str
+    client_order_id: str
+    symbol: str
+    side: Side
+    order_type: OrderType
+    time_in_force: TimeInForce
+    price: int
+    qty: int
+    expire_time: int
+    post_only: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """A refused request; nothing else changed. `order_id` is 0 when none was resolved."""
+
+    ts: int
+    exec_id: int
+    request: RequestKind
+    participant: str
+    client_order_id: str
+    order_id: int
+    code: RejectCode
+    text: str
+    order_status: OrderStatus | None = None  # of the order it names, if the engine knows it
+
+
+@dataclass(frozen=True, slots=True)
+class Fill:
+    """One side of a trade, as that order's execution report needs it."""
+
+    exec_id: int
+    order_id: int
+    participant: str
+    client_order_id: str
+    side: Side
+    cum_qty: int
+    leaves_qty: int
+    notional: int
+    status: OrderStatus
+    order_qty: int  # the order's terms, which every execution report repeats
+    order_type: OrderType
+    time_in_force: TimeInForce
+    price: int  # its limit price; 0 for a market order
+
+
+@dataclass(frozen=True, slots=True)
+class Trade:
+    ts: int
+    trade_id: int
+    symbol: str
+    price: int
+    qty: int
+    aggressor_side: Side
+    maker_class: int
+    maker: Fill
+    taker: Fill
+    maker_fee: int = 0  # quote minor units, to the venue's fee account
+    taker_fee: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class OrderCancelled:
+    """`qty` left the book; `leaves_qty` > 0 means the order lives on, reduced (restated)."""
+
+    ts: int
+    exec_id: int
+    order_id: int
+    participant: str
+    client_order_id: str
+    orig_client_order_id: str
+    symbol: str
+    side: Side
+    qty: int
+    leaves_qty: int
+    cum_qty: int
+    notional: int
+    reason: CancelReason
+    status: OrderStatus
+    order_qty: int  # the order's terms, which every execution report repeats
+    order_type: OrderType
+    time_in_force: TimeInForce
+    price: int
+
+
+@dataclass(frozen=True, slots=True)
+class OrderReplaced:
+    ts: int
+    exec_id: int
+    order_id: int
+    participant: str
+    client_order_id: str
+    orig_client_order_id: str
+    symbol: str
+    side: Side
+    price: int
+    qty: int
+    leaves_qty: int
+    cum_qty: int
+    notional: int
+    status: OrderStatus
+
+
+@dataclass(frozen=True, slots=True)
+class OrderExpired:
+    ts: int
+    exec_id: int
+    order_id: int
+    participant: str
+    client_order_id: str
+    symbol: str
+    side: Side
+    qty: int
+    cum_qty: int
+    notional: int
+    order_qty: int  # the order's terms, which every execution report repeats
+    order_type: OrderType
+    time_in_force: TimeInForce
+    price: int
+
+
+@dataclass(frozen=True, slots=True)
+class MassCancelDone:
+    ts: int
+    participant: str
+    client_order_id: str
+    symbol: str
+    affected: int
+
+
+@dataclass(frozen=True, slots=True)
+class TradingStatusChanged:
+    ts: int
+    symbol: str
+    status: TradingStatus
+
+
+@dataclass(frozen=True, slots=True)
+class PriceBandChanged:
+    ts: int
+    symbol: str
+    reference_price: int
+    band_ppm: int
+
+
+@dataclass(frozen=True, slots=True)
+class ParticipantAccessChanged:
+    ts: int
+    participant: str
+    enabled: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SessionControlled:
+    """A journaled session action, for the gateway to carry out."""
+
+    ts: int
+    participant: str
+    action: SessionAction
+    next_sender: int
+    next_target: int
+
+
+@dataclass(frozen=True, slots=True)
+class FundsMoved:
+    ts: int
+    participant: str
+    asset: str
+    amount: int  # > 0 deposited, < 0 withdrawn
+    available: int  # afterwards
+
+
+Event = (
+    OrderAccepted
+    | Rejected
+    | Trade
+    | OrderCancelled
+    | OrderReplaced
+    | OrderExpired
+    | MassCancelDone
+    | TradingStatusChanged
+    | FundsMoved
+    | PriceBandChanged
+    | ParticipantAccessChanged
+    | SessionControlled
+)

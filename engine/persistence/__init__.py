@@ -1,0 +1,1 @@
+"""The journal, snapshots and recovery: every state rebuilt from what was written."""

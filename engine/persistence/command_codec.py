@@ -1,0 +1,70 @@
+"""Commands to and from the journal's text form: a kind name and a JSON object.
+
+The encoding is derived from each command dataclass's own fields and type hints, worked out
+once per kind, so adding a command needs no change here; enums are stored by value,
+everything else is an int, a bool or a string.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import typing
+from enum import Enum
+from typing import Any
+
+from engine.model import commands
+from engine.model.commands import Command
+
+KINDS: dict[str, type[Any]] = {cls.__name__: cls for cls in typing.get_args(commands.Command)}
+
+
+_REQUIRED = object()
+
+
+def _layout(cls: type[Any]) -> tuple[tuple[str, Any, Any], ...]:
+    """(field name, enum class or None, default) in declaration order, worked out once per
+    kind. A field added later with a default (e.g. `operator`) reads from older journals
+    as that default."""
+    hints = typing.get_type_hints(cls)
+    return tuple(
+        (
+            f.name,
+            hints[f.name]
+            if isinstance(hints[f.name], type) and issubclass(hints[f.name], Enum)
+            else None,
+            _REQUIRED if f.default is dataclasses.MISSING else f.default,
+        )
+        for f in dataclasses.fields(cls)
+    )
+
+
+_LAYOUTS = {cls: _layout(cls) for cls in KINDS.values()}
+_BY_KIND = {name: (cls, _LAYOUTS[cls]) for name, cls in KINDS.items()}
+
+
+_ENCODER = json.JSONEncoder(separators=(",", ":"))
+_NAMES = {cls: tuple(name for name, _, _ in layout) for cls, layout in _LAYOUTS.items()}
+
+
+def encode(command: Command) -> tuple[str, str]:
+    """Keys in declaration order, so equal commands always encode to equal text. The
+    engine's enums are int and str enums, which JSON writes as their plain values."""
+    body = {name: getattr(command, name) for name in _NAMES[type(command)]}
+    return type(command).__name__, _ENCODER.encode(body)
+
+
+def decode(kind: str, body: str) -> Command:
+    entry = _BY_KIND.get(kind)
+    if entry is None:
+        raise ValueError(f"unknown command kind {kind!r} in the journal")
+    cls, layout = entry
+    values = json.loads(body)
+    fields = []
+    for name, enum, default in layout:
+        value = values.get(name, default)
+        if value is _REQUIRED:
+            raise KeyError(name)
+        fields.append(enum(value) if enum is not None and value is not default else value)
+    command: Command = cls(*fields)
+    return command

@@ -1,0 +1,108 @@
+"""What an engine is built from — instruments, participants, asset scales — as text.
+
+The journal's commands reproduce a state only through an engine built the same way: the
+same instruments, the same participants in the same roles with the same fees, the same
+ledger units. A gateway records this definition in its journal whenever it starts on one
+that differs from the last recorded, so that `fixgw journal verify` can replay a data dir
+with exactly what the gateway replayed it with, and never reports a mismatch that is only
+a configuration file from elsewhere.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, fields
+from decimal import Decimal
+from typing import Any
+
+from engine.accounts.ledger import Ledger
+from engine.matching.core import Engine
+from engine.model.instruments import InstrumentSpec
+from engine.model.terms import Participant, Role, StpMode
+
+FORMAT = 1
+
+
+class DefinitionError(ValueError):
+    """A recorded definition this version cannot read."""
+
+
+@dataclass(frozen=True, slots=True)
+class VenueDefinition:
+    specs: tuple[InstrumentSpec, ...]
+    participants: tuple[Participant, ...]
+    scales: Mapping[str, int]
+
+    @classmethod
+    def of(
+        cls,
+        specs: Sequence[InstrumentSpec],
+        participants: Sequence[Participant],
+        scales: Mapping[str, int],
+    ) -> VenueDefinition:
+        return cls(tuple(specs), tuple(participants), dict(scales))
+
+    def builder(self) -> Callable[[], Engine]:
+        """A builder of fresh engines for this venue."""
+        names = [p.name for p in self.participants]
+        return lambda: Engine(
+            list(self.specs), list(self.participants), ledger=Ledger(names, dict(self.scales))
+        )
+
+    def text(self) -> str:
+        """Canonical JSON: equal definitions give equal text."""
+        body: dict[str, Any] = {
+            "format": FORMAT,
+            "instruments": [_fields(s) for s in self.specs],
+            "participants": [_fields(p) for p in self.participants],
+            "assets": dict(sorted(self.scales.items())),
+        }
+        return json.dumps(body, sort_keys=True, separators=(",", ":"))
+
+    @classmethod
+    def from_text(cls, text: str) -> VenueDefinition:
+        try:
+            body = json.loads(text)
+            if body.get("format") != FORMAT:
+                raise DefinitionError(f"venue definition format {body.get('format')!r}")
+            specs = tuple(
+                InstrumentSpec(**{**s, "tick": Decimal(s["tick"]), "lot": Decimal(s["lot"])})
+                for s in body["instruments"]
+            )
+            participants = tuple(
+                Participant(**{**p, "role": Role(p["role"]), "stp_mode": StpMode(p["stp_mode"])})
+                for p in body["participants"]
+            )
+            scales = {str(asset): int(places) for asset, places in body["assets"].items()}
+        except (KeyError, TypeError, ValueError, AttributeError) as bad:
+            raise DefinitionError(f"the journal's venue definition cannot be read: {bad}") from None
+        return cls(specs, participants, scales)
+
+    def differences(self, other: VenueDefinition) -> list[str]:
+        """What differs from `other`, in words an operator can act on."""
+        found = []
+        mine = {s.symbol: s for s in self.specs}
+        theirs = {s.symbol: s for s in other.specs}
+        for symbol in sorted(mine.keys() | theirs.keys()):
+            if mine.get(symbol) != theirs.get(symbol):
+                found.append(f"instrument {symbol}")
+        mine_p = {p.name: p for p in self.participants}
+        theirs_p = {p.name: p for p in other.participants}
+        for name in sorted(mine_p.keys() | theirs_p.keys()):
+            if mine_p.get(name) != theirs_p.get(name):
+                found.append(f"participant {name}")
+        if dict(self.scales) != dict(other.scales):
+            found.append("asset scales")
+        if not found and self != other:
+            found.append("the order of instruments or participants")
+        return found
+
+
+def _fields(item: Any) -> dict[str, Any]:
+    """Every field of a dataclass, as JSON can hold it: decimals as strings, enums as ints."""
+    out = {}
+    for field in fields(item):
+        value = getattr(item, field.name)
+        out[field.name] = str(value) if isinstance(value, Decimal) else value
+    return out

@@ -1,0 +1,1 @@
+"""The seeded order flow the demo, the benchmarks and the tests run through the engine."""

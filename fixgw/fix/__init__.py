@@ -1,0 +1,1 @@
+"""The FIX codec: requests in, reports, market data and reference data out, and the sessions."""

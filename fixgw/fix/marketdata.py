@@ -1,0 +1,242 @@
+"""Market data: subscriptions, snapshots (W), incremental refreshes (X) and rejects (Y).
+
+Runs in the sequencer, after each command's order events: for every subscription on a
+symbol the command touched, the book's current top-N levels are compared with what that
+subscriber was last told, and only the difference is sent (or, for MDUpdateType=0, a fresh
+snapshot). FIX 4.4 has no per-entry sequence in a standard incremental refresh; gap-free, ordered
+delivery rests on the FIX session's own sequence numbers. Subscriptions end
+with the session.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import quickfix as fix
+
+from engine.book.books import Book
+from engine.book.codes import BUY, SELL
+from engine.model.events import Event, Trade, TradingStatusChanged
+from engine.model.instruments import InstrumentSpec, TradingStatus
+from fixgw.fix.messages import message, utc_timestamp
+
+BID, OFFER, TRADE = "0", "1", "2"
+# MarketDepth 0 ("full book") and any larger depth show this many levels a side: each
+# subscription's view is compared level by level on every change of its book
+FULL_DEPTH = 100
+# what one participant may ask for: each subscription costs the sequencer work on every
+# change of each of its symbols, for as long as the session lasts
+MAX_SUBSCRIPTIONS = 16
+INSUFFICIENT_BANDWIDTH = "2"  # MDReqRejReason
+Level = tuple[str, int]  # (entry type, price in ticks)
+
+
+@dataclass(frozen=True, slots=True)
+class MarketDataRequest:
+    participant: str
+    request_id: str
+    kind: str  # SubscriptionRequestType(263): 0 snapshot, 1 subscribe, 2 unsubscribe
+    depth: int  # MarketDepth(264), 0 = full
+    incremental: bool  # MDUpdateType(265) = 1
+    entry_types: tuple[str, ...]
+    symbols: tuple[str, ...]
+
+
+@dataclass(slots=True)
+class _Subscription:
+    request: MarketDataRequest
+    views: dict[str, dict[Level, int]] = field(default_factory=dict)  # symbol -> level -> qty
+
+
+class MarketDataPublisher:
+    def __init__(self, instruments: Mapping[str, InstrumentSpec], books: Mapping[str, Book]):
+        self._instruments = instruments
+        self._books = books
+        self._subscriptions: dict[tuple[str, str], _Subscription] = {}
+        self._last_trade: dict[str, tuple[int, int]] = {}
+
+    # -- REQUESTS --
+
+    def request(self, req: MarketDataRequest) -> list[fix.Message]:
+        """Answer a MarketDataRequest: snapshots, or a reject naming what is wrong."""
+        key = (req.participant, req.request_id)
+        if req.kind == "2":
+            if self._subscriptions.pop(key, None) is None:
+                return [self._reject(req.request_id, "0", f"no subscription {req.request_id!r}")]
+            return []
+        unknown = [s for s in req.symbols if s not in self._instruments]
+        if unknown or not req.symbols:
+            return [
+                self._reject(
+                    req.request_id,
+                    "0",
+                    f"unknown symbol {unknown[0]!r}" if unknown else "no symbol requested",
+                )
+            ]
+        if req.depth < 0:
+            return [self._reject(req.request_id, "5", f"market depth {req.depth} is invalid")]
+        repeated = _repeated(req.symbols) or _repeated(req.entry_types)
+        if repeated:
+            return [
+                self._reject(req.request_id, INSUFFICIENT_BANDWIDTH, f"{repeated} is listed twice")
+            ]
+        if req.kind == "1" and key in self._subscriptions:
+            return [self._reject(req.request_id, "1", f"MDReqID {req.request_id!r} in use")]
+        if req.kind == "1" and self._count(req.participant) >= MAX_SUBSCRIPTIONS:
+            return [
+                self._reject(
+                    req.request_id,
+                    INSUFFICIENT_BANDWIDTH,
+                    f"at most {MAX_SUBSCRIPTIONS} subscriptions per session",
+                )
+            ]
+        subscription = _Subscription(req)
+        replies = [self._snapshot(subscription, symbol) for symbol in req.symbols]
+        if req.kind == "1":
+            self._subscriptions[key] = subscription
+        return replies
+
+    def _count(self, participant: str) -> int:
+        return sum(1 for owner, _ in self._subscriptions if owner == participant)
+
+    def session_ended(self, participant: str) -> None:
+        for key in [k for k in self._subscriptions if k[0] == participant]:
+            del self._subscriptions[key]
+
+    # -- PUBLISHING --
+
+    def publish(self, events: list[Event]) -> list[tuple[str, fix.Message]]:
+        """Updates for every subscription on the symbols these events touched."""
+        if not self._subscriptions:
+            for event in events:
+                if isinstance(event, Trade):
+                    self._last_trade[event.symbol] = (event.price, event.qty)
+            return []
+        touched: dict[str, list[Trade]] = {}
+        for event in events:
+            symbol = getattr(event, "symbol", None)
+            if symbol is not None:
+                trades = touched.setdefault(symbol, [])
+                if isinstance(event, Trade):
+                    trades.append(event)
+                    self._last_trade[symbol] = (event.price, event.qty)
+        out = self._status_changes(events)
+        for subscription in self._subscriptions.values():
+            req = subscription.request
+            for symbol in req.symbols:
+                if symbol not in touched:
+                    continue
+                if req.incremental:
+                    msg = self._incremental(subscription, symbol, touched[symbol])
+                else:
+                    msg = self._snapshot(subscription, symbol)
+                if msg is not None:
+                    out.append((req.participant, msg))
+        return out
+
+    # -- INTERNALS --
+
+    def _status_changes(self, events: list[Event]) -> list[tuple[str, fix.Message]]:
+        """A SecurityStatus (f) to every participant subscribed to an instrument whose
+        trading status changed: SecurityTradingStatus 2 (halt) or 3 (resume)."""
+        out = []
+        for event in events:
+            if not isinstance(event, TradingStatusChanged):
+                continue
+            halted = event.status is TradingStatus.HALTED
+            fields = [
+                (55, event.symbol),
+                (325, "Y"),
+                (326, "2" if halted else "3"),
+                (60, utc_timestamp(event.ts)),
+                (58, f"{event.symbol} {'halted' if halted else 'resumed'} by the venue"),
+            ]
+            told = {
+                s.request.participant
+                for s in self._subscriptions.values()
+                if event.symbol in s.request.symbols
+            }
+            out += [(participant, message("f", fields)) for participant in sorted(told)]
+        return out
+
+    def _levels(self, req: MarketDataRequest, symbol: str) -> dict[Level, int]:
+        book = self._books[symbol]
+        depth = min(req.depth or FULL_DEPTH, FULL_DEPTH)
+        levels: dict[Level, int] = {}
+        for side, entry_type in ((BUY, BID), (SELL, OFFER)):
+            if entry_type in req.entry_types:
+                for price, qty, _count in book.depth(side, depth):
+                    levels[entry_type, price] = qty
+        return levels
+
+    def _snapshot(self, subscription: _Subscription, symbol: str) -> fix.Message:
+        req = subscription.request
+        spec = self._instruments[symbol]
+        levels = self._levels(req, symbol)
+        subscription.views[symbol] = levels
+        msg = message("W", [(262, req.request_id), (55, symbol)])
+        entries = [
+            self._entry(spec, entry_type, price, qty) for (entry_type, price), qty in levels.items()
+        ]
+        if TRADE in req.entry_types and symbol in self._last_trade:
+            entries.append(self._entry(spec, TRADE, *self._last_trade[symbol]))
+        for group in entries:
+            msg.addGroup(group)
+        if not entries:
+            msg.setField(268, "0")
+        return msg
+
+    def _incremental(
+        self, subscription: _Subscription, symbol: str, trades: list[Trade]
+    ) -> fix.Message | None:
+        req = subscription.request
+        spec = self._instruments[symbol]
+        before = subscription.views.get(symbol, {})
+        after = self._levels(req, symbol)
+        subscription.views[symbol] = after
+        changes: list[tuple[str, int, int, str]] = []
+        if TRADE in req.entry_types:
+            changes += [(TRADE, t.price, t.qty, "0") for t in trades]
+        for level, qty in before.items():
+            if level not in after:
+                changes.append((*level, qty, "2"))
+        for level, qty in after.items():
+            if level not in before:
+                changes.append((*level, qty, "0"))
+            elif before[level] != qty:
+                changes.append((*level, qty, "1"))
+        if not changes:
+            return None
+        msg = message("X", [(262, req.request_id)])
+        for entry_type, price, qty, action in changes:
+            group = self._entry(spec, entry_type, price, qty, action)
+            group.setField(55, symbol)
+            msg.addGroup(group)
+        return msg
+
+    @staticmethod
+    def _entry(
+        spec: InstrumentSpec, entry_type: str, price: int, qty: int, action: str = ""
+    ) -> fix.Group:
+        group = fix.Group(268, 279 if action else 269)
+        if action:
+            group.setField(279, action)
+        group.setField(269, entry_type)
+        group.setField(270, spec.price_text(price))
+        group.setField(271, spec.qty_text(qty))
+        return group
+
+    @staticmethod
+    def _reject(request_id: str, reason: str, text: str) -> fix.Message:
+        return message("Y", [(262, request_id), (281, reason), (58, text)])
+
+
+def _repeated(values: tuple[str, ...]) -> str:
+    """The first value that appears twice, quoted, or ""."""
+    seen: set[str] = set()
+    for value in values:
+        if value in seen:
+            return repr(value)
+        seen.add(value)
+    return ""

@@ -1,0 +1,183 @@
+"""The operator commands of `fixgw` (sessions, orders, instruments, book, trades, accounts,
+status): each sends one request over the gateway's admin socket and shows the answer.
+
+Exit codes: 0 done, 1 the gateway refused (the reason is printed), 2 no gateway answers at
+the data dir. `--json` prints the answer as it came, for scripts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import socket
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from fixgw.operator.admin_socket import socket_path
+from fixgw.operator.desk import QUERIES as QUERY_OPS
+
+REFUSED, NO_GATEWAY = 1, 2
+RECORDS = ("status", "sessions.show")  # one record: shown a field per line
+
+# group -> verb -> (arguments: (name, help, kind)); a verb of "" is the group itself
+Arg = tuple[str, str, type]
+VERBS: dict[str, dict[str, tuple[Arg, ...]]] = {
+    "sessions": {
+        "list": (),
+        "show": (("id", "session (CompID)", str),),
+        "logout": (("id", "session (CompID)", str),),
+        "disconnect": (("id", "session (CompID)", str),),
+        "reset-seq": (
+            ("id", "session (CompID)", str),
+            ("--sender", "next sequence number the gateway sends", int),
+            ("--target", "next sequence number the gateway expects", int),
+        ),
+        "disable": (("id", "session (CompID)", str),),
+        "enable": (("id", "session (CompID)", str),),
+    },
+    "orders": {
+        "list": (("--session", "only this session's", str), ("--symbol", "only this one", str)),
+        "cancel": (("order_id", "the venue's order id (OrderID 37)", int),),
+        "cancel-all": (
+            ("--session", "only this session's orders", str),
+            ("--symbol", "only this instrument's orders", str),
+        ),
+    },
+    "instruments": {
+        "list": (),
+        "halt": (("symbol", "instrument", str),),
+        "resume": (("symbol", "instrument", str),),
+        "set-band": (("symbol", "instrument", str), ("percent", "band width, e.g. 5", str)),
+        "set-reference": (("symbol", "instrument", str), ("price", "reference price", str)),
+    },
+    "book": {"": (("symbol", "instrument", str), ("--depth", "levels per side", int))},
+    "trades": {"": (("--symbol", "only this instrument", str), ("--tail", "how many", int))},
+    "accounts": {
+        "show": (("id", "participant", str),),
+        "deposit": (("id", "participant", str), ("asset", "e.g. HKD", str), ("amount", "", str)),
+        "withdraw": (("id", "participant", str), ("asset", "e.g. HKD", str), ("amount", "", str)),
+    },
+    "status": {"": ()},
+}
+HELP = {
+    "sessions": "FIX sessions: list, show, logout, disconnect, reset-seq, disable, enable",
+    "orders": "open orders: list, cancel one, cancel-all (the kill switch)",
+    "instruments": "list, halt, resume, set-band, set-reference",
+    "book": "an instrument's order book by price level",
+    "trades": "the latest trades",
+    "accounts": "balances, deposits and withdrawals",
+    "status": "uptime, sessions, journal position, last commit latency",
+}
+
+
+def add_parsers(commands: Any, common: argparse.ArgumentParser) -> None:
+    """Add every operator group to the `fixgw` parser; `common` carries --config/--data-dir."""
+    for group, verbs in VERBS.items():
+        if "" in verbs:
+            parser = commands.add_parser(group, help=HELP[group], parents=[common])
+            _arguments(parser, verbs[""])
+            parser.set_defaults(op=group)
+            continue
+        parser = commands.add_parser(group, help=HELP[group])
+        sub = parser.add_subparsers(dest="verb", required=True)
+        for verb, arguments in verbs.items():
+            _arguments(sub.add_parser(verb, parents=[common]), arguments)
+            sub.choices[verb].set_defaults(op=f"{group}.{verb}")
+
+
+def _arguments(parser: argparse.ArgumentParser, arguments: tuple[Arg, ...]) -> None:
+    parser.add_argument("--json", action="store_true", help="print the answer as JSON")
+    parser.add_argument(
+        "--request-id",
+        help="an action's id (default: a new one); the same id again returns the first "
+        "outcome instead of acting twice",
+    )
+    for name, text, kind in arguments:
+        parser.add_argument(name, help=text or None, type=kind)
+
+
+def run(args: argparse.Namespace, data_dir: Path) -> int:
+    names = [name.lstrip("-").replace("-", "_") for name, _, _ in _spec(args.op)]
+    request_id = args.request_id or uuid.uuid4().hex
+    request = {
+        "op": args.op,
+        "args": {n: getattr(args, n) for n in names},
+        "request_id": request_id,
+    }
+    path = socket_path(data_dir)
+    try:
+        answer = ask(path, request)
+    except (FileNotFoundError, ConnectionRefusedError):
+        print(
+            f"fixgw: no gateway answers at {path}; start one with `make run` "
+            f"(or `fixgw serve --data-dir {data_dir}`)",
+            file=sys.stderr,
+        )
+        return NO_GATEWAY
+    except PermissionError:
+        print(f"fixgw: not allowed to open {path}: run as the gateway's user", file=sys.stderr)
+        return NO_GATEWAY
+    if args.json:
+        print(json.dumps(answer, indent=1))
+    elif answer.get("ok"):
+        show(answer, record=args.op in RECORDS)
+    if answer.get("repeated") and not args.json:
+        print(f"fixgw: request {request_id} was carried out before; this is its outcome")
+    if not answer.get("ok"):
+        print(f"fixgw: refused: {answer.get('error')}", file=sys.stderr)
+        if args.op not in QUERY_OPS:
+            print(f"fixgw: request id {request_id}", file=sys.stderr)
+        return REFUSED
+    return 0
+
+
+def _spec(op: str) -> tuple[Arg, ...]:
+    group, _, verb = op.partition(".")
+    return VERBS[group][verb]
+
+
+def ask(path: Path, request: dict[str, Any]) -> dict[str, Any]:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+        conn.connect(str(path))
+        conn.sendall(json.dumps(request).encode() + b"\n")
+        data = b""
+        while not data.endswith(b"\n"):
+            chunk = conn.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    answer: dict[str, Any] = json.loads(data)
+    return answer
+
+
+def show(answer: dict[str, Any], record: bool = False) -> None:
+    # a pipe or a file gets whole lines, not lines cut to an 80-column guess
+    console = Console(width=None if sys.stdout.isatty() else 200)
+    rows: list[dict[str, Any]] = answer.get("rows") or []
+    if record and rows:
+        table = Table(show_header=False)
+        table.add_column(style="bold")
+        table.add_column()
+        for key, value in rows[0].items():
+            table.add_row(key, _cell(value))
+        console.print(table)
+    elif rows:
+        table = Table()
+        for key in rows[0]:
+            table.add_column(key.replace("_", " "))
+        for row in rows:
+            table.add_row(*(_cell(v) for v in row.values()))
+        console.print(table)
+    if answer.get("message"):
+        console.print(answer["message"])
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)

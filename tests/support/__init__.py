@@ -1,0 +1,1 @@
+"""What the tests and the benchmarks share: gateway launchers, FIX clients, engine fixtures."""

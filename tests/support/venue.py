@@ -1,0 +1,124 @@
+"""A small test venue: the demo instruments, a cast of participants, and terse helpers."""
+
+from __future__ import annotations
+
+from itertools import count
+
+from engine.book.books import Book
+from engine.matching.core import Engine
+from engine.model.commands import CancelOrder, Command, NewOrder, ReplaceOrder
+from engine.model.events import Event, OrderAccepted, Rejected
+from engine.model.instruments import InstrumentSpec
+from engine.model.terms import OrderType, Participant, Role, Side, StpMode, TimeInForce
+
+BTC = InstrumentSpec.from_config(
+    "BTC-HKD",
+    {
+        "base": "BTC",
+        "quote": "HKD",
+        "tick": "1",
+        "lot": "0.001",
+        "min_qty": "0.001",
+        "max_qty": "100",
+        "band_percent": "10",
+        "reference_price": "500000",
+    },
+)
+ETH = InstrumentSpec.from_config(
+    "ETH-HKD",
+    {
+        "base": "ETH",
+        "quote": "HKD",
+        "tick": "0.1",
+        "lot": "0.01",
+        "min_qty": "0.01",
+        "max_qty": "1000",
+        "band_percent": "10",
+        "reference_price": "25000",
+    },
+)
+VENUE_SPECS = (BTC, ETH)
+VENUE_PARTICIPANTS = (
+    Participant("CLIENT1", 1, Role.CUSTOMER),
+    Participant("CLIENT2", 2, Role.CUSTOMER),
+    Participant("MM1", 3, Role.MARKET_MAKER),
+    Participant("VENUE1", 4, Role.AFFILIATE_VENUE),
+    Participant("STP_CI", 5, Role.CUSTOMER, StpMode.CANCEL_INCOMING),
+    Participant("STP_CB", 6, Role.CUSTOMER, StpMode.CANCEL_BOTH),
+    Participant("STP_DC", 7, Role.CUSTOMER, StpMode.DECREMENT),
+)
+
+
+class Venue:
+    """An engine with a clock that ticks once per command and readable order helpers."""
+
+    def __init__(
+        self,
+        specs: tuple[InstrumentSpec, ...],
+        participants: tuple[Participant, ...],
+        book_class: type[Book],
+    ) -> None:
+        self.engine = Engine(specs, participants, book_class)
+        self.now = 1_000_000_000
+        self._ids = count(1)
+
+    def apply(self, command: Command) -> list[Event]:
+        self.now += 1_000
+        return self.engine.apply(command, self.now)
+
+    def limit(
+        self,
+        who: str,
+        side: Side,
+        price: int,
+        qty: int,
+        tif: TimeInForce = TimeInForce.GTC,
+        *,
+        expire_time: int = 0,
+        post_only: bool = False,
+    ) -> list[Event]:
+        cid = f"c{next(self._ids)}"
+        return self.apply(
+            NewOrder(
+                who, cid, "BTC-HKD", side, OrderType.LIMIT, tif, qty, price, expire_time, post_only
+            )
+        )
+
+    def market(
+        self, who: str, side: Side, qty: int, tif: TimeInForce = TimeInForce.IOC
+    ) -> list[Event]:
+        cmd = NewOrder(who, f"c{next(self._ids)}", "BTC-HKD", side, OrderType.MARKET, tif, qty)
+        return self.apply(cmd)
+
+    def rest(
+        self,
+        who: str,
+        side: Side,
+        price: int,
+        qty: int,
+        tif: TimeInForce = TimeInForce.GTC,
+        *,
+        expire_time: int = 0,
+        post_only: bool = False,
+    ) -> int:
+        """Place a limit order that must be accepted; returns its order id."""
+        events = self.limit(
+            who, side, price, qty, tif, expire_time=expire_time, post_only=post_only
+        )
+        accepted = events[0]
+        assert isinstance(accepted, OrderAccepted), events
+        return accepted.order_id
+
+    def cancel(self, who: str, order_id: int) -> list[Event]:
+        return self.apply(CancelOrder(who, f"x{next(self._ids)}", "", order_id))
+
+    def replace(self, who: str, order_id: int, qty: int, price: int) -> list[Event]:
+        return self.apply(ReplaceOrder(who, f"r{next(self._ids)}", "", qty, price, order_id))
+
+    def queue(self, symbol: str = "BTC-HKD") -> list[tuple[int, int, int, int, int, int]]:
+        return self.engine.books[symbol].orders()
+
+
+def only_rejection(events: list[Event]) -> Rejected:
+    assert len(events) == 1 and isinstance(events[0], Rejected), events
+    return events[0]
