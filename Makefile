@@ -68,4 +68,4 @@ bench-micro: $(STAMP) ## pytest-benchmark micro-benchmarks of single book operat
 .PHONY: clean
 clean: ## Remove build products (keeps .venv)
 	rm -rf build
-	find engine \( -name "*.so" -o -name "*.cpp" -o -name "*.html" \) -delete
+	find engine \( -name "*.so" -o -name "*.cpp" -o -name "*.c" -o -name "*.html" \) -delete

@@ -6,13 +6,13 @@ packaging choice made once at import; the engine core itself never reads the env
 
 from __future__ import annotations
 
-import os
 from array import array
 from typing import Protocol
 
 from engine.book._book import OrderBook as CompiledOrderBook
 from engine.book.codes import SubmitResult
 from engine.book.pybook import PyOrderBook
+from engine.implementation import PURE
 
 
 class Book(Protocol):
@@ -46,5 +46,4 @@ class Book(Protocol):
 
 __all__ = ["PURE", "Book", "CompiledOrderBook", "OrderBook", "PyOrderBook"]
 
-PURE = os.environ.get("FIXGW_PURE") == "1"
 OrderBook: type[Book] = PyOrderBook if PURE else CompiledOrderBook
