@@ -30,7 +30,6 @@ ORDER_PATH = [
     "engine/accounts/funding.py",
     "engine/accounts/prefunding.py",
     "engine/matching/digest.py",
-    "engine/matching/operations.py",
     "engine/matching/core.py",
 ]
 

@@ -76,6 +76,12 @@ def verify(data_dir: Path, config: GatewayConfig | None, out: TextIO = sys.stdou
         f"match, state hash {result.state_hash}",
         file=out,
     )
+    if result.checkpoints_unchecked:
+        print(
+            f"note: {result.checkpoints_unchecked} checkpoints recorded under an earlier "
+            "state-hash scheme were not compared",
+            file=out,
+        )
     return 0
 
 

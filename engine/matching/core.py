@@ -10,28 +10,21 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
 
 from engine.accounts.ledger import Ledger
 from engine.accounts.prefunding import Accounts
 from engine.book import codes as bc
 from engine.book.books import Book, OrderBook
+from engine.matching import operations
 from engine.matching.digest import SetDigest
-from engine.matching.operations import VenueOperations
 from engine.model.commands import (
     CancelOrder,
     Command,
     EndOfDay,
     ExpireOrders,
     MassCancel,
-    MoveFunds,
     NewOrder,
-    OperatorCancel,
     ReplaceOrder,
-    SessionControl,
-    SetParticipantAccess,
-    SetPriceBand,
-    SetTradingStatus,
 )
 from engine.model.events import (
     Event,
@@ -68,11 +61,17 @@ _EXECUTION_MODE = {
 }
 
 
+# Names how `Engine.state_hash` is computed. A journal keeps the hashes it recorded, so
+# when the computation changes this does too, and recovery can tell a checkpoint of an
+# earlier scheme (not comparable) from one that disagrees (see persistence.recovery).
+STATE_HASH_SCHEME = "v2"
+
+
 class EngineFault(Exception):
     """A command raised inside the engine: its state may be half changed (Engine.apply)."""
 
 
-class Engine(VenueOperations):
+class Engine:
     """Instruments, their books and the open orders of every participant."""
 
     def __init__(
@@ -110,20 +109,7 @@ class Engine(VenueOperations):
         self.next_order_id = 1
         self.next_exec_id = 1
         self.next_trade_id = 1
-        self._handlers: dict[type[Any], Callable[[Any, int], list[Event]]] = {
-            NewOrder: self._new_order,
-            CancelOrder: self._cancel,
-            ReplaceOrder: self._replace,
-            MassCancel: self._mass_cancel,
-            EndOfDay: self._end_of_day,
-            ExpireOrders: self._expire_gtd,
-            SetTradingStatus: self._set_trading_status,
-            MoveFunds: self._move_funds,
-            SetPriceBand: self._set_price_band,
-            OperatorCancel: self._operator_cancel,
-            SetParticipantAccess: self._set_participant_access,
-            SessionControl: self._session_control,
-        }
+        self._operator_handlers = operations.HANDLERS
 
     # -- QUERIES --
 
@@ -161,7 +147,8 @@ class Engine(VenueOperations):
         return min(self._gtd_expiries.values()) if self._gtd_expiries else None
 
     def state_hash(self) -> str:
-        """A digest of the whole state, independent of which book implementation holds it."""
+        """A digest of the whole state, independent of which book implementation holds it,
+        tagged with the scheme that computed it (`STATE_HASH_SCHEME`)."""
         digest = hashlib.blake2b(digest_size=16)
 
         def feed(*items: object) -> None:
@@ -183,7 +170,7 @@ class Engine(VenueOperations):
             feed("balances", list(self.ledger.balances()))
         if self.disabled:
             feed("disabled", sorted(self.disabled))
-        return digest.hexdigest()
+        return f"{STATE_HASH_SCHEME}:{digest.hexdigest()}"
 
     # -- COMMANDS --
 
@@ -196,7 +183,19 @@ class Engine(VenueOperations):
         to stop on rather than carry on from a state no journal can reproduce.
         """
         try:
-            return self._handlers[type(command)](command, ts)
+            if type(command) is NewOrder:
+                return self._new_order(command, ts)
+            if type(command) is CancelOrder:
+                return self._cancel(command, ts)
+            if type(command) is ReplaceOrder:
+                return self._replace(command, ts)
+            if type(command) is MassCancel:
+                return self._mass_cancel(command, ts)
+            if type(command) is EndOfDay:
+                return self._end_of_day(ts)
+            if type(command) is ExpireOrders:
+                return self._expire_gtd(ts)
+            return self._operator_handlers[type(command)](self, command, ts)
         except Exception as fault:
             raise EngineFault(f"{type(command).__name__} stamped {ts}: {fault!r}") from fault
 
@@ -348,8 +347,10 @@ class Engine(VenueOperations):
         )
         return events
 
-    def _end_of_day(self, _cmd: EndOfDay, ts: int) -> list[Event]:
-        events = self._expire_where(lambda o: o.time_in_force is TimeInForce.DAY, ts)
+    def _end_of_day(self, ts: int) -> list[Event]:
+        events = self._expire(
+            [o for o in self._orders.values() if o.time_in_force is TimeInForce.DAY], ts
+        )
         # new dicts rather than cleared ones: within a day both only grow, which is what lets
         # a snapshot cache their encoding (engine/persistence/snapshot.py)
         for name, ids in self._client_ids.items():
@@ -364,9 +365,11 @@ class Engine(VenueOperations):
         self._finished_digest = SetDigest()
         return events
 
-    def _expire_gtd(self, _cmd: ExpireOrders, ts: int) -> list[Event]:
-        return self._expire_where(
-            lambda o: o.time_in_force is TimeInForce.GTD and o.expire_time <= ts, ts
+    def _expire_gtd(self, ts: int) -> list[Event]:
+        gtd = TimeInForce.GTD
+        return self._expire(
+            [o for o in self._orders.values() if o.time_in_force is gtd and o.expire_time <= ts],
+            ts,
         )
 
     # -- EXECUTION --
@@ -502,9 +505,9 @@ class Engine(VenueOperations):
             order.price,
         )
 
-    def _expire_where(self, due: Callable[[Order], bool], ts: int) -> list[Event]:
+    def _expire(self, due: list[Order], ts: int) -> list[Event]:
         events: list[Event] = []
-        for order in [o for o in self._orders.values() if due(o)]:
+        for order in due:
             qty = self.books[order.symbol].cancel(order.order_id)
             order.leaves_qty = 0
             order.move(Change.EXPIRE)

@@ -24,7 +24,7 @@ from engine.model.terms import (
 )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class OrderAccepted:
     ts: int
     exec_id: int
@@ -41,7 +41,7 @@ class OrderAccepted:
     post_only: bool
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Rejected:
     """A refused request; nothing else changed. `order_id` is 0 when none was resolved."""
 
@@ -56,7 +56,7 @@ class Rejected:
     order_status: OrderStatus | None = None  # of the order it names, if the engine knows it
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Fill:
     """One side of a trade, as that order's execution report needs it."""
 
@@ -75,7 +75,7 @@ class Fill:
     price: int  # its limit price; 0 for a market order
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Trade:
     ts: int
     trade_id: int
@@ -90,7 +90,7 @@ class Trade:
     taker_fee: int = 0
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class OrderCancelled:
     """`qty` left the book; `leaves_qty` > 0 means the order lives on, reduced (restated)."""
 
@@ -114,7 +114,7 @@ class OrderCancelled:
     price: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class OrderReplaced:
     ts: int
     exec_id: int
@@ -132,7 +132,7 @@ class OrderReplaced:
     status: OrderStatus
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class OrderExpired:
     ts: int
     exec_id: int
@@ -150,7 +150,7 @@ class OrderExpired:
     price: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class MassCancelDone:
     ts: int
     participant: str
@@ -159,14 +159,14 @@ class MassCancelDone:
     affected: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class TradingStatusChanged:
     ts: int
     symbol: str
     status: TradingStatus
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class PriceBandChanged:
     ts: int
     symbol: str
@@ -174,14 +174,14 @@ class PriceBandChanged:
     band_ppm: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class ParticipantAccessChanged:
     ts: int
     participant: str
     enabled: bool
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class SessionControlled:
     """A journaled session action, for the gateway to carry out."""
 
@@ -192,7 +192,7 @@ class SessionControlled:
     next_target: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class FundsMoved:
     ts: int
     participant: str

@@ -27,7 +27,7 @@ class TradingStatus(IntEnum):
     HALTED = 1
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class InstrumentSpec:
     """How an instrument's prices and quantities are expressed and bounded."""
 
@@ -119,8 +119,6 @@ class InstrumentSpec:
 class InstrumentState:
     """The mutable trading state of one instrument: status, and the band (its reference
     price follows the last trade; operators may set the reference and the width)."""
-
-    __slots__ = ("band_ppm", "reference_price", "spec", "status")
 
     def __init__(self, spec: InstrumentSpec) -> None:
         self.spec = spec

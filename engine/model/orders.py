@@ -43,27 +43,6 @@ TRANSITIONS[OrderStatus.PARTIALLY_FILLED, Change.REPLACE, True] = OrderStatus.FI
 class Order:
     """An order the engine has accepted and not yet finished."""
 
-    __slots__ = (
-        "client_order_id",
-        "cum_qty",
-        "expire_time",
-        "leaves_qty",
-        "notional",
-        "order_id",
-        "order_type",
-        "participant",
-        "post_only",
-        "price",
-        "prio",
-        "qty",
-        "reserve_price",
-        "reserved",
-        "side",
-        "status",
-        "symbol",
-        "time_in_force",
-    )
-
     def __init__(
         self,
         order_id: int,

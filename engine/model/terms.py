@@ -103,7 +103,7 @@ class RejectCode(StrEnum):
     INVALID_SETTING = "invalid_setting"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Participant:
     """A trading participant as the engine sees it: who it trades for and how it ranks."""
 

@@ -1,8 +1,8 @@
 """Commands to and from the journal's text form: a kind name and a JSON object.
 
-The encoding is derived from each command dataclass's own fields and type hints, worked out
-once per kind, so adding a command needs no change here; enums are stored by value,
-everything else is an int, a bool or a string.
+The encoding is derived from each command dataclass's own fields, worked out once per kind,
+so adding a command needs no change here; enums (the fields `commands.ENUM_FIELDS` names)
+are stored by value, everything else is an int, a bool or a string.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import typing
-from enum import Enum
 from typing import Any
 
 from engine.model import commands
@@ -26,13 +25,10 @@ def _layout(cls: type[Any]) -> tuple[tuple[str, Any, Any], ...]:
     """(field name, enum class or None, default) in declaration order, worked out once per
     kind. A field added later with a default (e.g. `operator`) reads from older journals
     as that default."""
-    hints = typing.get_type_hints(cls)
     return tuple(
         (
             f.name,
-            hints[f.name]
-            if isinstance(hints[f.name], type) and issubclass(hints[f.name], Enum)
-            else None,
+            commands.ENUM_FIELDS.get(f.name),
             _REQUIRED if f.default is dataclasses.MISSING else f.default,
         )
         for f in dataclasses.fields(cls)

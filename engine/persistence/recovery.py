@@ -6,10 +6,15 @@ must equal the one recorded when the command first ran. A checkpoint mismatch me
 journal and the code disagree about the past: the gateway must not start on it. A snapshot
 that does not restore is only a lost shortcut: the commands are the source of truth, so
 recovery falls back to the previous snapshot, or to the beginning, and says so.
+
+A hash recorded by an earlier scheme of the state hash (version 1: 32 hex digits, before
+hashes were tagged) cannot be compared with today's: such a checkpoint is counted as
+unchecked, not failed, and such a snapshot is passed over (nothing could confirm it).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
@@ -25,6 +30,9 @@ class RecoveryError(Exception):
     """The replayed state differs from what the journal recorded."""
 
 
+_EARLIER_SCHEME = re.compile(r"[0-9a-f]{32}")  # scheme 1, untagged
+
+
 @dataclass(frozen=True, slots=True)
 class Recovered:
     last_seq: int
@@ -33,6 +41,7 @@ class Recovered:
     snapshot_seq: int = 0  # the snapshot recovery started from; 0 for the beginning
     replayed: int = 0  # commands replayed after it
     notes: tuple[str, ...] = ()  # snapshots passed over, and why
+    checkpoints_unchecked: int = 0  # recorded under an earlier state-hash scheme
     # (seq, ts, command, events) of the replayed commands after `keep_after`
     tail: tuple[tuple[int, int, Command, list[Event]], ...] = ()
 
@@ -51,9 +60,18 @@ def recover(
             notes.append(f"snapshot at command {snapshot.seq} not used: {bad}")
             continue
         result = replay(engine, journal, snapshot.seq, snapshot.ts, keep_after=keep_after)
-        return engine, replace(result, notes=tuple(notes))
+        return engine, _noted(result, notes)
     engine = build()
-    return engine, replace(replay(engine, journal, keep_after=keep_after), notes=tuple(notes))
+    return engine, _noted(replay(engine, journal, keep_after=keep_after), notes)
+
+
+def _noted(result: Recovered, notes: list[str]) -> Recovered:
+    if result.checkpoints_unchecked:
+        notes.append(
+            f"{result.checkpoints_unchecked} checkpoints recorded under an earlier "
+            "state-hash scheme were not compared"
+        )
+    return replace(result, notes=tuple(notes))
 
 
 def replay(
@@ -67,7 +85,7 @@ def replay(
     """Apply the commands after `after` (up to `until`, if given) to an engine holding the
     state at `after`."""
     checkpoints = journal.checkpoints()
-    verified = 0
+    verified = unchecked = 0
     last_seq, last_ts = after, after_ts
     tail: list[tuple[int, int, Command, list[Event]]] = []
     for seq, ts, command in journal.commands(after, until):
@@ -82,9 +100,13 @@ def replay(
         last_seq, last_ts = seq, ts
         expected = checkpoints.get(seq)
         if expected is not None:
-            _check(engine, seq, expected, "the journal recorded")
-            verified += 1
-    return Recovered(last_seq, last_ts, verified, after, last_seq - after, tail=tuple(tail))
+            if _check(engine, seq, expected, "the journal recorded"):
+                verified += 1
+            else:
+                unchecked += 1
+    return Recovered(
+        last_seq, last_ts, verified, after, last_seq - after, (), unchecked, tuple(tail)
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,18 +115,20 @@ class Verified:
     checkpoints_verified: int
     snapshots_verified: int
     state_hash: str
+    checkpoints_unchecked: int = 0  # recorded under an earlier state-hash scheme
 
 
 def verify(build: Callable[[], Engine], journal: Journal) -> Verified:
     """The auditor's check: replay everything from the beginning, compare every checkpoint,
     and at every snapshot compare the replayed state with what the snapshot restores."""
     engine = build()
-    seq = ts = checkpoints = snapshots = 0
+    seq = ts = checkpoints = unchecked = snapshots = 0
     for snapshot in journal.snapshots():
         reached = replay(engine, journal, seq, ts, until=snapshot.seq)
         if reached.last_seq != snapshot.seq:
             raise RecoveryError(f"snapshot at command {snapshot.seq} is past the journal's end")
         checkpoints += reached.checkpoints_verified
+        unchecked += reached.checkpoints_unchecked
         mismatch = _other_command(snapshot, journal)
         if mismatch:
             raise RecoveryError(f"snapshot at command {snapshot.seq}: {mismatch}")
@@ -123,7 +147,11 @@ def verify(build: Callable[[], Engine], journal: Journal) -> Verified:
         seq, ts = snapshot.seq, snapshot.ts
     final = replay(engine, journal, seq, ts)
     return Verified(
-        final.last_seq, checkpoints + final.checkpoints_verified, snapshots, engine.state_hash()
+        final.last_seq,
+        checkpoints + final.checkpoints_verified,
+        snapshots,
+        engine.state_hash(),
+        unchecked + final.checkpoints_unchecked,
     )
 
 
@@ -143,16 +171,23 @@ def _load(engine: Engine, snapshot: Snapshot, journal: Journal) -> None:
     mismatch = _other_command(snapshot, journal)
     if mismatch:
         raise SnapshotError(mismatch)
+    if _EARLIER_SCHEME.fullmatch(snapshot.state_hash):
+        raise SnapshotError("its state hash is of an earlier scheme, which cannot confirm it")
     restore(engine, snapshot.body)
     actual = engine.state_hash()
     if actual != snapshot.state_hash:
         raise SnapshotError(f"it restores to state hash {actual}, not {snapshot.state_hash}")
 
 
-def _check(engine: Engine, seq: int, expected: str, source: str) -> None:
+def _check(engine: Engine, seq: int, expected: str, source: str) -> bool:
+    """True if the state hash is the one recorded, False if the record is of an earlier
+    scheme; raises if it disagrees."""
+    if _EARLIER_SCHEME.fullmatch(expected):
+        return False
     actual = engine.state_hash()
     if actual != expected:
         raise RecoveryError(
             f"state hash after command {seq} is {actual}, {source} {expected}: "
             "the journal does not match this engine"
         )
+    return True

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
+from engine.book.codes import SubmitResult
+from engine.book.pybook import PyOrderBook
 from engine.matching.core import Engine
-from engine.model.commands import Command, NewOrder
-from engine.model.events import Event
+from engine.model.commands import NewOrder
 from engine.model.terms import OrderType, Side, TimeInForce
 from engine.persistence.journal import Journal, JournalError
 from engine.persistence.recovery import recover
@@ -38,17 +40,21 @@ def order(client_order_id: str) -> Request:
     return Request("CLIENT1", command, Echo("D", client_order_id, "", "", "BTC-HKD", "1"))
 
 
-def test_a_fault_inside_the_engine_stops_at_what_the_journal_holds(tmp_path: Path) -> None:
-    engine = build()
-    handle_new = engine._handlers[NewOrder]
+POISON = 2  # the venue order id the second order gets
 
-    def torn(command: Command, ts: int) -> list[Event]:
-        events = handle_new(command, ts)  # the order is booked, then the handler fails
-        if isinstance(command, NewOrder) and command.client_order_id == "poison":
+
+class TornBook(PyOrderBook):
+    """A book that books the poison order and then fails: a bug after state changed."""
+
+    def submit(self, order_id: int, *args: Any) -> SubmitResult:
+        outcome = super().submit(order_id, *args)
+        if order_id == POISON:
             raise RuntimeError("a bug after the book changed")
-        return events
+        return outcome
 
-    engine._handlers[NewOrder] = torn
+
+def test_a_fault_inside_the_engine_stops_at_what_the_journal_holds(tmp_path: Path) -> None:
+    engine = Engine(VENUE_SPECS, VENUE_PARTICIPANTS, book_factory=TornBook)
     journal = Journal(tmp_path / "journal.sqlite")
     faults: list[str] = []
     runner, sessions = runner_on(engine, journal, faults)
