@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import tomllib
 from collections import Counter
+from collections.abc import Callable
 from decimal import ROUND_CEILING, Decimal
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine.accounts.ledger import FEE_ACCOUNT, Ledger
+from engine.book.books import Book
 from engine.matching.core import Engine
 from engine.model.commands import CancelOrder, Command, MoveFunds, NewOrder, ReplaceOrder
 from engine.model.events import (
@@ -63,9 +65,11 @@ CAST = (
 )
 
 
-def funded_engine(participants: tuple[Participant, ...] = CAST) -> Engine:
+def funded_engine(
+    participants: tuple[Participant, ...] = CAST, book_factory: Callable[[], Book] = BOOKS["cython"]
+) -> Engine:
     ledger = Ledger([p.name for p in participants], SCALES)
-    return Engine(SPECS, participants, BOOKS["cython"], ledger)
+    return Engine(SPECS, participants, book_factory, ledger)
 
 
 def minor(asset: str, text: str) -> int:
@@ -207,16 +211,16 @@ DEPOSITS = [
     for p in VENUE_PARTICIPANTS
     for asset, amount in (("HKD", 10**12), ("BTC", 10**9), ("ETH", 10**10))
 ]
+FEE_CAST = tuple(  # every participant of the test venue, each paying its own fees
+    Participant(p.name, p.account, p.role, p.stp_mode, 300 * i, 700 * i)
+    for i, p in enumerate(VENUE_PARTICIPANTS)
+)
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.one_of(commands, commands, FUNDING), max_size=80))
 def test_random_flow_keeps_the_ledger_whole(stream: list[Command]) -> None:
-    cast = tuple(
-        Participant(p.name, p.account, p.role, p.stp_mode, 300 * i, 700 * i)
-        for i, p in enumerate(VENUE_PARTICIPANTS)
-    )
-    engine = funded_engine(cast)
+    engine = funded_engine(FEE_CAST)
     assert engine.ledger is not None
     moved: Counter[str] = Counter()
     for i, command in enumerate([*DEPOSITS, *stream], 1):
@@ -227,6 +231,6 @@ def test_random_flow_keeps_the_ledger_whole(stream: list[Command]) -> None:
         check_invariants(engine, moved)
     assert engine.ledger.total("HKD") == moved["HKD"]
     assert sum(engine.ledger.available(FEE_ACCOUNT, a) for a in ("BTC", "ETH")) == 0
-    twin = funded_engine(cast)
+    twin = funded_engine(FEE_CAST)
     restore(twin, capture(engine))  # balances and reservations survive a snapshot
     assert twin.state_hash() == engine.state_hash()

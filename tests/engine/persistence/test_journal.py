@@ -175,3 +175,36 @@ def test_wal_checkpoints_leave_the_commits_when_run_in_the_background(
         assert wal_pages < 1_100  # checkpointed at 1,000 pages and written over since
     journal.close()
     assert Journal(path).last_seq == 1_500
+
+
+def test_checkpoints_of_an_earlier_hash_scheme_are_counted_not_compared(
+    tmp_path: Path,
+) -> None:
+    """A journal written before state hashes were tagged still recovers: its untagged
+    checkpoints cannot be compared with today's hashes, and recovery says how many it could
+    not compare; a snapshot hashed under that scheme is passed over, since nothing confirms
+    it. A checkpoint that is neither scheme's hash still fails."""
+    original = journaled_run(tmp_path / "j.sqlite", 2_500, snapshot_every=1_000)
+    db = sqlite3.connect(tmp_path / "j.sqlite")
+    db.execute(
+        "UPDATE checkpoints SET state_hash = '0123456789abcdef0123456789abcdef' WHERE seq <= 1500"
+    )
+    db.commit()
+    snapshots = sqlite3.connect(store_path(tmp_path / "j.sqlite"))
+    snapshots.execute("UPDATE snapshots SET state_hash = 'fedcba9876543210fedcba9876543210'")
+    snapshots.commit()
+    engine, result = recover(new_engine, Journal(tmp_path / "j.sqlite"))
+    assert (result.snapshot_seq, result.checkpoints_verified, result.checkpoints_unchecked) == (
+        0,
+        2,
+        3,
+    )
+    assert "earlier scheme" in result.notes[0]
+    assert result.notes[-1] == (
+        "3 checkpoints recorded under an earlier state-hash scheme were not compared"
+    )
+    assert engine.state_hash() == original.state_hash()
+    db.execute("UPDATE checkpoints SET state_hash = 'v2:not-the-hash' WHERE seq = 2000")
+    db.commit()
+    with pytest.raises(RecoveryError, match=r"after command 2000 is v2:.* recorded v2:not-the"):
+        recover(new_engine, Journal(tmp_path / "j.sqlite"))
