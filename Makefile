@@ -52,6 +52,10 @@ test: lint build ## Lint, then the default suite compiled, then the engine and g
 	$(BIN)/pytest -m 'not slow' -p no:faulthandler
 	FIXGW_PURE=1 $(BIN)/pytest -m 'not slow' -p no:faulthandler $(PURE_SUITES)
 
+.PHONY: test-pure
+test-pure: build ## The whole default suite interpreted (FIXGW_PURE=1), gateway end-to-end tests included
+	FIXGW_PURE=1 $(BIN)/pytest -m 'not slow' -p no:faulthandler
+
 .PHONY: test-slow
 test-slow: build ## The long randomized campaigns (a million-operation differential run)
 	$(BIN)/pytest -m slow
