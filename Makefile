@@ -64,6 +64,10 @@ test-slow: build ## The long randomized campaigns (a million-operation different
 bench: build ## Latency harness: closed and open loop through the gateway vs a bare QuickFIX echo
 	$(BIN)/python -m bench.harness
 
+.PHONY: bench-stages
+bench-stages: build ## Where an order's time goes inside the gateway (instrumented, inline) vs the echo
+	$(BIN)/python -m bench.stages
+
 .PHONY: bench-book
 bench-book: build ## Book benchmark: Cython vs pure-Python twin on one seeded order flow
 	$(BIN)/python -m bench.book_throughput

@@ -30,6 +30,7 @@ ORDER_PATH = [
     "engine/accounts/funding.py",
     "engine/accounts/prefunding.py",
     "engine/matching/digest.py",
+    "engine/matching/state.py",
     "engine/matching/core.py",
 ]
 

@@ -20,9 +20,10 @@ import structlog
 from fixgw.fix.inbound import FIX_SIDES, Echo, Refusal, RequestReader
 from fixgw.fix.sessions import SessionDirectory
 from fixgw.fix.text import MessageFields, Unreadable
+from fixgw.inbox import BusinessRejection, EdgeRefusal, Request, SessionEnded
 from fixgw.quickfix_build import current_peer
 from fixgw.roster import LogonCheck, RosterEntry, allowed_from
-from fixgw.runner import BusinessRejection, EdgeRefusal, Request, Runner, SessionEnded
+from fixgw.runner import Runner
 
 log = structlog.get_logger("fixgw.app")
 
@@ -179,6 +180,16 @@ class GatewayApp(fix.Application):  # type: ignore[misc]
 
     @guarded
     def fromApp(self, msg: fix.Message, session_id: fix.SessionID) -> None:  # noqa: N802
+        timer = self._runner.timer
+        if timer is None:
+            self._take(msg, session_id)
+            return
+        timer.start()
+        timer.finish(self._take(msg, session_id))
+
+    def _take(self, msg: fix.Message, session_id: fix.SessionID) -> bool:
+        """Read a client's message and hand it to the sequencer; True if it was sequenced
+        on this thread (the inline order path), False if queued."""
         # the participant is the session QuickFIX authenticated, never a field of the text
         participant = self._sessions.participant_of(session_id)
         self._sessions.seen(participant)
@@ -186,20 +197,20 @@ class GatewayApp(fix.Application):  # type: ignore[misc]
             fields = MessageFields(msg.toString(), self._data_tags)
         except Unreadable as unreadable:
             header = msg.getHeader()
-            self._runner.submit(
+            return self._runner.submit(
                 BusinessRejection(
                     participant, header.getField(34), header.getField(35), str(unreadable)
                 )
             )
-            return
         get = fields.get
         msg_type = get(35) or ""
         msg_seq = int(get(34) or 0)  # an INT: QuickFIX checked it
         handler = self._handlers.get(msg_type)
         if handler is None:
             text = f"fixgw does not serve {msg_type} messages"
-            self._runner.submit(BusinessRejection(participant, str(msg_seq), msg_type, text, "3"))
-            return
+            return self._runner.submit(
+                BusinessRejection(participant, str(msg_seq), msg_type, text, "3")
+            )
         side = get(54) or ""
         echo = Echo(
             msg_type,
@@ -214,12 +225,13 @@ class GatewayApp(fix.Application):  # type: ignore[misc]
         try:
             command = handler(participant, fields)
         except Refusal as refusal:
-            self._runner.submit(EdgeRefusal(participant, echo, refusal, msg_seq))
-            return
+            return self._runner.submit(EdgeRefusal(participant, echo, refusal, msg_seq))
         except Exception:
             log.exception("could not read request", msg_type=msg_type, participant=participant)
             failed = Refusal("99", "the request could not be read")
-            self._runner.submit(EdgeRefusal(participant, echo, failed, msg_seq))
-            return
+            return self._runner.submit(EdgeRefusal(participant, echo, failed, msg_seq))
         resent = get(43) == "Y" or get(97) == "Y"
-        self._runner.submit(Request(participant, command, echo, msg_seq, resent))
+        request = Request(participant, command, echo, msg_seq, resent)
+        if self._runner.timer is not None:
+            self._runner.timer.lap("read")
+        return self._runner.submit(request)

@@ -18,111 +18,43 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import structlog
 
 from engine.matching.core import Engine, EngineFault
-from engine.model.commands import Command, EndOfDay, ExpireOrders, MassCancel, NewOrder
+from engine.model.commands import Command, EndOfDay, ExpireOrders, MassCancel
 from engine.model.events import Event
-from engine.model.refusal import Refused
 from engine.persistence.journal import EVERY_SESSION, Journal, JournalBatch, JournalError, Position
 from engine.persistence.snapshot import SnapshotCache, capture_parts
+from fixgw.answers import StateAnswers
 from fixgw.crash_points import CrashPoint
-from fixgw.fix.inbound import (
-    BalanceQuery,
-    Echo,
-    MassStatusQuery,
-    OrderStatusQuery,
-    Query,
-    Refusal,
-    SecurityListQuery,
-)
-from fixgw.fix.marketdata import MarketDataPublisher, MarketDataRequest
-from fixgw.fix.reference import security_list
+from fixgw.fix.inbound import Echo
+from fixgw.fix.marketdata import MarketDataPublisher
 from fixgw.fix.reports import Outgoing, ReportWriter
 from fixgw.fix.sessions import SessionDirectory
+from fixgw.inbox import (
+    BusinessRejection,
+    EdgeRefusal,
+    Item,
+    OperatorCommand,
+    Request,
+    SessionEnded,
+    Stop,
+    Tick,
+)
 from fixgw.operator.desk import QUERIES, AfterCommit, OperatorDesk, OperatorRequest
 from fixgw.roster import RosterEntry
 from fixgw.snapshot_writer import SnapshotWriter
+from fixgw.stage_timing import StageTimer
 
 log = structlog.get_logger("fixgw.runner")
 
 
-@dataclass(frozen=True, slots=True)
-class Request:
-    """A client's request, converted; `echo` is what the reply must repeat."""
-
-    participant: str
-    command: Command | Query | MarketDataRequest
-    echo: Echo
-    msg_seq: int = 0  # the client's MsgSeqNum: journaled as the session's position
-    resent: bool = False  # PossDupFlag or PossResend: the client may have sent it before
-
-
-@dataclass(frozen=True, slots=True)
-class EdgeRefusal:
-    """A request refused at the edge; answered in order with the rest of the session."""
-
-    participant: str
-    echo: Echo
-    refusal: Refusal
-    msg_seq: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class BusinessRejection:
-    """A message the edge could not read (fixgw/fix/text.py), or of a type the venue does
-    not serve: answered, in order with the rest of the session, by a BusinessMessageReject
-    naming it by its sequence number — by the sequencer and not by QuickFIX, so that its
-    answer is journaled and delivered like any other (fixgw/owed_reports.py)."""
-
-    participant: str
-    seq_num: str
-    msg_type: str
-    text: str
-    reason: str = "0"  # BusinessRejectReason(380): 0 other, 3 unsupported message type
-
-
-@dataclass(frozen=True, slots=True)
-class SessionEnded:
-    participant: str
-    cancel_orders: bool
-
-
-@dataclass(frozen=True, slots=True)
-class OperatorCommand:
-    """A command from the venue's operators (deposits, withdrawals, ...): applied and
-    journaled like any other, answered to no FIX session."""
-
-    command: Command
-
-
-@dataclass(frozen=True, slots=True)
-class Tick:
-    """The timer's heartbeat: lets the engine thread expire GTD orders and close the day."""
-
-
-class _Stop:
-    pass
-
-
-Item = (
-    Request
-    | EdgeRefusal
-    | BusinessRejection
-    | SessionEnded
-    | OperatorCommand
-    | OperatorRequest
-    | Tick
-    | _Stop
-)
 DAY_NS = 86_400 * 1_000_000_000
 # commands between encodings of what the snapshot cache gained: ~0.25 ms of work each time
 # at 64, instead of a few µs on every order or all of it at the snapshot
 CACHE_EVERY = 64
-MASS_STATUS_PER_SECOND = 5
 # commands between attempts at a snapshot after one was not written
 SNAPSHOT_RETRY_EVERY = 1_000
 
@@ -164,9 +96,12 @@ class Runner:
         roster: Mapping[str, RosterEntry] | None = None,
         inline: bool = False,
         crash: CrashPoint | None = None,
+        timer: StageTimer | None = None,
     ) -> None:
-        """`crash` is for tests only (fixgw/crash_points.py)."""
+        """`crash` is for tests only (fixgw/crash_points.py), `timer` for an instrumented
+        run (fixgw/stage_timing.py)."""
         self.engine = engine
+        self.timer = timer
         self._crash = crash
         self._inline = inline
         self._journal = journal
@@ -206,16 +141,7 @@ class Runner:
         self._desk = OperatorDesk(engine, journal, sessions, roster or {}, self)
         self._after_commit: list[AfterCommit] = []
         self._answers: list[tuple[OperatorRequest, dict[str, Any] | None]] = []
-        # participant -> (second, mass status requests answered in it): each lists every open
-        # order, the sequencer's costliest answer, so a few a second is what anyone gets
-        self._mass_status_asked: dict[str, tuple[int, int]] = {}
-        self._queries: dict[type[object], Callable[..., None]] = {
-            OrderStatusQuery: self._order_status,
-            MassStatusQuery: self._mass_status,
-            SecurityListQuery: self._security_list,
-            MarketDataRequest: self._market_data,
-            BalanceQuery: self._balances,
-        }
+        self._answers_from_state = StateAnswers(engine, writer, publisher)
 
     @property
     def positions(self) -> Mapping[str, Position]:
@@ -235,8 +161,8 @@ class Runner:
         self._inbox.append(item)
         self._wake.put(True)
 
-    def submit(self, item: Item) -> None:
-        """On QuickFIX's thread, for a client's request.
+    def submit(self, item: Item) -> bool:
+        """On QuickFIX's thread, for a client's request; True if it was sequenced here.
 
         Queued (the default, DESIGN §2): hand it to the engine thread, which takes the queue
         in batches with one commit each while this thread reads on; the two threads overlap,
@@ -253,25 +179,26 @@ class Runner:
         """
         if not self._inline or not self._sequencer.acquire(blocking=False):
             self.put(item)
-            return
+            return False
         try:
             if not self._open:
                 log.warning("request after the engine stopped; not processed", item=repr(item))
-                return
+                return False
             batch = self._drain()
             batch.append(item)
             if not self.process_batch(batch):
                 self._open = False
-                self.put(_Stop())  # the engine thread must still see it and end
+                self.put(Stop())  # the engine thread must still see it and end
         finally:
             self._sequencer.release()
+        return True
 
     def start(self) -> None:
         self._thread.start()
 
     def stop(self) -> None:
         """Stop the engine thread, once every snapshot it took is written."""
-        self.put(_Stop())
+        self.put(Stop())
         self._thread.join()
         if self._snapshots is not None:
             self._snapshots.wait()
@@ -326,7 +253,7 @@ class Runner:
         # every earlier batch's reports were handed to QuickFIX before this one began
         self._pending.handed_through = self._seq
         for item in batch:
-            if isinstance(item, _Stop):
+            if isinstance(item, Stop):
                 running = False
                 continue
             answered = len(outgoing)
@@ -357,11 +284,18 @@ class Runner:
         if self._crash is not None:
             counted = functools.partial(self._counted_by_quickfix, batch)
             self._crash.reached("before-commit", _client_order_ids(batch), counted)
+        timer = self.timer
+        if timer is not None:
+            timer.lap("batch")
         if self._pending and not self._commit():
             return False
+        if timer is not None:
+            timer.lap("commit")
         if self._crash is not None:
             self._crash.reached("after-commit", _client_order_ids(batch))
         self._send(outgoing, market_data, batch)
+        if timer is not None:
+            timer.lap("send")
         if fault:
             if self._on_fatal is not None:
                 self._on_fatal(fault)
@@ -524,13 +458,11 @@ class Runner:
     ) -> None:
         ts = self._stamp()
         if type(item) is Request:  # the common case first: one lookup, then the engine
-            answer = self._queries.get(type(item.command))
-            if item.resent and self._answered_before(item, ts, out):
+            answers = self._answers_from_state
+            if item.resent and answers.answered_before(item, ts, out):
                 return
-            if answer is None:
+            if not answers.answer(item, ts, out, market_data):
                 self._apply(item.command, ts, item.echo, out, market_data)  # type: ignore[arg-type]
-            else:
-                answer(item, ts, out, market_data)
         elif isinstance(item, EdgeRefusal):
             refusal = item.refusal
             msg = self._writer.refusal(item.echo, refusal.reason, refusal.text, f"X{ts}", ts)
@@ -579,100 +511,6 @@ class Runner:
         self._pending.inbound[participant] = position
         self._positions[participant] = position
 
-    def _answered_before(self, item: Request, ts: int, out: list[Outgoing]) -> bool:
-        """A resent order (PossDupFlag or PossResend) whose ClOrdID the participant already
-        used today is not applied again: its order's status answers it."""
-        command = item.command
-        if not isinstance(command, NewOrder):
-            return False
-        try:
-            order = self.engine.order_status(item.participant, 0, command.client_order_id)
-        except Refused:
-            return False
-        out.append((item.participant, self._writer.status_report(order, f"S{ts}", ts, [])))
-        return True
-
-    # -- QUERIES: answered from engine state, never journaled --
-
-    def _order_status(
-        self, item: Request, ts: int, out: list[Outgoing], _md: list[Outgoing]
-    ) -> None:
-        query = item.command
-        assert isinstance(query, OrderStatusQuery)
-        try:
-            order = self.engine.order_status(
-                item.participant, query.order_id, query.client_order_id
-            )
-        except Refused as refusal:
-            msg = self._writer.unknown_order_status(item.echo, query.request_id, refusal.text, ts)
-        else:
-            extra = [(790, query.request_id)] if query.request_id else []
-            msg = self._writer.status_report(order, f"S{ts}", ts, extra)
-        out.append((item.participant, msg))
-
-    def _mass_status(
-        self, item: Request, ts: int, out: list[Outgoing], _md: list[Outgoing]
-    ) -> None:
-        query = item.command
-        assert isinstance(query, MassStatusQuery)
-        now = ts // 10**9
-        second, asked = self._mass_status_asked.get(item.participant, (now, 0))
-        asked = asked if second == now else 0
-        if asked >= MASS_STATUS_PER_SECOND:
-            text = f"at most {MASS_STATUS_PER_SECOND} mass status requests a second"
-            out.append(
-                (item.participant, self._writer.refusal(item.echo, "99", text, f"S{ts}", ts))
-            )
-            return
-        self._mass_status_asked[item.participant] = (now, asked + 1)
-        orders = [
-            o
-            for o in self.engine.open_orders_of(item.participant)
-            if not query.symbol or o.symbol == query.symbol
-        ]
-        out += [
-            (item.participant, m) for m in self._writer.mass_status(orders, query.request_id, ts)
-        ]
-
-    def _security_list(
-        self, item: Request, ts: int, out: list[Outgoing], _md: list[Outgoing]
-    ) -> None:
-        query = item.command
-        assert isinstance(query, SecurityListQuery)
-        states = [
-            s
-            for s in self.engine.instruments.values()
-            if not query.symbol or s.spec.symbol == query.symbol
-        ]
-        out.append((item.participant, security_list(query.request_id, states)))
-
-    def _balances(self, item: Request, ts: int, out: list[Outgoing], _md: list[Outgoing]) -> None:
-        query = item.command
-        assert isinstance(query, BalanceQuery)
-        ledger = self.engine.ledger
-        refusal = None
-        if query.subscription not in ("", "0"):
-            refusal = ("8", "only snapshot inquiries (SubscriptionRequestType 0) are served")
-        elif query.account and query.account != item.participant:
-            refusal = ("9", f"account {query.account} is not yours")
-        elif ledger is None:
-            refusal = ("99", "this venue runs without accounts")
-        elif query.asset and query.asset not in ledger.scales:
-            refusal = ("2", f"no account in asset {query.asset!r}")
-        if refusal is not None or ledger is None:
-            result, text = refusal or ("99", "")
-            out.append((item.participant, self._writer.balance_refusal(query, result, text)))
-            return
-        owner = item.participant
-        rows = ledger.statement(owner, [query.asset] if query.asset else ledger.assets)
-        out += [(owner, m) for m in self._writer.balances(owner, query, rows, ts)]
-
-    def _market_data(
-        self, item: Request, ts: int, _out: list[Outgoing], market_data: list[Outgoing]
-    ) -> None:
-        assert isinstance(item.command, MarketDataRequest)
-        market_data += [(item.participant, m) for m in self._publisher.request(item.command)]
-
     def _apply(
         self,
         command: Command,
@@ -681,15 +519,24 @@ class Runner:
         out: list[Outgoing],
         market_data: list[Outgoing],
     ) -> list[Event]:
+        timer = self.timer
         events = self.engine.apply(command, ts)
+        if timer is not None:
+            timer.lap("engine")
         self._seq += 1
         self._pending.add(self._seq, ts, command, events)
         if self._seq % self._checkpoint_every == 0:
             self._pending.checkpoints.append((self._seq, self.engine.state_hash()))
+        if timer is not None:
+            timer.lap("journal record")
         for event in events:
             try:
                 out.extend(self._writer.encode(event, echo))
             except Exception:  # journaled already: the other reports of the batch still go
                 log.exception("could not write the report of an event", of=repr(event))
+        if timer is not None:
+            timer.lap("reports")
         market_data.extend(self._publisher.publish(events))
+        if timer is not None:
+            timer.lap("market data")
         return events

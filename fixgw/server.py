@@ -36,13 +36,15 @@ from fixgw.fix.marketdata import MarketDataPublisher
 from fixgw.fix.reports import ReportWriter
 from fixgw.fix.sessions import SessionDirectory
 from fixgw.fix.text import data_tags
+from fixgw.inbox import OperatorCommand, SessionEnded, Tick
 from fixgw.logs import configure as configure_logging
 from fixgw.operator.admin_socket import AdminSocket, check_private
 from fixgw.owed_reports import not_handed, rebuilt, with_answers
 from fixgw.quickfix_build import UnpatchedQuickFix, require_patched
 from fixgw.roster import RosterEntry, load_roster
-from fixgw.runner import OperatorCommand, Runner, SessionEnded, Tick
+from fixgw.runner import Runner
 from fixgw.session_store import created_ns
+from fixgw.stage_timing import StageTimer
 
 log = structlog.get_logger("fixgw.server")
 REPO = Path(__file__).resolve().parent.parent
@@ -228,6 +230,7 @@ class Gateway:
             roster=roster,
             inline=config.order_path == "inline",
             crash=CrashPoint.from_environment(),
+            timer=StageTimer.from_environment() if config.order_path == "inline" else None,
         )
         self.sessions.disabled = set(self.engine.disabled)
         if self.recovered.last_seq == 0 and deposits:
@@ -359,6 +362,8 @@ class Gateway:
         if not self.fatal:
             self.runner.write_snapshot()
         self.journal.close()
+        if self.runner.timer is not None:
+            self.runner.timer.write(self.config.data_dir)
 
 
 def narrow(data_dir: Path) -> None:

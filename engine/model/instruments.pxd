@@ -1,6 +1,9 @@
 # Compiled, the reference data is a C struct with read-only attributes (a frozen dataclass
 # either way) and the trading state one the engine reads without attribute lookups.
 
+from engine.model.values cimport DecimalUnit
+
+
 cdef class InstrumentSpec:
     cdef readonly object symbol
     cdef readonly object base_asset
@@ -13,6 +16,8 @@ cdef class InstrumentSpec:
     cdef readonly object reference_price
     cdef readonly object base_per_lot
     cdef readonly object quote_per_tick_lot
+    cdef readonly DecimalUnit tick_unit
+    cdef readonly DecimalUnit lot_unit
 
 
 cdef class InstrumentState:

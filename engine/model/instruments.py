@@ -8,18 +8,22 @@ live in `InstrumentState`, inside the engine, so they are journaled and hashed w
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import IntEnum
 
+import cython
+
 from engine.model.values import (
+    INT64_MAX,
     PPM,
+    DecimalUnit,
     ValueRejected,
-    from_units,
-    parse_decimal,
     percent_to_ppm,
     to_units,
 )
+
+NO_BAND = 0  # an instrument's band_ppm when it has no price band
 
 
 class TradingStatus(IntEnum):
@@ -38,20 +42,29 @@ class InstrumentSpec:
     lot: Decimal
     min_qty: int
     max_qty: int
-    band_ppm: int
+    band_ppm: int  # NO_BAND: limit prices range freely and market orders are refused
     reference_price: int
     # Ledger amounts (minor units of each asset, see `from_config`); 0 when the venue runs
     # without accounts.
     base_per_lot: int = 0  # base minor units in one lot
     quote_per_tick_lot: int = 0  # quote minor units in one tick times one lot
+    # the tick and the lot as integers, for the order path's conversions (values.py)
+    tick_unit: DecimalUnit = field(init=False, repr=False, compare=False)
+    lot_unit: DecimalUnit = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.tick <= 0 or self.lot <= 0:
             raise ValueError(f"{self.symbol}: tick and lot must be positive")
+        if cython.compiled:  # a C struct's own read-only fields
+            self.tick_unit = DecimalUnit(self.tick)  # type: ignore[misc]
+            self.lot_unit = DecimalUnit(self.lot)  # type: ignore[misc]
+        else:  # a frozen dataclass's
+            object.__setattr__(self, "tick_unit", DecimalUnit(self.tick))
+            object.__setattr__(self, "lot_unit", DecimalUnit(self.lot))
         if not 0 < self.min_qty <= self.max_qty:
             raise ValueError(f"{self.symbol}: need 0 < min_qty <= max_qty")
-        if not 0 < self.band_ppm < PPM:
-            raise ValueError(f"{self.symbol}: band must be between 0 and 100 percent")
+        if not 0 <= self.band_ppm < PPM:
+            raise ValueError(f"{self.symbol}: band must be under 100 percent, or none")
         if self.reference_price <= 0:
             raise ValueError(f"{self.symbol}: reference price must be positive")
 
@@ -85,7 +98,7 @@ class InstrumentSpec:
             lot=lot,
             min_qty=to_units(Decimal(entry["min_qty"]), lot, "min_qty", "lot"),
             max_qty=to_units(Decimal(entry["max_qty"]), lot, "max_qty", "lot"),
-            band_ppm=percent_to_ppm(Decimal(entry["band_percent"])),
+            band_ppm=_band_ppm(symbol, entry["band_percent"]),
             reference_price=to_units(Decimal(entry["reference_price"]), tick, "price", "tick"),
             base_per_lot=base_per_lot,
             quote_per_tick_lot=quote_per_tick_lot,
@@ -94,16 +107,16 @@ class InstrumentSpec:
     # -- QUERIES --
 
     def price_to_ticks(self, text: str) -> int:
-        return to_units(parse_decimal(text, "price"), self.tick, "price", "tick")
+        return self.tick_unit.count(text, "price", "tick")
 
     def qty_to_lots(self, text: str) -> int:
-        return to_units(parse_decimal(text, "quantity"), self.lot, "quantity", "lot")
+        return self.lot_unit.count(text, "quantity", "lot")
 
     def price_text(self, ticks: int) -> str:
-        return from_units(ticks, self.tick)
+        return self.tick_unit.text(ticks)
 
     def qty_text(self, lots: int) -> str:
-        return from_units(lots, self.lot)
+        return self.lot_unit.text(lots)
 
     def check_qty(self, lots: int) -> None:
         if lots < self.min_qty:
@@ -114,6 +127,18 @@ class InstrumentSpec:
             raise ValueRejected(
                 f"quantity {self.qty_text(lots)} is above the maximum {self.qty_text(self.max_qty)}"
             )
+
+
+def _band_ppm(symbol: str, percent: str) -> int:
+    """A band from configuration: a percentage above 0, or "none" (NO_BAND), said so
+    explicitly — an instrument without a band is for neutral matching benchmarks, not a
+    default anyone should meet by accident."""
+    if percent == "none":
+        return NO_BAND
+    ppm = percent_to_ppm(Decimal(percent))
+    if ppm == NO_BAND:
+        raise ValueError(f'{symbol}: a band of 0 percent refuses every price; "none" for no band')
+    return ppm
 
 
 class InstrumentState:
@@ -130,6 +155,8 @@ class InstrumentState:
 
     def band(self) -> tuple[int, int]:
         """Lowest and highest acceptable price in ticks, inclusive."""
+        if self.band_ppm == NO_BAND:
+            return 1, INT64_MAX
         width = self.reference_price * self.band_ppm // PPM
         return max(1, self.reference_price - width), self.reference_price + width
 

@@ -100,9 +100,12 @@ class VenueDefinition:
 
 
 def _fields(item: Any) -> dict[str, Any]:
-    """Every field of a dataclass, as JSON can hold it: decimals as strings, enums as ints."""
+    """Every field a dataclass is built from, as JSON can hold it: decimals as strings,
+    enums as ints (fields it derives, such as an instrument's tick as integers, are not)."""
     out = {}
     for field in fields(item):
+        if not field.init:
+            continue
         value = getattr(item, field.name)
         out[field.name] = str(value) if isinstance(value, Decimal) else value
     return out

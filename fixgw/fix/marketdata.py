@@ -30,6 +30,9 @@ FULL_DEPTH = 100
 MAX_SUBSCRIPTIONS = 16
 INSUFFICIENT_BANDWIDTH = "2"  # MDReqRejReason
 Level = tuple[str, int]  # (entry type, price in ticks)
+# a book side's top levels as one command left them, read once for every subscription:
+# (symbol, side, depth) -> [(price, qty, orders), ...]
+Depths = dict[tuple[str, int, int], list[tuple[int, int, int]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +95,8 @@ class MarketDataPublisher:
                 )
             ]
         subscription = _Subscription(req)
-        replies = [self._snapshot(subscription, symbol) for symbol in req.symbols]
+        depths: Depths = {}
+        replies = [self._snapshot(subscription, symbol, depths) for symbol in req.symbols]
         if req.kind == "1":
             self._subscriptions[key] = subscription
         return replies
@@ -122,15 +126,16 @@ class MarketDataPublisher:
                     trades.append(event)
                     self._last_trade[symbol] = (event.price, event.qty)
         out = self._status_changes(events)
+        depths: Depths = {}
         for subscription in self._subscriptions.values():
             req = subscription.request
             for symbol in req.symbols:
                 if symbol not in touched:
                     continue
                 if req.incremental:
-                    msg = self._incremental(subscription, symbol, touched[symbol])
+                    msg = self._incremental(subscription, symbol, touched[symbol], depths)
                 else:
-                    msg = self._snapshot(subscription, symbol)
+                    msg = self._snapshot(subscription, symbol, depths)
                 if msg is not None:
                     out.append((req.participant, msg))
         return out
@@ -160,20 +165,23 @@ class MarketDataPublisher:
             out += [(participant, message("f", fields)) for participant in sorted(told)]
         return out
 
-    def _levels(self, req: MarketDataRequest, symbol: str) -> dict[Level, int]:
-        book = self._books[symbol]
+    def _levels(self, req: MarketDataRequest, symbol: str, depths: Depths) -> dict[Level, int]:
         depth = min(req.depth or FULL_DEPTH, FULL_DEPTH)
         levels: dict[Level, int] = {}
         for side, entry_type in ((BUY, BID), (SELL, OFFER)):
             if entry_type in req.entry_types:
-                for price, qty, _count in book.depth(side, depth):
+                key = (symbol, side, depth)
+                rows = depths.get(key)
+                if rows is None:
+                    rows = depths[key] = self._books[symbol].depth(side, depth)
+                for price, qty, _count in rows:
                     levels[entry_type, price] = qty
         return levels
 
-    def _snapshot(self, subscription: _Subscription, symbol: str) -> fix.Message:
+    def _snapshot(self, subscription: _Subscription, symbol: str, depths: Depths) -> fix.Message:
         req = subscription.request
         spec = self._instruments[symbol]
-        levels = self._levels(req, symbol)
+        levels = self._levels(req, symbol, depths)
         subscription.views[symbol] = levels
         msg = message("W", [(262, req.request_id), (55, symbol)])
         entries = [
@@ -188,12 +196,12 @@ class MarketDataPublisher:
         return msg
 
     def _incremental(
-        self, subscription: _Subscription, symbol: str, trades: list[Trade]
+        self, subscription: _Subscription, symbol: str, trades: list[Trade], depths: Depths
     ) -> fix.Message | None:
         req = subscription.request
         spec = self._instruments[symbol]
         before = subscription.views.get(symbol, {})
-        after = self._levels(req, symbol)
+        after = self._levels(req, symbol, depths)
         subscription.views[symbol] = after
         changes: list[tuple[str, int, int, str]] = []
         if TRADE in req.entry_types:

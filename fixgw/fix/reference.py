@@ -12,14 +12,14 @@ from collections.abc import Sequence
 
 import quickfix as fix
 
-from engine.model.instruments import InstrumentState
+from engine.model.instruments import NO_BAND, InstrumentState
 from engine.model.values import ppm_to_percent
 from fixgw.fix.messages import message
 
 
 def describe(state: InstrumentState) -> str:
     spec = state.spec
-    band = ppm_to_percent(state.band_ppm)
+    band = ppm_to_percent(state.band_ppm) if state.band_ppm != NO_BAND else "none"
     return (
         f"tick={format(spec.tick, 'f')} lot={format(spec.lot, 'f')} "
         f"min_qty={spec.qty_text(spec.min_qty)} max_qty={spec.qty_text(spec.max_qty)} "

@@ -9,7 +9,6 @@ with plain tag numbers and strings; typed QuickFIX field objects cost far more p
 from __future__ import annotations
 
 from collections.abc import Mapping
-from decimal import Decimal
 
 import quickfix as fix
 
@@ -48,7 +47,7 @@ CXL_REJ_REASON = {
 }
 FIX_SIDE = ("1", "2")
 UNKNOWN_SECURITY = "1"  # the edge's OrdRejReason for an unknown symbol (fixgw/fix/inbound.py)
-AVG_PX_PLACES = Decimal("1e-8")
+AVG_PX_PLACES = 8
 
 
 _OPERATOR_REQUESTS = (RequestKind.FUNDS, RequestKind.OPERATOR)
@@ -83,9 +82,10 @@ class ReportWriter:
         """The messages for one event, each with the participant it goes to."""
         if isinstance(event, Trade):
             spec = self._instruments[event.symbol]
+            last = spec.price_text(event.price), spec.qty_text(event.qty)  # both sides' own
             return [
-                self._fill(event, spec, event.maker, "1"),
-                self._fill(event, spec, event.taker, "2"),
+                self._fill(event, spec, event.maker, "1", last),
+                self._fill(event, spec, event.taker, "2", last),
             ]
         if isinstance(event, OrderAccepted):
             return [self._accepted(event)]
@@ -104,10 +104,11 @@ class ReportWriter:
         return []
 
     def _avg_px(self, spec: InstrumentSpec, notional: int, cum_qty: int) -> str:
+        """AvgPx: the notional in ticks over the quantity, rounded half-even to
+        AVG_PX_PLACES decimals, exactly."""
         if cum_qty == 0:
             return "0"
-        average = (Decimal(notional) * spec.tick / cum_qty).quantize(AVG_PX_PLACES)
-        return format(average.normalize(), "f")
+        return spec.tick_unit.ratio_text(notional, cum_qty, AVG_PX_PLACES)
 
     def _accepted(self, e: OrderAccepted) -> Outgoing:
         spec = self._instruments[e.symbol]
@@ -135,7 +136,9 @@ class ReportWriter:
             fields.append((126, utc_timestamp(e.expire_time)))
         return e.participant, message("8", fields)
 
-    def _fill(self, t: Trade, spec: InstrumentSpec, f: Fill, liquidity: str) -> Outgoing:
+    def _fill(
+        self, t: Trade, spec: InstrumentSpec, f: Fill, liquidity: str, last: tuple[str, str]
+    ) -> Outgoing:
         """A fill; SecondaryExecID(527) is the trade id, the same on both sides, and
         LastLiquidityInd(851) says whether this side added (1) or removed (2) liquidity.
         A fill that paid a fee says so: Commission(12), absolute (CommType 13 = 3), in the
@@ -150,8 +153,8 @@ class ReportWriter:
             (39, f.status.value),
             (55, t.symbol),
             (54, FIX_SIDE[f.side]),
-            (31, spec.price_text(t.price)),
-            (32, spec.qty_text(t.qty)),
+            (31, last[0]),
+            (32, last[1]),
             (14, spec.qty_text(f.cum_qty)),
             (151, spec.qty_text(f.leaves_qty)),
             (6, self._avg_px(spec, f.notional, f.cum_qty)),

@@ -45,7 +45,7 @@ from engine.model.events import (
     Rejected,
     TradingStatusChanged,
 )
-from engine.model.instruments import InstrumentState, TradingStatus
+from engine.model.instruments import NO_BAND, InstrumentState, TradingStatus
 from engine.model.terms import SessionAction
 from engine.model.values import (
     ValueRejected,
@@ -290,13 +290,14 @@ class OperatorDesk:
         for symbol, state in self._engine.instruments.items():
             spec = state.spec
             low, high = state.band()
+            banded = state.band_ppm != NO_BAND
             rows.append(
                 {
                     "symbol": symbol,
                     "status": state.status.name.lower(),
                     "reference": spec.price_text(state.reference_price),
-                    "band_percent": ppm_to_percent(state.band_ppm),
-                    "band": f"{spec.price_text(low)}-{spec.price_text(high)}",
+                    "band_percent": ppm_to_percent(state.band_ppm) if banded else "none",
+                    "band": f"{spec.price_text(low)}-{spec.price_text(high)}" if banded else "",
                     "tick": format(spec.tick, "f"),
                     "lot": format(spec.lot, "f"),
                     "resting": len(self._engine.books[symbol]),

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import stat
+from pathlib import Path
+
 import pytest
 
+from fixgw.stage_timing import FILE, VARIABLE
+from tests.support.fixclient import FixClient
 from tests.support.gateway import PX, Connect, logged_on, new_order, report
-from tests.support.launch import GatewayProcess
+from tests.support.launch import PASSWORDS, GatewayProcess
 from tests.support.rawfix import RawSession
 
 
@@ -213,3 +219,26 @@ def test_wrong_passwords_back_off_but_a_remembered_password_still_logs_on(
                      (40, "2"), (44, PX), (59, "1"), (60, "20260101-00:00:00")])  # fmt: skip
     assert again.receive()[150] == "0"
     again.close()
+
+
+def test_an_instrumented_gateway_writes_where_the_time_went(tmp_path: Path) -> None:
+    """FIXGW_STAGE_TIMING=1 on the inline path: at its stop the gateway writes every
+    stage's percentiles, owner-only, and the orders are answered as ever."""
+    gateway = GatewayProcess(
+        tmp_path, gateway_settings='order_path = "inline"\n', environment={VARIABLE: "1"}
+    )
+    client = FixClient("CLIENT1", PASSWORDS["CLIENT1"], gateway.port, tmp_path / "c1")
+    try:
+        assert client.connect(), client.skipped
+        for _ in range(20):
+            report(client, new_order(client, "1", "0.1", "690000"), "0")
+    finally:
+        client.close()
+        gateway.stop()
+    written = tmp_path / "var" / FILE
+    assert stat.S_IMODE(written.stat().st_mode) == 0o600
+    figures = json.loads(written.read_text())
+    # the first tenth is warm-up; an order queued behind the timer's tick is not timed
+    assert 10 <= figures["requests"] <= 18
+    for stage in ("read", "engine", "reports", "commit", "send", "ours"):
+        assert figures["us"][stage]["p50"] > 0, stage

@@ -15,8 +15,9 @@ from engine.model.terms import OrderType, Side, TimeInForce
 from engine.persistence.journal import Journal, JournalError
 from engine.persistence.recovery import recover
 from fixgw.fix.inbound import Echo, OrderStatusQuery
+from fixgw.inbox import Request
 from fixgw.operator.desk import OperatorRequest, Reply
-from fixgw.runner import Request, Runner
+from fixgw.runner import Runner
 from tests.support.runners import RecordingSessions, venue_runner
 from tests.support.venue import BTC, VENUE_PARTICIPANTS, VENUE_SPECS
 
@@ -81,7 +82,7 @@ def test_a_query_that_fails_is_still_answered(tmp_path: Path) -> None:
     def broken(*_: object) -> None:
         raise RuntimeError("a bug in a query")
 
-    runner._queries[OrderStatusQuery] = broken
+    runner._answers_from_state._queries[OrderStatusQuery] = broken
     status = Request(
         "CLIENT1", OrderStatusQuery(0, "a", ""), Echo("H", "a", "", "", "BTC-HKD", "1")
     )

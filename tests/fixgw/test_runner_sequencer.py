@@ -17,7 +17,8 @@ from fixgw.fix.inbound import Echo, MassStatusQuery
 from fixgw.fix.marketdata import MarketDataPublisher
 from fixgw.fix.reports import Outgoing, ReportWriter
 from fixgw.fix.sessions import SessionDirectory
-from fixgw.runner import OperatorCommand, Request, Runner
+from fixgw.inbox import OperatorCommand, Request
+from fixgw.runner import Runner
 from fixgw.server import load_config
 from tests.support.fixclient import FixClient
 from tests.support.gateway import PASSWORDS, GatewayProcess, new_order, report

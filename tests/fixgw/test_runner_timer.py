@@ -12,7 +12,8 @@ from engine.model.terms import OrderType, Side, TimeInForce
 from engine.persistence.journal import Journal
 from engine.persistence.recovery import recover
 from fixgw.fix.inbound import Echo
-from fixgw.runner import Request, Runner, Tick
+from fixgw.inbox import Request, Tick
+from fixgw.runner import Runner
 from tests.support.runners import RecordingSessions, venue_runner
 from tests.support.venue import BTC, VENUE_PARTICIPANTS, VENUE_SPECS
 

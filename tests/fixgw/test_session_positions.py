@@ -19,7 +19,7 @@ from engine.model.terms import OrderType, Side, TimeInForce
 from engine.persistence.journal import Journal, JournalBatch, LastAnswers, Position
 from engine.persistence.recovery import recover
 from fixgw.fix.inbound import Echo, OrderStatusQuery, Refusal
-from fixgw.runner import EdgeRefusal, Item, Request
+from fixgw.inbox import EdgeRefusal, Item, Request
 from tests.support.runners import venue_runner
 from tests.support.venue import BTC, VENUE_PARTICIPANTS, VENUE_SPECS
 

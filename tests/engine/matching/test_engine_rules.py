@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import pytest
 
+from engine.book.books import Book
 from engine.model.commands import (
     CancelOrder,
     Command,
@@ -25,7 +26,7 @@ from engine.model.events import (
     Trade,
     TradingStatusChanged,
 )
-from engine.model.instruments import TradingStatus
+from engine.model.instruments import InstrumentSpec, TradingStatus
 from engine.model.orders import Change, Order
 from engine.model.terms import (
     CancelReason,
@@ -36,7 +37,7 @@ from engine.model.terms import (
     Side,
     TimeInForce,
 )
-from tests.support.venue import Venue, only_rejection
+from tests.support.venue import VENUE_PARTICIPANTS, Venue, only_rejection
 
 BUY, SELL = Side.BUY, Side.SELL
 PX = 500_000  # the BTC-HKD reference price in ticks (tick 1 HKD)
@@ -333,3 +334,47 @@ def test_terminal_statuses_have_no_way_out() -> None:
     assert order.status is OrderStatus.FILLED
     with pytest.raises(AssertionError, match="no transition"):
         order.move(Change.CANCEL)
+
+
+def unbanded(book_class: type[Book]) -> Venue:
+    """BTC-HKD configured with `band_percent = "none"`, as for a neutral benchmark."""
+    entry = {
+        "base": "BTC",
+        "quote": "HKD",
+        "tick": "1",
+        "lot": "0.001",
+        "min_qty": "0.001",
+        "max_qty": "100",
+        "band_percent": "none",
+        "reference_price": "500000",
+    }
+    return Venue((InstrumentSpec.from_config("BTC-HKD", entry),), VENUE_PARTICIPANTS, book_class)
+
+
+def test_an_instrument_without_a_band_takes_any_limit_price(venue: Venue) -> None:
+    free = unbanded(type(venue.engine.books["BTC-HKD"]))
+    far = free.rest("CLIENT1", SELL, 50 * PX, 1_000)
+    assert free.engine.order(far) is not None
+    assert trades(free.limit("CLIENT2", BUY, 50 * PX, 1_000))[0].price == 50 * PX
+    refused = only_rejection(free.market("CLIENT2", BUY, 1_000))
+    assert refused.code is RejectCode.UNSUPPORTED_ORDER
+    assert refused.text == "BTC-HKD has no price band, so market orders are not accepted"
+    banded = only_rejection(venue.limit("CLIENT1", SELL, 50 * PX, 1_000))
+    assert banded.code is RejectCode.PRICE_OUTSIDE_BAND
+
+
+def test_a_band_of_zero_is_refused_in_configuration() -> None:
+    with pytest.raises(ValueError, match='"none" for no band'):
+        InstrumentSpec.from_config(
+            "X-HKD",
+            {
+                "base": "BTC",
+                "quote": "HKD",
+                "tick": "1",
+                "lot": "1",
+                "min_qty": "1",
+                "max_qty": "1",
+                "band_percent": "0",
+                "reference_price": "1",
+            },
+        )

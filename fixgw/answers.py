@@ -1,0 +1,143 @@
+"""Answers from the engine's state that change nothing and are never journaled as commands:
+order status, mass status, security lists, balances, market data snapshots.
+
+They run in the sequencer, in order with everything else, so each sees exactly the state
+the requests before it left; what they send is journaled as an answer where a crash could
+lose it (fixgw/owed_reports.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from engine.matching.core import Engine
+from engine.model.commands import NewOrder
+from engine.model.refusal import Refused
+from fixgw.fix.inbound import BalanceQuery, MassStatusQuery, OrderStatusQuery, SecurityListQuery
+from fixgw.fix.marketdata import MarketDataPublisher, MarketDataRequest
+from fixgw.fix.reference import security_list
+from fixgw.fix.reports import Outgoing, ReportWriter
+from fixgw.inbox import Request
+
+MASS_STATUS_PER_SECOND = 5
+
+
+class StateAnswers:
+    def __init__(
+        self, engine: Engine, writer: ReportWriter, publisher: MarketDataPublisher
+    ) -> None:
+        self.engine = engine
+        self._writer = writer
+        self._publisher = publisher
+        # participant -> (second, mass status requests answered in it): each lists every open
+        # order, the sequencer's costliest answer, so a few a second is what anyone gets
+        self._mass_status_asked: dict[str, tuple[int, int]] = {}
+        self._queries: dict[type[object], Callable[..., None]] = {
+            OrderStatusQuery: self._order_status,
+            MassStatusQuery: self._mass_status,
+            SecurityListQuery: self._security_list,
+            MarketDataRequest: self._market_data,
+            BalanceQuery: self._balances,
+        }
+
+    def answer(
+        self, item: Request, ts: int, out: list[Outgoing], market_data: list[Outgoing]
+    ) -> bool:
+        """Answer a query; False if the request is a command for the engine instead."""
+        answer = self._queries.get(type(item.command))
+        if answer is None:
+            return False
+        answer(item, ts, out, market_data)
+        return True
+
+    def answered_before(self, item: Request, ts: int, out: list[Outgoing]) -> bool:
+        """A resent order (PossDupFlag or PossResend) whose ClOrdID the participant already
+        used today is not applied again: its order's status answers it."""
+        command = item.command
+        if not isinstance(command, NewOrder):
+            return False
+        try:
+            order = self.engine.order_status(item.participant, 0, command.client_order_id)
+        except Refused:
+            return False
+        out.append((item.participant, self._writer.status_report(order, f"S{ts}", ts, [])))
+        return True
+
+    def _order_status(
+        self, item: Request, ts: int, out: list[Outgoing], _md: list[Outgoing]
+    ) -> None:
+        query = item.command
+        assert isinstance(query, OrderStatusQuery)
+        try:
+            order = self.engine.order_status(
+                item.participant, query.order_id, query.client_order_id
+            )
+        except Refused as refusal:
+            msg = self._writer.unknown_order_status(item.echo, query.request_id, refusal.text, ts)
+        else:
+            extra = [(790, query.request_id)] if query.request_id else []
+            msg = self._writer.status_report(order, f"S{ts}", ts, extra)
+        out.append((item.participant, msg))
+
+    def _mass_status(
+        self, item: Request, ts: int, out: list[Outgoing], _md: list[Outgoing]
+    ) -> None:
+        query = item.command
+        assert isinstance(query, MassStatusQuery)
+        now = ts // 10**9
+        second, asked = self._mass_status_asked.get(item.participant, (now, 0))
+        asked = asked if second == now else 0
+        if asked >= MASS_STATUS_PER_SECOND:
+            text = f"at most {MASS_STATUS_PER_SECOND} mass status requests a second"
+            out.append(
+                (item.participant, self._writer.refusal(item.echo, "99", text, f"S{ts}", ts))
+            )
+            return
+        self._mass_status_asked[item.participant] = (now, asked + 1)
+        orders = [
+            o
+            for o in self.engine.open_orders_of(item.participant)
+            if not query.symbol or o.symbol == query.symbol
+        ]
+        out += [
+            (item.participant, m) for m in self._writer.mass_status(orders, query.request_id, ts)
+        ]
+
+    def _security_list(
+        self, item: Request, ts: int, out: list[Outgoing], _md: list[Outgoing]
+    ) -> None:
+        query = item.command
+        assert isinstance(query, SecurityListQuery)
+        states = [
+            s
+            for s in self.engine.instruments.values()
+            if not query.symbol or s.spec.symbol == query.symbol
+        ]
+        out.append((item.participant, security_list(query.request_id, states)))
+
+    def _balances(self, item: Request, ts: int, out: list[Outgoing], _md: list[Outgoing]) -> None:
+        query = item.command
+        assert isinstance(query, BalanceQuery)
+        ledger = self.engine.ledger
+        refusal = None
+        if query.subscription not in ("", "0"):
+            refusal = ("8", "only snapshot inquiries (SubscriptionRequestType 0) are served")
+        elif query.account and query.account != item.participant:
+            refusal = ("9", f"account {query.account} is not yours")
+        elif ledger is None:
+            refusal = ("99", "this venue runs without accounts")
+        elif query.asset and query.asset not in ledger.scales:
+            refusal = ("2", f"no account in asset {query.asset!r}")
+        if refusal is not None or ledger is None:
+            result, text = refusal or ("99", "")
+            out.append((item.participant, self._writer.balance_refusal(query, result, text)))
+            return
+        owner = item.participant
+        rows = ledger.statement(owner, [query.asset] if query.asset else ledger.assets)
+        out += [(owner, m) for m in self._writer.balances(owner, query, rows, ts)]
+
+    def _market_data(
+        self, item: Request, ts: int, _out: list[Outgoing], market_data: list[Outgoing]
+    ) -> None:
+        assert isinstance(item.command, MarketDataRequest)
+        market_data += [(item.participant, m) for m in self._publisher.request(item.command)]
