@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
-SOURCES := setup.py pyproject.toml $(shell find engine -name "*.pyx" -o -name "*.pxd") \
+SOURCES := setup.py pyproject.toml $(shell find engine fixgw -name "*.pyx" -o -name "*.pxd") \
 	$(wildcard fixgw/quickfix_patch/*)
 
 .DEFAULT_GOAL := help
@@ -87,4 +87,4 @@ bench-micro: build ## pytest-benchmark micro-benchmarks of single book operation
 .PHONY: clean
 clean: ## Remove build products (keeps .venv)
 	rm -rf build
-	find engine \( -name "*.so" -o -name "*.cpp" -o -name "*.c" -o -name "*.html" \) -delete
+	find engine fixgw \( -name "*.so" -o -name "*.cpp" -o -name "*.c" -o -name "*.html" \) -delete

@@ -32,6 +32,14 @@ ORDER_PATH = [
     "engine/matching/digest.py",
     "engine/matching/state.py",
     "engine/matching/core.py",
+    "fixgw/fix/text.py",
+    "fixgw/fix/messages.py",
+    "fixgw/fix/inbound.py",
+    "fixgw/fix/reports.py",
+    "fixgw/fix/marketdata.py",
+    "fixgw/inbox.py",
+    "fixgw/runner.py",
+    "fixgw/app.py",
 ]
 
 directives = {

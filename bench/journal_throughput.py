@@ -92,6 +92,31 @@ def commit_latency(commands: list[Command], path: Path, durability: str) -> dict
     }
 
 
+def table_costs(tmp: Path, durability: str, count: int) -> dict[str, float]:
+    """Commit p50 in µs of a one-command batch as it is, with one trade (the trades table
+    and its index), and with one trade but the index dropped: what each costs a commit.
+    The three are taken in turn, so the machine's drift falls on all of them alike."""
+    variants = ("command", "command + trade", "command + trade, no index")
+    journals = {name: Journal(tmp / f"tables-{durability}-{i}.sqlite", durability)
+                for i, name in enumerate(variants)}  # fmt: skip
+    journals[variants[2]]._db.execute("DROP INDEX trades_by_seq")
+    samples: dict[str, list[int]] = {name: [] for name in variants}
+    for seq in range(1, count + 1):
+        for name in variants:
+            batch = JournalBatch(handed_through=seq - 1)
+            batch.commands.append((seq, seq, "NewOrder", '{"participant":"CLIENT1"}', seq - 1,
+                                   "CLIENT1", seq + 1))  # fmt: skip
+            if name != "command":
+                batch.trades.append((seq, seq, seq, "BTC-HKD", 700_000, 10, "buy", 2 * seq,
+                                     "MM1", 2, 2 * seq + 1, "CLIENT1", 0, 0))  # fmt: skip
+            start = time.perf_counter_ns()
+            journals[name].append(batch)
+            samples[name].append(time.perf_counter_ns() - start)
+    for journal in journals.values():
+        journal.close()
+    return {name: sorted(values)[len(values) // 2] / 1000 for name, values in samples.items()}
+
+
 def replay_rate(path: Path) -> float:
     engine = fresh_engine()
     start = time.perf_counter()
@@ -161,6 +186,9 @@ def main() -> None:
                 Path(tmp) / f"lat-{durability}.sqlite",
                 durability,
             )
+            results[f"tables/{durability}"] = table_costs(
+                Path(tmp), durability, args.latency_commands
+            )
         results["replay"] = replay_rate(Path(tmp) / "normal-64.sqlite")
         results["snapshot"] = snapshot_figures(commands, Path(tmp) / "snapshot.sqlite")
 
@@ -189,6 +217,11 @@ def main() -> None:
             f"Commit of a one-command batch ({durability}): p50 {lat['p50']:.0f} µs, "
             f"p99 {lat['p99']:.0f} µs."
         )
+    for durability in ("full", "normal"):
+        costs = results[f"tables/{durability}"]
+        assert isinstance(costs, dict)
+        written = ", ".join(f"{name} {p50:.1f}" for name, p50 in costs.items())
+        lines.append(f"Commit p50 by what the batch writes ({durability}), µs: {written}.")
     lines.append(f"\nReplay (checkpoints verified): {results['replay']:,.0f} commands/s.")
     snap = results["snapshot"]
     assert isinstance(snap, dict)

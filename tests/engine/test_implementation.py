@@ -13,9 +13,10 @@ import pytest
 
 PROBE = (
     "import engine.matching.core as core, engine.model.events as events, "
-    "engine.book.books as books\n"
+    "engine.book.books as books, fixgw.app as app, fixgw.fix.reports as reports\n"
     "from engine.implementation import is_compiled\n"
-    "print(is_compiled(core), is_compiled(events), books.OrderBook.__name__)"
+    "print(is_compiled(core), is_compiled(events), is_compiled(app), is_compiled(reports),"
+    " books.OrderBook.__name__)"
 )
 
 
@@ -28,10 +29,10 @@ def probe(pure: bool) -> str:
 
 
 def test_pure_runs_the_source_and_the_twin_book() -> None:
-    assert probe(pure=True) == "False False PyOrderBook"
+    assert probe(pure=True) == "False False False False PyOrderBook"
 
 
 def test_the_default_runs_the_compiled_modules() -> None:
     if probe(pure=False).startswith("False"):
         pytest.fail("the order path is not compiled: run `make install` (setup.py build_ext)")
-    assert probe(pure=False) == "True True OrderBook"
+    assert probe(pure=False) == "True True True True OrderBook"

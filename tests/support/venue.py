@@ -11,19 +11,17 @@ from engine.model.events import Event, OrderAccepted, Rejected
 from engine.model.instruments import InstrumentSpec
 from engine.model.terms import OrderType, Participant, Role, Side, StpMode, TimeInForce
 
-BTC = InstrumentSpec.from_config(
-    "BTC-HKD",
-    {
-        "base": "BTC",
-        "quote": "HKD",
-        "tick": "1",
-        "lot": "0.001",
-        "min_qty": "0.001",
-        "max_qty": "100",
-        "band_percent": "10",
-        "reference_price": "500000",
-    },
-)
+BTC_ENTRY = {
+    "base": "BTC",
+    "quote": "HKD",
+    "tick": "1",
+    "lot": "0.001",
+    "min_qty": "0.001",
+    "max_qty": "100",
+    "band_percent": "10",
+    "reference_price": "500000",
+}
+BTC = InstrumentSpec.from_config("BTC-HKD", BTC_ENTRY)
 ETH = InstrumentSpec.from_config(
     "ETH-HKD",
     {

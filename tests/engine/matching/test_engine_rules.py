@@ -37,7 +37,7 @@ from engine.model.terms import (
     Side,
     TimeInForce,
 )
-from tests.support.venue import VENUE_PARTICIPANTS, Venue, only_rejection
+from tests.support.venue import BTC_ENTRY, VENUE_PARTICIPANTS, Venue, only_rejection
 
 BUY, SELL = Side.BUY, Side.SELL
 PX = 500_000  # the BTC-HKD reference price in ticks (tick 1 HKD)
@@ -338,17 +338,8 @@ def test_terminal_statuses_have_no_way_out() -> None:
 
 def unbanded(book_class: type[Book]) -> Venue:
     """BTC-HKD configured with `band_percent = "none"`, as for a neutral benchmark."""
-    entry = {
-        "base": "BTC",
-        "quote": "HKD",
-        "tick": "1",
-        "lot": "0.001",
-        "min_qty": "0.001",
-        "max_qty": "100",
-        "band_percent": "none",
-        "reference_price": "500000",
-    }
-    return Venue((InstrumentSpec.from_config("BTC-HKD", entry),), VENUE_PARTICIPANTS, book_class)
+    spec = InstrumentSpec.from_config("BTC-HKD", {**BTC_ENTRY, "band_percent": "none"})
+    return Venue((spec,), VENUE_PARTICIPANTS, book_class)
 
 
 def test_an_instrument_without_a_band_takes_any_limit_price(venue: Venue) -> None:
@@ -365,16 +356,4 @@ def test_an_instrument_without_a_band_takes_any_limit_price(venue: Venue) -> Non
 
 def test_a_band_of_zero_is_refused_in_configuration() -> None:
     with pytest.raises(ValueError, match='"none" for no band'):
-        InstrumentSpec.from_config(
-            "X-HKD",
-            {
-                "base": "BTC",
-                "quote": "HKD",
-                "tick": "1",
-                "lot": "1",
-                "min_qty": "1",
-                "max_qty": "1",
-                "band_percent": "0",
-                "reference_price": "1",
-            },
-        )
+        InstrumentSpec.from_config("BTC-HKD", {**BTC_ENTRY, "band_percent": "0"})
