@@ -43,6 +43,71 @@ def _tag_at(raw: str, position: int) -> str:
     return raw[start:end] if end > start else "?"
 
 
+def _plain_pairs(raw: str, refused_tags: frozenset[int]) -> list[tuple[int, str]] | None:
+    """Every field of a text that keeps the rule, in one pass over its characters: what
+    nearly every message is. None at the first thing the rule refuses, or that it reads
+    with more care (a tag of ten digits, a field without `=`): `_checked_pairs` then reads
+    the whole text again and says what is wrong, so a refusal is worded one way only."""
+    pairs: list[tuple[int, str]] = []
+    tag = 0
+    digits = 0
+    in_value = False
+    value_start = 0
+    for i, char in enumerate(raw):
+        if char == "\x01":
+            if in_value:
+                if i - value_start > MAX_VALUE_CHARS or tag in refused_tags:
+                    return None
+                pairs.append((tag, raw[value_start:i]))
+            elif digits:
+                return None  # a field without `=`
+            tag = digits = 0
+            in_value = False
+        elif char < " " or char > "~":
+            return None
+        elif in_value:
+            continue
+        elif "0" <= char <= "9" and digits < 9:
+            tag = tag * 10 + (ord(char) - 48)
+            digits += 1
+        elif char == "=" and digits:
+            in_value = True
+            value_start = i + 1
+        else:
+            return None
+    if in_value or digits:  # the last field, with no SOH after it
+        if not in_value or len(raw) - value_start > MAX_VALUE_CHARS or tag in refused_tags:
+            return None
+        pairs.append((tag, raw[value_start:]))
+    return pairs if len(pairs) <= MAX_FIELDS else None
+
+
+def _checked_pairs(raw: str, refused_tags: frozenset[int]) -> list[tuple[int, str]]:
+    """The rule, read field by field; raises `Unreadable` naming the first thing wrong."""
+    bad = _NOT_PRINTABLE_ASCII.search(raw)
+    if bad is not None:
+        raise Unreadable(
+            f"tag {_tag_at(raw, bad.start())} holds a character that is not printable "
+            "ASCII (only bytes 0x20 to 0x7E are accepted)"
+        )
+    pairs: list[tuple[int, str]] = []
+    for pair in raw.split("\x01"):
+        if not pair:
+            continue
+        tag, sep, value = pair.partition("=")
+        if not sep or not tag.isdigit() or len(tag) > 9:
+            raise Unreadable(f"{pair[:16]!r} is not a tag=value field")
+        number = int(tag)
+        if number in refused_tags:
+            raise Unreadable(f"tag {number} is a data field, which this venue does not accept")
+        if len(value) > MAX_VALUE_CHARS:
+            raise Unreadable(f"tag {number} is longer than {MAX_VALUE_CHARS} characters")
+        pairs.append((number, value))
+    if len(pairs) > MAX_FIELDS:
+        raise Unreadable(f"the message has more than {MAX_FIELDS} fields")
+    return pairs
+
+
 class MessageFields:
     """A message's fields read once: `get` the last value of a tag, `all` every value of a
     tag that repeats in a group. Raises `Unreadable` for a text the venue does not read."""
@@ -52,27 +117,9 @@ class MessageFields:
     def __init__(self, raw: str, refused_tags: frozenset[int]) -> None:
         if len(raw) > MAX_MESSAGE_CHARS:
             raise Unreadable(f"the message is longer than {MAX_MESSAGE_CHARS} characters")
-        bad = _NOT_PRINTABLE_ASCII.search(raw)
-        if bad is not None:
-            raise Unreadable(
-                f"tag {_tag_at(raw, bad.start())} holds a character that is not printable "
-                "ASCII (only bytes 0x20 to 0x7E are accepted)"
-            )
-        pairs: list[tuple[int, str]] = []
-        for pair in raw.split("\x01"):
-            if not pair:
-                continue
-            tag, sep, value = pair.partition("=")
-            if not sep or not tag.isdigit() or len(tag) > 9:
-                raise Unreadable(f"{pair[:16]!r} is not a tag=value field")
-            number = int(tag)
-            if number in refused_tags:
-                raise Unreadable(f"tag {number} is a data field, which this venue does not accept")
-            if len(value) > MAX_VALUE_CHARS:
-                raise Unreadable(f"tag {number} is longer than {MAX_VALUE_CHARS} characters")
-            pairs.append((number, value))
-        if len(pairs) > MAX_FIELDS:
-            raise Unreadable(f"the message has more than {MAX_FIELDS} fields")
+        pairs = _plain_pairs(raw, refused_tags)
+        if pairs is None:
+            pairs = _checked_pairs(raw, refused_tags)
         self._pairs = pairs
         self._last = dict(pairs)
 

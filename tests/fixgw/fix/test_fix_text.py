@@ -6,7 +6,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fixgw.fix.text import MAX_VALUE_CHARS, MessageFields, Unreadable, data_tags
+from fixgw.fix.text import (
+    MAX_VALUE_CHARS,
+    MessageFields,
+    Unreadable,
+    _checked_pairs,
+    _plain_pairs,
+    data_tags,
+)
 from tests.support.launch import REPO
 
 DATA_TAGS = data_tags(REPO / "spec" / "FIX44.xml")
@@ -26,6 +33,7 @@ def test_the_dictionarys_data_fields_and_their_lengths_are_refused_but_not_body_
 @given(st.lists(st.tuples(PLAIN_TAGS, PRINTABLE), max_size=40))
 def test_printable_fields_read_back_exactly(fields: list[tuple[int, str]]) -> None:
     read = MessageFields(text(fields), DATA_TAGS)
+    assert _plain_pairs(text(fields), DATA_TAGS) is not None  # in one pass
     for tag in {t for t, _ in fields}:
         values = [v for t, v in fields if t == tag]
         assert read.all(tag) == values
@@ -55,3 +63,30 @@ def test_texts_the_venue_does_not_read_are_refused_with_the_tag_named(raw: str, 
 
 def test_a_value_of_exactly_the_bound_is_read() -> None:
     assert MessageFields(text([(11, "x" * MAX_VALUE_CHARS)]), DATA_TAGS).get(11) == "x" * 64
+
+
+FIELD_TEXT = st.text(alphabet="0123456789=\x01aZ~ \x7f\x00é", max_size=40)
+FIELDISH = st.lists(
+    st.one_of(
+        st.tuples(st.integers(0, 10**10), st.text(alphabet="ab=~ 9", max_size=70)).map(
+            lambda pair: f"{pair[0]}={pair[1]}\x01"
+        ),
+        FIELD_TEXT,
+    ),
+    max_size=12,
+).map("".join)
+
+
+@given(st.one_of(FIELD_TEXT, FIELDISH), st.sampled_from([DATA_TAGS, frozenset()]))
+def test_the_one_pass_reader_agrees_with_the_rule_field_by_field(
+    raw: str, refused: frozenset[int]
+) -> None:
+    """Whatever the text, the fast reader gives the rule's fields or leaves the text to
+    the rule, which then refuses it: it never reads what the rule would not."""
+    fast = _plain_pairs(raw, refused)
+    try:
+        checked = _checked_pairs(raw, refused)
+    except Unreadable:
+        assert fast is None
+        return
+    assert fast is None or fast == checked
