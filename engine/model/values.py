@@ -67,10 +67,24 @@ class DecimalUnit:
             raise ValueError(f"a unit must be a positive number, not {unit}")
         _, digits, exponent = unit.as_tuple()
         assert isinstance(exponent, int)  # finite
-        coefficient = int("".join(map(str, digits)))
+        if -exponent > MAX_DIGITS or len(digits) > MAX_DIGITS:
+            raise ValueError(f"a unit may have at most {MAX_DIGITS} digits, not {unit}")
+        coefficient = int("".join(map(str, digits))) * 10 ** max(exponent, 0)
+        places = max(-exponent, 0)
+        while places and coefficient % 10 == 0:  # 0.10 is 0.1: one unit, one form
+            coefficient //= 10
+            places -= 1
         self.unit = unit
-        self.coefficient = coefficient * 10 ** max(exponent, 0)
-        self.places = max(-exponent, 0)
+        self.coefficient = coefficient
+        self.places = places
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, DecimalUnit):
+            return NotImplemented
+        return (self.coefficient, self.places) == (other.coefficient, other.places)
+
+    def __hash__(self) -> int:
+        return hash((self.coefficient, self.places))
 
     def count(self, text: str, what: str, unit_name: str) -> int:
         """Decimal text as a whole, positive number of units, or `ValueRejected` saying why."""

@@ -493,10 +493,10 @@ class OperatorDesk:
             )
         if isinstance(last, PriceBandChanged):
             spec = self._engine.instruments[last.symbol].spec
-            return ok(
-                f"{last.symbol}: band {ppm_to_percent(last.band_ppm)} % around "
-                f"{spec.price_text(last.reference_price)}"
-            )
+            reference = spec.price_text(last.reference_price)
+            if last.band_ppm == NO_BAND:
+                return ok(f"{last.symbol}: reference {reference}, no price band")
+            return ok(f"{last.symbol}: band {ppm_to_percent(last.band_ppm)} % around {reference}")
         if isinstance(last, ParticipantAccessChanged):
             return ok(f"{last.participant} {'enabled' if last.enabled else 'disabled'}")
         if isinstance(last, OrderCancelled):

@@ -8,8 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from engine.model.instruments import InstrumentSpec
 from engine.model.values import DecimalUnit, ValueRejected, from_units, parse_decimal, to_units
-from tests.support.venue import BTC, ETH
+from tests.support.venue import BTC, BTC_ENTRY, ETH
 
 
 @pytest.mark.parametrize(
@@ -113,3 +114,20 @@ def test_a_half_is_rounded_to_even() -> None:
     assert cent.ratio_text(1, 8, 3) == "0.001"  # 0.00125 -> 0.0012 at 4, 0.001 at 3
     assert cent.ratio_text(5, 2, 2) == "0.02"  # 0.025 -> 0.02
     assert cent.ratio_text(15, 2, 2) == "0.08"  # 0.075 -> 0.08
+
+
+def test_a_unit_finer_than_the_digits_any_value_may_have_is_refused() -> None:
+    """A tick of 1e-40 could never count a price a client can write, and the compiled
+    reader's tables of powers stop at MAX_DIGITS: refused when the venue is configured."""
+    with pytest.raises(ValueError, match="at most 32 digits"):
+        DecimalUnit(Decimal("1e-40"))
+    with pytest.raises(ValueError, match="at most 32 digits"):
+        InstrumentSpec.from_config(
+            "BTC-HKD", {**BTC_ENTRY, "tick": "1e-33", "reference_price": "1e-33"}
+        )
+
+
+def test_equal_instruments_are_equal_and_hash_alike() -> None:
+    twin = InstrumentSpec.from_config("BTC-HKD", BTC_ENTRY)
+    assert twin == BTC and hash(twin) == hash(BTC)
+    assert DecimalUnit(Decimal("0.10")) == DecimalUnit(Decimal("0.1"))
