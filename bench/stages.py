@@ -6,7 +6,7 @@ QuickFIX-Python echo and against an instrumented gateway on the inline order pat
 stage percentiles the gateway wrote when it stopped. The figure the order path is held to
 is "ours": everything in QuickFIX's callback but QuickFIX's own send.
 
-    python -m bench.stages [--orders N] [--warmup N] [--rounds N]
+    python -m bench.stages [--orders N] [--warmup N] [--rounds N] [--store file|memory]
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=300, help="per round")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--durability", choices=("full", "normal"), default="normal")
+    parser.add_argument("--store", choices=("file", "memory"), default="file")
     args = parser.parse_args()
     echo_p50: list[int] = []
     fixgw_p50: list[int] = []
@@ -40,12 +41,12 @@ def main() -> None:
         gateway = GatewayProcess(
             work / "fixgw",
             extra_args=("--durability", args.durability),
-            gateway_settings='order_path = "inline"\n',
+            gateway_settings=f'order_path = "inline"\nsession_store = "{args.store}"\n',
             bench_sessions=True,
             environment={VARIABLE: "1"},
         )
         try:
-            with echo_acceptor(work / "echo", "file") as echo_port:
+            with echo_acceptor(work / "echo", args.store) as echo_port:
                 for _ in range(args.rounds):
                     echo = closed(echo_port, args, 1, cross=False)
                     fixgw = closed(gateway.port, args, 1, cross=False)
@@ -73,7 +74,8 @@ def render(report: dict[str, Any]) -> str:
     ratios = [f / e for f, e in zip(fixgw, echo, strict=True)]
     lines = [
         f"*{report['when']}, {report['machine']}; {stages['requests']:,} requests (orders "
-        "and cancels) after a tenth as warm-up, inline order path, stage timing on*",
+        "and cancels) after a tenth as warm-up, inline order path, session store "
+        f"{report['parameters']['store']}, stage timing on*",
         "",
         "| stage | p50 µs | p90 µs | p99 µs |",
         "|---|---:|---:|---:|",
