@@ -32,6 +32,7 @@ ORDER_PATH = [
     "engine/matching/digest.py",
     "engine/matching/state.py",
     "engine/matching/core.py",
+    "engine/persistence/command_codec.py",
     "fixgw/fix/text.py",
     "fixgw/fix/messages.py",
     "fixgw/fix/inbound.py",

@@ -84,3 +84,15 @@ def test_a_field_added_later_reads_as_its_default() -> None:
 def test_an_unknown_kind_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown command kind 'Teleport'"):
         decode("Teleport", "{}")
+
+
+@pytest.mark.parametrize("side", ["7", "null", '"1"', "1.5"])
+def test_a_value_no_member_has_is_refused_as_the_enum_refuses_it(side: str) -> None:
+    """A journal row edited by hand or torn: the decoder's look-up by value never turns a
+    value no member has into one, it fails as the enum class itself does."""
+    body = (
+        '{"participant":"bob","client_order_id":"c","symbol":"BTC-HKD","side":' + side + ","
+        '"order_type":"2","time_in_force":"1","qty":1,"price":1}'
+    )
+    with pytest.raises(ValueError, match="is not a valid Side"):
+        decode("NewOrder", body)
