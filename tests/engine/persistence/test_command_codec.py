@@ -96,3 +96,9 @@ def test_a_value_no_member_has_is_refused_as_the_enum_refuses_it(side: str) -> N
     )
     with pytest.raises(ValueError, match="is not a valid Side"):
         decode("NewOrder", body)
+
+
+@pytest.mark.parametrize("body", ["", "[1]", '{"participant":"bob"} x', "{'a': 1}", "nul"])
+def test_a_body_that_is_not_one_json_object_is_refused(body: str) -> None:
+    with pytest.raises(ValueError, match="the body of a MassCancel is not"):
+        decode("MassCancel", body)
