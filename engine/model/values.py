@@ -106,8 +106,9 @@ class DecimalUnit:
         if plain and digits and (fraction or not point):
             numerator = digits * _POWERS_OF_TEN[self.places]
             divisor = self.coefficient * _POWERS_OF_TEN[fraction]
-            if numerator % divisor == 0 and numerator // divisor <= INT64_MAX:
-                return numerator // divisor  # type: ignore[no-any-return]
+            count, remainder = divmod(numerator, divisor)
+            if not remainder and count <= INT64_MAX:
+                return count  # type: ignore[no-any-return]
         return to_units(parse_decimal(text, what), self.unit, what, unit_name)
 
     def text(self, count: int) -> str:
@@ -139,12 +140,9 @@ class DecimalUnit:
 
 
 def from_units(units: int, unit: Decimal) -> str:
-    """Render a count of units as plain decimal text (no exponent), as FIX requires."""
-    value = unit * units
-    text = format(value, "f")
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return text
+    """Render a count of units as plain decimal text (no exponent), as FIX requires: the
+    one rule `DecimalUnit.text` keeps, for a unit that has none built (an asset's)."""
+    return DecimalUnit(unit).text(units)
 
 
 def ppm_to_percent(ppm: int) -> str:

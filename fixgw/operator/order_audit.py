@@ -14,7 +14,6 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
 from engine.matching.core import Engine
@@ -111,9 +110,9 @@ def _row(
         row["symbol"] = spec.symbol
     if spec is not None and (price or qty):
         row |= {
-            "price": _decimal(price, spec.tick) if price else "",
+            "price": spec.price_text(price) if price else "",
             "price_unit": spec.quote_asset if price else "",
-            "qty": _decimal(qty, spec.lot) if qty else "",
+            "qty": spec.qty_text(qty) if qty else "",
             "qty_unit": spec.base_asset if qty else "",
         }
     row["outcome"], row["reason"] = _outcome(events)
@@ -141,10 +140,6 @@ def _spec_of(events: list[Event], specs: dict[str, InstrumentSpec]) -> Instrumen
         if symbol in specs:
             return specs[symbol]
     return None
-
-
-def _decimal(units: int, step: Decimal) -> str:
-    return format((step * units).normalize(), "f")
 
 
 def _outcome(events: list[Event]) -> tuple[str, str]:
