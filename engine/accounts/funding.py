@@ -9,7 +9,11 @@ sizes they come in. A sell holds its base quantity; its fee comes out of what it
 from __future__ import annotations
 
 from engine.model.instruments import InstrumentSpec
-from engine.model.terms import Participant, Side
+from engine.model.terms import (
+    BUY,
+    Participant,
+    Side,
+)
 from engine.model.values import PPM
 
 
@@ -32,6 +36,6 @@ def need(
     spec: InstrumentSpec, participant: Participant, side: Side, price: int, leaves: int
 ) -> tuple[str, int]:
     """(asset, amount) an order with `leaves` lots, funded at `price`, must hold."""
-    if side is Side.BUY:
+    if side is BUY:
         return spec.quote_asset, buy_hold(notional(spec, price, leaves), hold_rate(participant))
     return spec.base_asset, leaves * spec.base_per_lot

@@ -16,7 +16,12 @@ from engine.model.commands import NewOrder, ReplaceOrder
 from engine.model.instruments import InstrumentState
 from engine.model.orders import Order
 from engine.model.refusal import Refused
-from engine.model.terms import OrderType, Participant, RejectCode, Side
+from engine.model.terms import (
+    BUY,
+    MARKET,
+    Participant,
+    RejectCode,
+)
 from engine.model.values import PPM
 
 
@@ -48,10 +53,10 @@ class Accounts:
         refuse it once this has reserved: check and reservation are one ledger call."""
         spec = state.spec
         price = cmd.price
-        if cmd.order_type is OrderType.MARKET:
+        if cmd.order_type is MARKET:
             low, high = state.band()
-            price = high if cmd.side is Side.BUY else low
-        if cmd.side is Side.BUY:
+            price = high if cmd.side is BUY else low
+        if cmd.side is BUY:
             asset = spec.quote_asset
             cost = price * cmd.qty * spec.quote_per_tick_lot
             amount = buy_hold(cost, self._hold_ppm[cmd.participant])
@@ -110,7 +115,7 @@ class Accounts:
     def release(self, order: Order) -> None:
         """A finished order gives back what it still holds (a filled one holds nothing)."""
         spec = self._instruments[order.symbol].spec
-        asset = spec.quote_asset if order.side is Side.BUY else spec.base_asset
+        asset = spec.quote_asset if order.side is BUY else spec.base_asset
         self.ledger.release(order.participant, asset, order.reserved)
         order.reserved = 0
 
@@ -124,7 +129,7 @@ class Accounts:
         base_amount = qty * spec.base_per_lot
         maker_fee = quote_amount * self._maker_ppm[maker.participant] // PPM
         taker_fee = quote_amount * self._taker_ppm[taker.participant] // PPM
-        if taker.side is Side.BUY:
+        if taker.side is BUY:
             buyer, seller, buyer_fee, seller_fee = taker, maker, taker_fee, maker_fee
         else:
             buyer, seller, buyer_fee, seller_fee = maker, taker, maker_fee, taker_fee

@@ -36,21 +36,25 @@ from engine.model.instruments import InstrumentState
 from engine.model.orders import Change, Order
 from engine.model.refusal import Refused
 from engine.model.terms import (
+    BUY,
+    DAY,
+    FILLED,
+    FOK,
+    GTC,
+    GTD,
+    IOC,
+    MARKET,
     CancelReason,
-    OrderStatus,
-    OrderType,
     Participant,
     RequestKind,
-    Side,
-    TimeInForce,
 )
 
 _EXECUTION_MODE = {
-    TimeInForce.DAY: bc.REST,
-    TimeInForce.GTC: bc.REST,
-    TimeInForce.GTD: bc.REST,
-    TimeInForce.IOC: bc.IOC,
-    TimeInForce.FOK: bc.FOK,
+    DAY: bc.REST,
+    GTC: bc.REST,
+    GTD: bc.REST,
+    IOC: bc.IOC,
+    FOK: bc.FOK,
 }
 
 
@@ -119,7 +123,7 @@ class Engine(EngineState):
         if funding is not None:
             order.reserved, order.reserve_price = funding
         self.keep_open(order)
-        if cmd.time_in_force is TimeInForce.GTD:
+        if cmd.time_in_force is GTD:
             self._gtd_expiries[order.order_id] = cmd.expire_time
         events: list[Event] = [
             OrderAccepted(
@@ -138,10 +142,10 @@ class Engine(EngineState):
                 cmd.post_only,
             )
         ]
-        if cmd.order_type is OrderType.MARKET:
+        if cmd.order_type is MARKET:
             low, high = state.band()
-            limit = high if cmd.side is Side.BUY else low
-            mode = bc.FOK if cmd.time_in_force is TimeInForce.FOK else bc.IOC
+            limit = high if cmd.side is BUY else low
+            mode = bc.FOK if cmd.time_in_force is FOK else bc.IOC
         else:
             limit = cmd.price
             mode = bc.POST_ONLY if cmd.post_only else _EXECUTION_MODE[cmd.time_in_force]
@@ -238,9 +242,7 @@ class Engine(EngineState):
         return events
 
     def _end_of_day(self, ts: int) -> list[Event]:
-        events = self._expire(
-            [o for o in self._orders.values() if o.time_in_force is TimeInForce.DAY], ts
-        )
+        events = self._expire([o for o in self._orders.values() if o.time_in_force is DAY], ts)
         # new dicts rather than cleared ones: within a day both only grow, which is what lets
         # a snapshot cache their encoding (engine/persistence/snapshot.py)
         for name, ids in self._client_ids.items():
@@ -256,7 +258,7 @@ class Engine(EngineState):
         return events
 
     def _expire_gtd(self, ts: int) -> list[Event]:
-        gtd = TimeInForce.GTD
+        gtd = GTD
         return self._expire(
             [o for o in self._orders.values() if o.time_in_force is gtd and o.expire_time <= ts],
             ts,
@@ -298,12 +300,12 @@ class Engine(EngineState):
                 reason = CancelReason.SELF_TRADE
             elif outcome == bc.FOK_UNFILLED:
                 reason = CancelReason.FOK_UNFILLED
-            elif order.order_type is OrderType.MARKET:
+            elif order.order_type is MARKET:
                 reason = CancelReason.MARKET_REMAINDER
             else:
                 reason = CancelReason.IOC_REMAINDER
             events.append(self._close(order, reason, ts))
-        elif order.status is OrderStatus.FILLED:
+        elif order.status is FILLED:
             self._retire(order)
 
     def _trade(

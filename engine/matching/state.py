@@ -17,16 +17,18 @@ from engine.accounts.prefunding import Accounts
 from engine.book.books import Book, OrderBook
 from engine.matching.digest import SetDigest
 from engine.model.commands import NewOrder, ReplaceOrder
-from engine.model.instruments import NO_BAND, InstrumentSpec, InstrumentState, TradingStatus
+from engine.model.instruments import HALTED, NO_BAND, InstrumentSpec, InstrumentState
 from engine.model.orders import Order
 from engine.model.refusal import Refused
 from engine.model.terms import (
+    FOK,
+    GTD,
+    IOC,
+    LIMIT,
     OrderStatus,
-    OrderType,
     Participant,
     RejectCode,
     Side,
-    TimeInForce,
 )
 from engine.model.values import ValueRejected
 
@@ -192,7 +194,7 @@ class EngineState:
 
     def _open_instrument(self, symbol: str) -> InstrumentState:
         state = self._instrument(symbol)
-        if state.status is TradingStatus.HALTED:
+        if state.status is HALTED:
             raise Refused(RejectCode.TRADING_HALTED, f"{symbol} is halted")
         return state
 
@@ -235,20 +237,20 @@ class EngineState:
         except ValueRejected as bad:
             raise Refused(RejectCode.INVALID_QUANTITY, str(bad)) from None
         tif = cmd.time_in_force
-        if cmd.order_type is OrderType.LIMIT:
+        if cmd.order_type is LIMIT:
             if cmd.price <= 0:
                 raise Refused(RejectCode.INVALID_PRICE, "a limit order needs a positive price")
             self._check_band(state, cmd.price)
         elif cmd.price:
             raise Refused(RejectCode.UNSUPPORTED_ORDER, "a market order carries no price")
-        elif cmd.post_only or tif is TimeInForce.GTD:
+        elif cmd.post_only or tif is GTD:
             raise Refused(RejectCode.UNSUPPORTED_ORDER, "a market order cannot rest")
         elif state.band_ppm == NO_BAND:  # nothing would bound what it pays
             raise Refused(
                 RejectCode.UNSUPPORTED_ORDER,
                 f"{cmd.symbol} has no price band, so market orders are not accepted",
             )
-        if tif is TimeInForce.GTD:
+        if tif is GTD:
             if cmd.expire_time <= ts:
                 raise Refused(
                     RejectCode.INVALID_EXPIRE_TIME,
@@ -257,7 +259,7 @@ class EngineState:
         elif cmd.expire_time:
             raise Refused(RejectCode.INVALID_EXPIRE_TIME, "only GTD orders carry an expire time")
         if cmd.post_only:
-            if tif in (TimeInForce.IOC, TimeInForce.FOK):
+            if tif in (IOC, FOK):
                 raise Refused(RejectCode.UNSUPPORTED_ORDER, "a post-only order must rest")
             self._check_passive(state, cmd.side, cmd.price)
         return participant, state

@@ -31,6 +31,9 @@ class TradingStatus(IntEnum):
     HALTED = 1
 
 
+HALTED = TradingStatus.HALTED  # bound once for the per-order check (see engine/model/terms.py)
+
+
 @dataclass(frozen=True)
 class InstrumentSpec:
     """How an instrument's prices and quantities are expressed and bounded."""

@@ -118,3 +118,24 @@ class Participant:
         for rate in (self.maker_fee_ppm, self.taker_fee_ppm):
             if not 0 <= rate < PPM:
                 raise ValueError(f"{self.name}: a fee rate must be 0 to 999999 ppm, not {rate}")
+
+
+# The members the per-order path compares against, bound once as module names. On Python
+# 3.11 every `Enum.MEMBER` goes through the enum metaclass's `__getattr__` hook, about 70 ns
+# against 9 for a module name, and an order makes several such comparisons (bench/README.md).
+BUY, SELL = Side.BUY, Side.SELL
+MARKET, LIMIT = OrderType.MARKET, OrderType.LIMIT
+DAY, GTC, IOC, FOK, GTD = (
+    TimeInForce.DAY,
+    TimeInForce.GTC,
+    TimeInForce.IOC,
+    TimeInForce.FOK,
+    TimeInForce.GTD,
+)
+NEW, PARTIALLY_FILLED, FILLED, CANCELLED, EXPIRED = (
+    OrderStatus.NEW,
+    OrderStatus.PARTIALLY_FILLED,
+    OrderStatus.FILLED,
+    OrderStatus.CANCELLED,
+    OrderStatus.EXPIRED,
+)

@@ -15,12 +15,19 @@ from typing import TypeVar
 
 from engine.model.commands import CancelOrder, Command, MassCancel, NewOrder, ReplaceOrder
 from engine.model.instruments import InstrumentSpec
-from engine.model.terms import OrderType, Side, TimeInForce
+from engine.model.terms import (
+    BUY,
+    DAY,
+    LIMIT,
+    SELL,
+    OrderType,
+    TimeInForce,
+)
 from engine.model.values import ValueRejected
 from fixgw.fix.marketdata import MarketDataRequest
 from fixgw.fix.text import MessageFields
 
-FIX_SIDES = {"1": Side.BUY, "2": Side.SELL}
+FIX_SIDES = {"1": BUY, "2": SELL}
 POST_ONLY = "6"  # ExecInst(18): participate, don't initiate
 MD_ENTRY_TYPES = ("0", "1", "2")  # bid, offer, trade
 
@@ -146,10 +153,10 @@ class RequestReader:
             )
         side = FIX_SIDES[get(54) or ""]
         order_type = _member(ORDER_TYPES, OrderType, get(40) or "")
-        tif = _member(TIMES_IN_FORCE, TimeInForce, get(59) or TimeInForce.DAY.value)
+        tif = _member(TIMES_IN_FORCE, TimeInForce, get(59) or DAY.value)
         qty = self._qty(spec, get(38))
         price = 0
-        if order_type is OrderType.LIMIT:
+        if order_type is LIMIT:
             price = self._price(spec, get(44))
         elif get(44) is not None:
             raise Refusal(UNSUPPORTED, "a market order carries no price")
@@ -175,7 +182,7 @@ class RequestReader:
     def replace(self, participant: str, fields: MessageFields) -> Command:
         get = fields.get
         spec = self._spec(get(55) or "")
-        if get(40) != OrderType.LIMIT.value:
+        if get(40) != LIMIT.value:
             raise Refusal(UNSUPPORTED, "only limit orders can be replaced")
         return ReplaceOrder(
             participant,

@@ -25,7 +25,14 @@ from engine.model.events import (
 )
 from engine.model.instruments import InstrumentSpec
 from engine.model.orders import Order
-from engine.model.terms import OrderStatus, OrderType, RejectCode, RequestKind, TimeInForce
+from engine.model.terms import (
+    EXPIRED,
+    LIMIT,
+    OrderType,
+    RejectCode,
+    RequestKind,
+    TimeInForce,
+)
 from fixgw.fix.inbound import BalanceQuery, Echo
 from fixgw.fix.messages import message, utc_timestamp
 
@@ -67,7 +74,7 @@ def _terms(
     """OrderQty, OrdType, TimeInForce and (for a limit order) Price: on every report, so a
     client can check CumQty + LeavesQty against OrderQty on each one."""
     terms = [(38, spec.qty_text(qty)), (40, order_type.value), (59, tif.value)]
-    if order_type is OrderType.LIMIT:
+    if order_type is LIMIT:
         terms.append((44, spec.price_text(price)))
     return terms
 
@@ -128,7 +135,7 @@ class ReportWriter:
             (6, "0"),
             (60, utc_timestamp(e.ts)),
         ]
-        if e.order_type is OrderType.LIMIT:
+        if e.order_type is LIMIT:
             fields.append((44, spec.price_text(e.price)))
         if e.post_only:
             fields.append((18, "6"))
@@ -202,7 +209,7 @@ class ReportWriter:
             (55, e.symbol),
             (54, FIX_SIDE[e.side]),
             (38, spec.qty_text(e.qty)),
-            (40, OrderType.LIMIT.value),
+            (40, LIMIT.value),
             (44, spec.price_text(e.price)),
             (14, spec.qty_text(e.cum_qty)),
             (151, spec.qty_text(e.leaves_qty)),
@@ -218,7 +225,7 @@ class ReportWriter:
             (11, e.client_order_id),
             (17, str(e.exec_id)),
             (150, "C"),
-            (39, OrderStatus.EXPIRED.value),
+            (39, EXPIRED.value),
             (55, e.symbol),
             (54, FIX_SIDE[e.side]),
             (14, spec.qty_text(e.cum_qty)),
@@ -391,7 +398,7 @@ class ReportWriter:
             (60, utc_timestamp(ts)),
             *extra,
         ]
-        if order.order_type is OrderType.LIMIT:
+        if order.order_type is LIMIT:
             fields.append((44, spec.price_text(order.price)))
         return message("8", fields)
 
