@@ -68,6 +68,10 @@ bench: build ## Latency harness: closed and open loop through the gateway vs a b
 bench-stages: build ## Where an order's time goes inside the gateway (instrumented, inline) vs the echo
 	$(BIN)/python -m bench.stages
 
+.PHONY: bench-binding
+bench-binding: build ## Share of the server's CPU in the SWIG binding, QuickFIX, Python, SQLite (perf)
+	$(BIN)/python -m bench.binding
+
 .PHONY: bench-book
 bench-book: build ## Book benchmark: Cython vs pure-Python twin on one seeded order flow
 	$(BIN)/python -m bench.book_throughput
