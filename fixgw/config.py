@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
 from engine.matching.core import Engine
 from engine.model.instruments import InstrumentSpec
+from engine.model.terms import Participant, Role
 from engine.model.values import ValueRejected, to_units
 from engine.persistence.venue_definition import VenueDefinition
-from fixgw.roster import RosterEntry
+from fixgw.affiliates.fatf import DEFAULT_FATF_LIST, load_fatf_list
+from fixgw.affiliates.registry import NO_AFFILIATES, Affiliates, load_affiliates
+from fixgw.roster import RosterEntry, load_roster
 
 DEFAULT_INSTRUMENTS = Path(__file__).resolve().parent.parent / "sessions" / "instruments.toml"
 
@@ -50,31 +54,71 @@ def load_instruments(path: Path = DEFAULT_INSTRUMENTS) -> list[InstrumentSpec]:
 
 
 def opening_deposits(
-    roster: Mapping[str, RosterEntry], scales: Mapping[str, int]
+    holders: Mapping[str, tuple[tuple[str, str], ...]], scales: Mapping[str, int]
 ) -> list[tuple[str, str, int]]:
-    """(participant, asset, minor units) the roster deposits when a venue starts empty."""
+    """(holder, asset, minor units) deposited when a venue starts empty: the roster's
+    participants' funding and the balances the platform prefunded at each affiliate."""
     deposits = []
-    for comp_id, entry in roster.items():
-        for asset, text in entry.opening_deposits:
+    for holder, amounts in holders.items():
+        for asset, text in amounts:
             if asset not in scales:
-                raise ValueError(f"roster: participant {comp_id}: unknown asset {asset}")
+                raise ValueError(f"{holder}: unknown asset {asset}")
             unit = Decimal(1).scaleb(-scales[asset])
             try:
                 amount = to_units(Decimal(text), unit, "deposit", f"{asset} unit")
             except (ValueRejected, ArithmeticError) as bad:
-                raise ValueError(f"roster: participant {comp_id}: {asset}: {bad}") from None
-            deposits.append((comp_id, asset, amount))
+                raise ValueError(f"{holder}: {asset}: {bad}") from None
+            deposits.append((holder, asset, amount))
     return deposits
 
 
-def venue_definition(instruments: Path, roster: Mapping[str, RosterEntry]) -> VenueDefinition:
-    """What this venue's engines are built from: instruments, participants and accounts."""
-    participants = [entry.participant for entry in roster.values()]
-    return VenueDefinition.of(
-        load_instruments(instruments), participants, load_asset_scales(instruments)
-    )
+@dataclass(frozen=True, slots=True)
+class Venue:
+    """Everything an engine of this venue is built from, read from the configuration."""
+
+    specs: tuple[InstrumentSpec, ...]
+    scales: Mapping[str, int]
+    roster: dict[str, RosterEntry]
+    affiliates: Affiliates
+
+    def participants(self) -> list[Participant]:
+        """The roster's, then one account per affiliate: the platform's position with it,
+        which owns that affiliate's mirrored liquidity (it never takes, so never shares)."""
+        return [entry.participant for entry in self.roster.values()] + [
+            Participant(name, affiliate.account, Role.AFFILIATE_VENUE)
+            for name, affiliate in self.affiliates.by_name.items()
+        ]
+
+    def definition(self) -> VenueDefinition:
+        return VenueDefinition.of(self.specs, self.participants(), self.scales)
+
+    def opening_deposits(self) -> list[tuple[str, str, int]]:
+        holders = {comp_id: entry.opening_deposits for comp_id, entry in self.roster.items()}
+        for name, affiliate in self.affiliates.by_name.items():
+            holders[name] = affiliate.opening_balances
+        return opening_deposits(holders, self.scales)
 
 
-def engine_factory(instruments: Path, roster: Mapping[str, RosterEntry]) -> Callable[[], Engine]:
-    """A builder of fresh engines for this venue."""
-    return venue_definition(instruments, roster).builder()
+def load_venue(
+    instruments: Path,
+    roster: Path,
+    fatf_list: Path = DEFAULT_FATF_LIST,
+    affiliates: Path | None = None,
+) -> Venue:
+    """Instruments, roster and affiliates, each checked against the others."""
+    specs = load_instruments(instruments)
+    scales = load_asset_scales(instruments)
+    fatf = load_fatf_list(fatf_list)
+    entries = load_roster(roster, fatf)
+    registry = NO_AFFILIATES
+    if affiliates is not None:
+        taken = {comp_id: entry.participant.account for comp_id, entry in entries.items()}
+        registry = load_affiliates(
+            affiliates, fatf, {spec.symbol: spec for spec in specs}, taken, scales
+        )
+    return Venue(tuple(specs), scales, entries, registry)
+
+
+def engine_factory(instruments: Path, roster: Path) -> Callable[[], Engine]:
+    """A builder of fresh engines for a venue without affiliates (tests and tools)."""
+    return load_venue(instruments, roster).definition().builder()

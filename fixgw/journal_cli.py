@@ -21,9 +21,7 @@ from engine.persistence.journal import Journal, JournalError
 from engine.persistence.recovery import RecoveryError
 from engine.persistence.recovery import verify as verify_journal
 from engine.persistence.venue_definition import DefinitionError, VenueDefinition
-from fixgw.config import venue_definition
 from fixgw.operator.order_audit import COLUMNS, order_rows
-from fixgw.roster import load_roster
 from fixgw.server import GatewayConfig
 
 QUERIES = {
@@ -57,7 +55,7 @@ def verify(data_dir: Path, config: GatewayConfig | None, out: TextIO = sys.stdou
                 return 1
             definition, source = recorded, "the journal's own venue definition"
         else:
-            definition = venue_definition(config.instruments, load_roster(config.roster))
+            definition = config.venue().definition()
             source = f"{config.instruments} and {config.roster}"
             differing = recorded.differences(definition) if recorded else []
             if differing:
@@ -117,7 +115,7 @@ def _order_rows(data_dir: Path, since: int, config: GatewayConfig | None) -> lis
     """Replayed with the same venue definition `verify` would use."""
     journal = Journal(journal_path(data_dir))
     if config is not None:
-        definition = venue_definition(config.instruments, load_roster(config.roster))
+        definition = config.venue().definition()
     else:
         recorded = journal.venue_definition()
         if recorded is None:

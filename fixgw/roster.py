@@ -20,6 +20,7 @@ from ipaddress import IPv4Network, ip_address, ip_network
 from pathlib import Path
 
 from engine.model.terms import Participant, Role, StpMode
+from fixgw.affiliates.fatf import FatfList, jurisdiction_code, load_fatf_list
 
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 
@@ -206,6 +207,8 @@ class RosterEntry:
     cancel_on_disconnect: bool
     opening_deposits: tuple[tuple[str, str], ...] = ()  # (asset, decimal) for a new venue
     networks: tuple[IPv4Network, ...] = LOOPBACK_ONLY  # where its logons may come from
+    jurisdiction: str = ""  # ISO 3166-1 alpha-2, where given
+    local_only: str = "not opted in to the shared book"  # why, or "" if it may share
 
 
 ROLES = {
@@ -216,20 +219,25 @@ ROLES = {
 STP_MODES = {mode.name.lower(): mode for mode in StpMode}
 
 
-def load_roster(path: Path) -> dict[str, RosterEntry]:
-    """Entries by CompID; a bad entry stops the load with its CompID named."""
+def load_roster(path: Path, fatf: FatfList | None = None) -> dict[str, RosterEntry]:
+    """Entries by CompID; a bad entry stops the load with its CompID named. Who may trade
+    with affiliates' liquidity is decided against `fatf` (the shipped list by default)."""
+    fatf = fatf or load_fatf_list()
     with path.open("rb") as f:
         table = tomllib.load(f)["participants"]
     roster = {}
     for comp_id, entry in table.items():
         try:
+            role = ROLES[entry["role"]]
+            jurisdiction, local_only = _shared_book(entry, role, fatf)
             participant = Participant(
                 comp_id,
                 int(entry["account"]),
-                ROLES[entry["role"]],
+                role,
                 STP_MODES[entry.get("stp", "cancel_resting")],
                 int(entry.get("maker_fee_ppm", 0)),
                 int(entry.get("taker_fee_ppm", 0)),
+                shared_book=not local_only,
             )
             parse_password_hash(entry["password_hash"])
             roster[comp_id] = RosterEntry(
@@ -239,7 +247,28 @@ def load_roster(path: Path) -> dict[str, RosterEntry]:
                 bool(entry.get("cancel_on_disconnect", False)),
                 tuple((asset, str(amount)) for asset, amount in entry.get("funding", {}).items()),
                 parse_networks(entry["networks"]) if "networks" in entry else LOOPBACK_ONLY,
+                jurisdiction,
+                local_only,
             )
         except (KeyError, ValueError, TypeError, AttributeError) as bad:
             raise ValueError(f"{path}: participant {comp_id}: bad or missing {bad}") from None
     return roster
+
+
+def _shared_book(entry: dict[str, object], role: Role, fatf: FatfList) -> tuple[str, str]:
+    """(jurisdiction, why its orders trade locally only or ""). A client opts in with
+    `shared_book = true`; an affiliate venue coming in shares by its nature, and one outside
+    the FATF list may not connect at all."""
+    given = entry.get("jurisdiction")
+    jurisdiction = jurisdiction_code(given, "roster") if given is not None else ""
+    opted_in = entry.get("shared_book", role is Role.AFFILIATE_VENUE)
+    if not isinstance(opted_in, bool):
+        raise ValueError("shared_book must be true or false")
+    if not opted_in:
+        return jurisdiction, "not opted in to the shared book"
+    if not jurisdiction:
+        raise ValueError("jurisdiction: the shared book needs the participant's jurisdiction")
+    refusal = fatf.refusal(jurisdiction)
+    if refusal is not None and role is Role.AFFILIATE_VENUE:
+        raise ValueError(f"jurisdiction: an affiliate venue must be FATF-member: {refusal}")
+    return jurisdiction, refusal or ""

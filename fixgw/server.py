@@ -28,8 +28,9 @@ import structlog
 from engine.model.commands import MoveFunds
 from engine.persistence.journal import Journal, JournalError, Position
 from engine.persistence.recovery import RecoveryError, recover
+from fixgw.affiliates.fatf import DEFAULT_FATF_LIST
 from fixgw.app import GatewayApp
-from fixgw.config import load_asset_scales, load_instruments, opening_deposits, venue_definition
+from fixgw.config import Venue, load_venue
 from fixgw.crash_points import CrashPoint
 from fixgw.fix.inbound import RequestReader
 from fixgw.fix.marketdata import MarketDataPublisher
@@ -41,7 +42,7 @@ from fixgw.logs import configure as configure_logging
 from fixgw.operator.admin_socket import AdminSocket, check_private
 from fixgw.owed_reports import not_handed, rebuilt, with_answers
 from fixgw.quickfix_build import UnpatchedQuickFix, require_patched
-from fixgw.roster import RosterEntry, load_roster
+from fixgw.roster import RosterEntry
 from fixgw.runner import Runner
 from fixgw.session_store import created_ns
 from fixgw.stage_timing import StageTimer
@@ -73,6 +74,11 @@ class GatewayConfig:
     roster: Path
     instruments: Path
     dictionary: Path
+    fatf_list: Path
+    affiliates: Path | None  # none: no shared book
+
+    def venue(self) -> Venue:
+        return load_venue(self.instruments, self.roster, self.fatf_list, self.affiliates)
 
 
 def load_config(
@@ -124,6 +130,8 @@ def load_config(
         roster=base / files["roster"],
         instruments=base / files["instruments"],
         dictionary=base / files["dictionary"],
+        fatf_list=base / files["fatf_list"] if "fatf_list" in files else DEFAULT_FATF_LIST,
+        affiliates=base / files["affiliates"] if "affiliates" in files else None,
     )
 
 
@@ -183,9 +191,9 @@ class Gateway:
 
     def __init__(self, config: GatewayConfig) -> None:
         self.config = config
-        roster = load_roster(config.roster)
-        specs = load_instruments(config.instruments)
-        instruments = {spec.symbol: spec for spec in specs}
+        venue = config.venue()
+        roster = venue.roster
+        instruments = {spec.symbol: spec for spec in venue.specs}
         settings_path = config.data_dir / "quickfix.cfg"
         try:
             config.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -198,8 +206,8 @@ class Gateway:
             ) from None
         self.admin = AdminSocket(config.data_dir)  # bound now: refuses a second gateway early
 
-        definition = venue_definition(config.instruments, roster)
-        deposits = opening_deposits(roster, load_asset_scales(config.instruments))
+        definition = venue.definition()
+        deposits = venue.opening_deposits()
         self.journal = Journal(
             config.data_dir / "journal.sqlite",
             config.durability,
@@ -234,7 +242,8 @@ class Gateway:
         )
         self.sessions.disabled = set(self.engine.disabled)
         if self.recovered.last_seq == 0 and deposits:
-            # A new venue: the roster's opening deposits, journaled like any operator command.
+            # A new venue: the roster's and the affiliates' opening balances, journaled like
+            # any operator command.
             funding = [MoveFunds(who, asset, amount, "roster") for who, asset, amount in deposits]
             self.runner.process_batch([OperatorCommand(c) for c in funding])
         self.timer = threading.Thread(

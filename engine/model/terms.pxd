@@ -7,3 +7,4 @@ cdef class Participant:
     cdef readonly object stp_mode
     cdef readonly object maker_fee_ppm
     cdef readonly object taker_fee_ppm
+    cdef readonly object shared_book

@@ -113,6 +113,9 @@ class Participant:
     stp_mode: StpMode = StpMode.CANCEL_RESTING
     maker_fee_ppm: int = 0  # charged on the notional of each fill, in the quote asset
     taker_fee_ppm: int = 0
+    # may its orders trade with affiliate venues' liquidity: opted in, and of an FATF-member
+    # jurisdiction (decided at the edge, fixgw/roster.py; the engine only obeys it)
+    shared_book: bool = False
 
     def __post_init__(self) -> None:
         for rate in (self.maker_fee_ppm, self.taker_fee_ppm):

@@ -24,7 +24,6 @@ import pytest
 from engine.persistence.journal import Journal
 from engine.persistence.recovery import replay
 from fixgw.config import DEFAULT_INSTRUMENTS, engine_factory
-from fixgw.roster import load_roster
 from tests.support.fixclient import FixClient, Received
 from tests.support.launch import PASSWORDS, GatewayProcess
 
@@ -218,7 +217,7 @@ def verify_and_check_quotes(tmp_path: Path) -> None:
         capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert verified.returncode == 0, verified.stdout + verified.stderr
-    engine = engine_factory(DEFAULT_INSTRUMENTS, load_roster(tmp_path / "roster.toml"))()
+    engine = engine_factory(DEFAULT_INSTRUMENTS, tmp_path / "roster.toml")()
     replay(engine, Journal(tmp_path / "var" / "journal.sqlite"))
     assert not [o for o in engine.open_orders() if o.participant == "MM1"]
 

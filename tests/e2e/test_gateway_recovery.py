@@ -73,7 +73,7 @@ def session(
 
 def offline_hash(workdir: Path) -> str:
     """Replay the journal outside the gateway: the state it must have recovered."""
-    engine = engine_factory(DEFAULT_INSTRUMENTS, load_roster(workdir / "roster.toml"))()
+    engine = engine_factory(DEFAULT_INSTRUMENTS, workdir / "roster.toml")()
     replay(engine, Journal(workdir / "var" / "journal.sqlite"))
     return engine.state_hash()
 

@@ -41,9 +41,11 @@ def write_config(
     funding: str = FUNDING,
     bench_sessions: bool = False,
     participant_settings: Mapping[str, str] | None = None,
+    files_settings: str = "",
 ) -> Path:
     """A roster of the demo participants, each opening with `funding` (a TOML table);
-    `participant_settings` adds TOML lines to named participants' entries."""
+    `participant_settings` adds TOML lines to named participants' entries, `files_settings`
+    to the [files] section (affiliates, the FATF list)."""
     entries = []
     everyone = PASSWORDS | (BENCH_PASSWORDS if bench_sessions else {})
     for account, (comp_id, password) in enumerate(everyone.items(), 1):
@@ -61,7 +63,7 @@ def write_config(
         f'[gateway]\ncomp_id = "FIXGW"\nhost = "127.0.0.1"\n{gateway_settings}'
         f'[files]\nroster = "roster.toml"\n'
         f'instruments = "{REPO / "sessions" / "instruments.toml"}"\n'
-        f'dictionary = "{REPO / "spec" / "FIX44.xml"}"\n'
+        f'dictionary = "{REPO / "spec" / "FIX44.xml"}"\n{files_settings}'
     )
     return config
 

@@ -1,0 +1,1 @@
+"""Shared liquidity with affiliate venues: who may take part, and the links to them."""
