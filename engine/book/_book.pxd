@@ -86,13 +86,13 @@ cdef class OrderBook:
     cdef LevelMap* _side(self, int side) noexcept nogil
     cdef bint _crosses(self, int side, int64_t price) noexcept nogil
     cdef int64_t _fillable(
-        self, int64_t account, int side, int64_t price, int64_t qty, int stp
+        self, int64_t account, int side, int64_t price, int64_t qty, int stp, int skip
     ) noexcept nogil
 
     # -- COMMANDS --
     cdef int _match(
         self, int64_t order_id, int64_t account, int side, int64_t price, int64_t qty,
-        int prio, int mode, int stp, int64_t* leaves_out
+        int prio, int mode, int stp, int skip, int64_t* leaves_out
     ) noexcept nogil
     cdef int64_t _cancel(self, int64_t order_id) noexcept nogil
     cdef bint _reduce(self, int64_t order_id, int64_t leaves) noexcept nogil
@@ -106,5 +106,6 @@ cdef class OrderBook:
         int64_t leaves, int64_t prio
     ) noexcept nogil
     cdef int _check_args(
-        self, int64_t order_id, int side, int64_t price, int64_t qty, int prio, int mode, int stp
+        self, int64_t order_id, int side, int64_t price, int64_t qty, int prio, int mode, int stp,
+        int skip,
     ) except -1

@@ -22,6 +22,7 @@ class OrderBook:
         prio: int,
         mode: int,
         stp: int,
+        skip: int = 0,
         /,
     ) -> SubmitResult: ...
     def cancel(self, order_id: int, /) -> int: ...

@@ -7,7 +7,7 @@ tuples. `run_batch` keeps even that in C for whole streams of operations.
 """
 
 from cpython cimport array
-from cython.operator cimport dereference as deref
+from cython.operator cimport dereference as deref, preincrement as inc
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy, memset
 
@@ -123,7 +123,7 @@ cdef class OrderBook:
         return best <= price if side == BUY else best >= price
 
     cdef int64_t _fillable(
-        self, int64_t account, int side, int64_t price, int64_t qty, int stp
+        self, int64_t account, int side, int64_t price, int64_t qty, int stp, int skip
     ) noexcept nogil:
         cdef int64_t available = 0
         cdef Resting* maker
@@ -134,6 +134,8 @@ cdef class OrderBook:
             if (level.price > price) if side == BUY else (level.price < price):
                 break
             for c in range(N_CLASSES):
+                if skip & (1 << c):
+                    continue
                 maker = level.head[c]
                 while maker != NULL:
                     if maker.account == account:
@@ -150,9 +152,10 @@ cdef class OrderBook:
 
     def submit(
         self, int64_t order_id, int64_t account, int side, int64_t price, int64_t qty,
-        int prio, int mode, int stp,
+        int prio, int mode, int stp, int skip=0,
     ):
-        """Match an incoming order and rest or cancel what is left.
+        """Match an incoming order and rest or cancel what is left. `skip` is a mask of
+        priority classes (1 << class) it may not trade with: it passes them by.
 
         Returns (outcome, leaves, events): the remainder's fate, its size, and the fills and
         self-trade cancellations in the order they happened.
@@ -160,9 +163,9 @@ cdef class OrderBook:
         cdef int64_t leaves
         cdef Py_ssize_t i
         cdef BookEvent* e
-        self._check_args(order_id, side, price, qty, prio, mode, stp)
+        self._check_args(order_id, side, price, qty, prio, mode, stp, skip)
         cdef int outcome = self._match(
-            order_id, account, side, price, qty, prio, mode, stp, &leaves
+            order_id, account, side, price, qty, prio, mode, stp, skip, &leaves
         )
         if self._events.empty():
             return (outcome, leaves, _NO_EVENTS)
@@ -198,12 +201,13 @@ cdef class OrderBook:
                 flags = ops[base + 7]
                 self._check_args(
                     ops[base + 1], <int> ops[base + 3], ops[base + 4], ops[base + 5],
-                    <int> ops[base + 6], <int> (flags & 0xFF), <int> (flags >> 8),
+                    <int> ops[base + 6], <int> (flags & 0xFF), <int> ((flags >> 8) & 0xFF),
+                    <int> (flags >> 16),
                 )
                 outcome = self._match(
                     ops[base + 1], ops[base + 2], <int> ops[base + 3], ops[base + 4],
                     ops[base + 5], <int> ops[base + 6], <int> (flags & 0xFF),
-                    <int> (flags >> 8), &leaves,
+                    <int> ((flags >> 8) & 0xFF), <int> (flags >> 16), &leaves,
                 )
                 results.push_back(outcome)
                 results.push_back(leaves)
@@ -228,7 +232,8 @@ cdef class OrderBook:
         return _to_array(results), _to_array(events)
 
     cdef int _check_args(
-        self, int64_t order_id, int side, int64_t price, int64_t qty, int prio, int mode, int stp
+        self, int64_t order_id, int side, int64_t price, int64_t qty, int prio, int mode, int stp,
+        int skip,
     ) except -1:
         if side != BUY and side != SELL:
             raise ValueError(f"side {side} is not BUY or SELL")
@@ -240,19 +245,21 @@ cdef class OrderBook:
             raise ValueError(f"execution mode {mode} is unknown")
         if stp < STP_CANCEL_RESTING or stp > STP_DECREMENT:
             raise ValueError(f"self-trade prevention mode {stp} is unknown")
+        if skip < 0 or skip >= (1 << N_CLASSES):
+            raise ValueError(f"class mask {skip} names no set of priority classes")
         if self._index.count(order_id):
             raise ValueError(f"order {order_id} is already in the book")
         return 0
 
     cdef int _match(
         self, int64_t order_id, int64_t account, int side, int64_t price, int64_t qty,
-        int prio, int mode, int stp, int64_t* leaves_out
+        int prio, int mode, int stp, int skip, int64_t* leaves_out
     ) noexcept nogil:
         self._events.clear()
         leaves_out[0] = qty
         if mode == POST_ONLY and self._crosses(side, price):
             return POST_ONLY_REJECTED
-        if mode == FOK and self._fillable(account, side, price, qty, stp) < qty:
+        if mode == FOK and self._fillable(account, side, price, qty, stp, skip) < qty:
             return FOK_UNFILLED
 
         cdef LevelMap* opposite = self._side(SELL if side == BUY else BUY)
@@ -263,12 +270,14 @@ cdef class OrderBook:
         cdef int64_t cut
         cdef bint stopped = False
         cdef int c
-        while leaves > 0 and not opposite.empty() and not stopped:
-            best = opposite.begin()
+        best = opposite.begin()
+        while leaves > 0 and best != opposite.end() and not stopped:
             level = deref(best).second
             if (level.price > price) if side == BUY else (level.price < price):
                 break
             for c in range(N_CLASSES):
+                if skip & (1 << c):
+                    continue
                 while leaves > 0 and level.head[c] != NULL and not stopped:
                     maker = level.head[c]
                     if maker.account != account:
@@ -296,9 +305,11 @@ cdef class OrderBook:
                 if stopped or leaves == 0:
                     break
             if level.qty == 0:
-                opposite.erase(best)
+                best = opposite.erase(best)
                 level.head[0] = <Resting*> self._spare_levels
                 self._spare_levels = level
+            else:  # what is left here is of classes it passes by (or it stopped)
+                inc(best)
 
         leaves_out[0] = leaves
         if stopped:

@@ -37,6 +37,7 @@ class Book(Protocol):
         prio: int,
         mode: int,
         stp: int,
+        skip: int = 0,
         /,
     ) -> SubmitResult: ...
     def cancel(self, order_id: int, /) -> int: ...

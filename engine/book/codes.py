@@ -43,7 +43,7 @@ EV_STP_RESTING: Final = 1  # a resting order lost qty to self-trade prevention
 EV_STP_INCOMING: Final = 2  # the incoming order was decremented by self-trade prevention
 
 # Batch operations: rows of BATCH_FIELDS int64s.
-OP_SUBMIT: Final = 0  # (op, id, account, side, price, qty, class, mode | stp << 8)
+OP_SUBMIT: Final = 0  # (op, id, account, side, price, qty, class, mode | stp << 8 | skip << 16)
 OP_CANCEL: Final = 1  # (op, id, 0, 0, 0, 0, 0, 0); result leaves = quantity removed
 OP_REDUCE: Final = 2  # (op, id, 0, 0, 0, new leaves, 0, 0); result leaves = 1 if reduced
 BATCH_FIELDS: Final = 8

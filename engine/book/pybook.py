@@ -77,7 +77,7 @@ def _key(side: int, price: int) -> int:
 
 
 def check_order(
-    order_id: int, side: int, price: int, qty: int, prio: int, mode: int, stp: int
+    order_id: int, side: int, price: int, qty: int, prio: int, mode: int, stp: int, skip: int = 0
 ) -> None:
     """Refuse arguments outside the book's vocabulary; the engine never sends them."""
     if side not in (BUY, SELL):
@@ -90,6 +90,8 @@ def check_order(
         raise ValueError(f"execution mode {mode} is unknown")
     if stp not in (STP_CANCEL_RESTING, STP_CANCEL_INCOMING, STP_CANCEL_BOTH, STP_DECREMENT):
         raise ValueError(f"self-trade prevention mode {stp} is unknown")
+    if not 0 <= skip < 1 << PRIORITY_CLASSES:
+        raise ValueError(f"class mask {skip} names no set of priority classes")
 
 
 class PyOrderBook:
@@ -164,29 +166,34 @@ class PyOrderBook:
         prio: int,
         mode: int,
         stp: int,
+        skip: int = 0,
     ) -> SubmitResult:
-        """Match an incoming order and rest or cancel what is left.
+        """Match an incoming order and rest or cancel what is left. `skip` is a mask of
+        priority classes (1 << class) it may not trade with: it passes them by.
 
         Returns (outcome, leaves, events): the remainder's fate, its size, and the fills and
         self-trade cancellations in the order they happened.
         """
-        check_order(order_id, side, price, qty, prio, mode, stp)
+        check_order(order_id, side, price, qty, prio, mode, stp, skip)
         if order_id in self._index:
             raise ValueError(f"order {order_id} is already in the book")
         if mode == POST_ONLY and self.would_cross(side, price):
             return (POST_ONLY_REJECTED, qty, _NO_EVENTS)
-        if mode == FOK and self._fillable(account, side, price, qty, stp) < qty:
+        if mode == FOK and self._fillable(account, side, price, qty, stp, skip) < qty:
             return (FOK_UNFILLED, qty, _NO_EVENTS)
 
         events: list[BookEvent] = []
         leaves = qty
         stopped = False  # self-trade prevention ended the incoming order
         opposite = self._sides[SELL if side == BUY else BUY]
-        while leaves and opposite and not stopped:
-            key, level = opposite.peekitem(0)
+        position = 0
+        while leaves and position < len(opposite) and not stopped:
+            key, level = opposite.peekitem(position)
             if (level.price > price) if side == BUY else (level.price < price):
                 break
-            for queue in level.queues:
+            for prio_class, queue in enumerate(level.queues):
+                if skip & (1 << prio_class):
+                    continue
                 while leaves and queue and not stopped:
                     maker = next(iter(queue.values()))
                     if maker.account != account:
@@ -244,6 +251,8 @@ class PyOrderBook:
                     break
             if level.qty == 0:
                 del opposite[key]
+            else:  # what is left here is of classes it passes by (or it stopped)
+                position += 1
 
         if stopped:
             outcome = STP_CANCELLED
@@ -290,7 +299,15 @@ class PyOrderBook:
         for row, (op, order_id, account, side, price, qty, prio, flags) in enumerate(rows):
             if op == OP_SUBMIT:
                 outcome, leaves, fired = self.submit(
-                    order_id, account, side, price, qty, prio, flags & 0xFF, flags >> 8
+                    order_id,
+                    account,
+                    side,
+                    price,
+                    qty,
+                    prio,
+                    flags & 0xFF,
+                    (flags >> 8) & 0xFF,
+                    flags >> 16,
                 )
                 results.append(outcome)
                 results.append(leaves)
@@ -309,14 +326,16 @@ class PyOrderBook:
 
     # -- INTERNALS --
 
-    def _fillable(self, account: int, side: int, price: int, qty: int, stp: int) -> int:
+    def _fillable(self, account: int, side: int, price: int, qty: int, stp: int, skip: int) -> int:
         """How much an FOK order could trade, walking the book as matching would."""
         available = 0
         level: _Level
         for level in self._sides[SELL if side == BUY else BUY].values():
             if (level.price > price) if side == BUY else (level.price < price):
                 break
-            for queue in level.queues:
+            for prio_class, queue in enumerate(level.queues):
+                if skip & (1 << prio_class):
+                    continue
                 for maker in queue.values():
                     if maker.account == account:
                         if stp == STP_CANCEL_RESTING:

@@ -49,6 +49,9 @@ from engine.model.terms import (
     RequestKind,
 )
 
+# the priority classes an order outside the shared book passes by: affiliate venues'
+_LOCAL_ONLY = 1 << bc.AFFILIATE_VENUE
+
 _EXECUTION_MODE = {
     DAY: bc.REST,
     GTC: bc.REST,
@@ -287,6 +290,7 @@ class Engine(EngineState):
             order.prio,
             mode,
             participant.stp_mode,
+            0 if participant.shared_book else _LOCAL_ONLY,
         )
         for kind, order_id, _account, price, cut, rest, _prio in fired:
             if kind == bc.EV_FILL:

@@ -193,10 +193,13 @@ FLOW_NAMES = tuple(f"P{a}" for a in range(ACCOUNTS))
 
 
 def flow_participants() -> tuple[Participant, ...]:
-    """One participant per flow account, roles as `priority_class`, every STP mode in use."""
+    """One participant per flow account, roles as `priority_class`, every STP mode in use;
+    all in the shared book, so that every order may trade with the affiliate venue's."""
     modes = list(StpMode)
     return tuple(
-        Participant(FLOW_NAMES[a], a + 1, Role(priority_class(a)), modes[a % len(modes)])
+        Participant(
+            FLOW_NAMES[a], a + 1, Role(priority_class(a)), modes[a % len(modes)], shared_book=True
+        )
         for a in range(ACCOUNTS)
     )
 

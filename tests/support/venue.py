@@ -36,14 +36,16 @@ ETH = InstrumentSpec.from_config(
     },
 )
 VENUE_SPECS = (BTC, ETH)
+# everyone in the shared book but LOCAL1, a client whose orders trade locally only
 VENUE_PARTICIPANTS = (
-    Participant("CLIENT1", 1, Role.CUSTOMER),
-    Participant("CLIENT2", 2, Role.CUSTOMER),
-    Participant("MM1", 3, Role.MARKET_MAKER),
-    Participant("VENUE1", 4, Role.AFFILIATE_VENUE),
-    Participant("STP_CI", 5, Role.CUSTOMER, StpMode.CANCEL_INCOMING),
-    Participant("STP_CB", 6, Role.CUSTOMER, StpMode.CANCEL_BOTH),
-    Participant("STP_DC", 7, Role.CUSTOMER, StpMode.DECREMENT),
+    Participant("CLIENT1", 1, Role.CUSTOMER, shared_book=True),
+    Participant("CLIENT2", 2, Role.CUSTOMER, shared_book=True),
+    Participant("MM1", 3, Role.MARKET_MAKER, shared_book=True),
+    Participant("VENUE1", 4, Role.AFFILIATE_VENUE, shared_book=True),
+    Participant("STP_CI", 5, Role.CUSTOMER, StpMode.CANCEL_INCOMING, shared_book=True),
+    Participant("STP_CB", 6, Role.CUSTOMER, StpMode.CANCEL_BOTH, shared_book=True),
+    Participant("STP_DC", 7, Role.CUSTOMER, StpMode.DECREMENT, shared_book=True),
+    Participant("LOCAL1", 8, Role.CUSTOMER),
 )
 
 

@@ -200,6 +200,8 @@ def test_reduce_keeps_time_priority(book: Book) -> None:
         (1, 1, bc.BUY, 100, 1, 3, bc.REST, 0),  # class
         (1, 1, bc.BUY, 100, 1, CUST, 9, 0),  # mode
         (1, 1, bc.BUY, 100, 1, CUST, bc.REST, 9),  # stp
+        (1, 1, bc.BUY, 100, 1, CUST, bc.REST, 0, 8),  # class mask
+        (1, 1, bc.BUY, 100, 1, CUST, bc.REST, 0, -1),  # class mask
         (5, 1, bc.BUY, 100, 1, CUST, bc.REST, 0),  # duplicate id
     ],
 )
@@ -222,7 +224,7 @@ def test_batch_entry_point_equals_per_operation_api(book_class: type[Book]) -> N
         op, oid, account, side, price, qty, prio, flags = rows[row * 8 : row * 8 + 8]
         if op == bc.OP_SUBMIT:
             outcome, leaves, fired = single_book.submit(
-                oid, account, side, price, qty, prio, flags & 0xFF, flags >> 8
+                oid, account, side, price, qty, prio, flags & 0xFF, (flags >> 8) & 0xFF, flags >> 16
             )
             expected_results += (outcome, leaves)
             for ev in fired:
