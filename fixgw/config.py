@@ -90,7 +90,9 @@ class Venue:
         ]
 
     def definition(self) -> VenueDefinition:
-        return VenueDefinition.of(self.specs, self.participants(), self.scales)
+        return VenueDefinition.of(
+            self.specs, self.participants(), self.scales, self.affiliates.terms(self.scales)
+        )
 
     def opening_deposits(self) -> list[tuple[str, str, int]]:
         holders = {comp_id: entry.opening_deposits for comp_id, entry in self.roster.items()}
@@ -106,10 +108,10 @@ def load_venue(
     affiliates: Path | None = None,
 ) -> Venue:
     """Instruments, roster and affiliates, each checked against the others."""
-    specs = load_instruments(instruments)
-    scales = load_asset_scales(instruments)
     fatf = load_fatf_list(fatf_list)
     entries = load_roster(roster, fatf)
+    specs = load_instruments(instruments)
+    scales = load_asset_scales(instruments)
     registry = NO_AFFILIATES
     if affiliates is not None:
         taken = {comp_id: entry.participant.account for comp_id, entry in entries.items()}

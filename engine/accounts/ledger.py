@@ -152,6 +152,21 @@ class Ledger:
         balances[seller, quote].available += quote_amount - seller_fee
         balances[FEE_ACCOUNT, quote].available += buyer_fee + seller_fee
 
+    def trade_away(
+        self, owner: str, pays: str, paid: int, gets: str, got: int, fee_asset: str, fee: int
+    ) -> None:
+        """One side of a trade whose other side is at another venue (a route to an
+        affiliate): `owner` pays `paid` of `pays` out of what it reserved and receives `got`
+        of `gets`; `fee`, included in what it paid or kept from what it got, goes to the
+        venue."""
+        balances = self._balances
+        paying = balances[owner, pays]
+        if paying.reserved < paid:
+            raise AssertionError(f"{owner}'s reserved {pays} does not cover the trade")
+        paying.reserved -= paid
+        balances[owner, gets].available += got
+        balances[FEE_ACCOUNT, fee_asset].available += fee
+
     def restore(self, rows: Iterable[tuple[str, str, int, int]]) -> None:
         """Balances as `balances()` listed them (from a snapshot)."""
         for owner, asset, available, reserved in rows:

@@ -154,3 +154,33 @@ class Accounts:
                 reserved = target
         buyer.reserved = reserved
         return maker_fee, taker_fee
+
+    def settle_routed(self, order: Order, price: int, qty: int) -> int:
+        """The local order's side of a fill at an affiliate venue, from its reservation as
+        for a local trade; returns its fee (the taker's rate: it took the liquidity)."""
+        spec = self._instruments[order.symbol].spec
+        quote_amount = price * qty * spec.quote_per_tick_lot
+        base_amount = qty * spec.base_per_lot
+        fee = quote_amount * self._taker_ppm[order.participant] // PPM
+        ledger = self.ledger
+        if order.side is BUY:
+            paid = quote_amount + fee
+            ledger.trade_away(
+                order.participant, spec.quote_asset, paid, spec.base_asset, base_amount,
+                spec.quote_asset, fee,
+            )  # fmt: skip
+            reserved = order.reserved - paid
+            if order.is_open:
+                cost = order.reserve_price * order.leaves_qty * spec.quote_per_tick_lot
+                target = buy_hold(cost, self._hold_ppm[order.participant])
+                if reserved != target:
+                    ledger.release(order.participant, spec.quote_asset, reserved - target)
+                    reserved = target
+            order.reserved = reserved
+        else:
+            ledger.trade_away(
+                order.participant, spec.base_asset, base_amount, spec.quote_asset,
+                quote_amount - fee, spec.quote_asset, fee,
+            )  # fmt: skip
+            order.reserved -= base_amount
+        return fee

@@ -20,19 +20,20 @@ cdef class Engine(EngineState):
     cdef list _end_of_day(self, ts)
     cdef list _expire_gtd(self, ts)
 
-    cdef _match(
+    cpdef _match(
         self, Order order, Participant participant, InstrumentState state, limit, qty,
-        int mode, ts, list events,
+        int mode, ts, list events, int skip,
     )
+    cdef int _passed_by(self, Participant participant, int mode)
     cdef Trade _trade(
         self, Order taker, Order maker, price, long long qty, long long maker_leaves, ts
     )
-    cdef Fill _fill(self, Order order)
-    cdef OrderCancelled _self_trade_cut(self, Order order, long long qty, long long leaves, ts)
-    cpdef OrderCancelled _close(self, Order order, reason, ts, str orig=*)
+    cpdef Fill _fill(self, Order order)
+    cdef _self_trade_cut(self, Order order, long long qty, long long leaves, ts)
+    cpdef _close(self, Order order, reason, ts, str orig=*)
     cdef OrderCancelled _cancelled(self, Order order, long long qty, reason, ts, str orig)
     cdef list _expire(self, list due, ts)
-    cdef _retire(self, Order order)
+    cpdef _retire(self, Order order)
     cdef str _rename(self, Order order, str client_order_id)
     cpdef Rejected _rejected(
         self, ts, request, str participant, str client_order_id, refusal

@@ -9,7 +9,7 @@ hash bit for bit.
 from __future__ import annotations
 
 from engine.book import codes as bc
-from engine.matching import operations
+from engine.matching import operations, shared_book
 from engine.matching.digest import SetDigest
 from engine.matching.state import EngineState
 from engine.model.commands import (
@@ -22,6 +22,7 @@ from engine.model.commands import (
     ReplaceOrder,
 )
 from engine.model.events import (
+    CancelPending,
     Event,
     Fill,
     MassCancelDone,
@@ -49,8 +50,7 @@ from engine.model.terms import (
     RequestKind,
 )
 
-# the priority classes an order outside the shared book passes by: affiliate venues'
-_LOCAL_ONLY = 1 << bc.AFFILIATE_VENUE
+_HANDLERS = {**operations.HANDLERS, **shared_book.HANDLERS}
 
 _EXECUTION_MODE = {
     DAY: bc.REST,
@@ -92,7 +92,7 @@ class Engine(EngineState):
                 return self._end_of_day(ts)
             if type(command) is ExpireOrders:
                 return self._expire_gtd(ts)
-            return operations.HANDLERS[type(command)](self, command, ts)
+            return _HANDLERS[type(command)](self, command, ts)
         except Exception as fault:
             raise EngineFault(f"{type(command).__name__} stamped {ts}: {fault!r}") from fault
 
@@ -152,7 +152,8 @@ class Engine(EngineState):
         else:
             limit = cmd.price
             mode = bc.POST_ONLY if cmd.post_only else _EXECUTION_MODE[cmd.time_in_force]
-        self._match(order, participant, state, limit, cmd.qty, mode, ts, events)
+        skip = self._passed_by(participant, mode)
+        self._match(order, participant, state, limit, cmd.qty, mode, ts, events, skip)
         return events
 
     def _cancel(self, cmd: CancelOrder, ts: int) -> list[Event]:
@@ -168,7 +169,8 @@ class Engine(EngineState):
             ]
         self.books[order.symbol].cancel(order.order_id)
         orig = self._rename(order, cmd.client_order_id)
-        return [self._close(order, CancelReason.USER, ts, orig)]
+        closed = self._close(order, CancelReason.USER, ts, orig)
+        return [closed] if closed is not None else []
 
     def _replace(self, cmd: ReplaceOrder, ts: int) -> list[Event]:
         try:
@@ -176,6 +178,7 @@ class Engine(EngineState):
             order = self._resolve(cmd.participant, cmd.order_id, cmd.orig_client_order_id)
             self._check_client_id(cmd.participant, cmd.client_order_id)
             state = self._open_instrument(order.symbol)
+            shared_book.check_replace(self, order)
             moves = self._check_replace(cmd, order, state)
             if self._accounts is not None:
                 self._accounts.check_replace(cmd, order, participant, state)
@@ -220,7 +223,8 @@ class Engine(EngineState):
             self._retire(order)
         elif moves:
             mode = bc.POST_ONLY if order.post_only else bc.REST
-            self._match(order, participant, state, cmd.price, new_leaves, mode, ts, events)
+            skip = self._passed_by(participant, mode)
+            self._match(order, participant, state, cmd.price, new_leaves, mode, ts, events, skip)
         return events
 
     def _mass_cancel(self, cmd: MassCancel, ts: int) -> list[Event]:
@@ -238,7 +242,9 @@ class Engine(EngineState):
         events: list[Event] = []
         for order in doomed:
             self.books[order.symbol].cancel(order.order_id)
-            events.append(self._close(order, reason, ts))
+            closed = self._close(order, reason, ts)
+            if closed is not None:
+                events.append(closed)
         events.append(
             MassCancelDone(ts, cmd.participant, cmd.client_order_id, cmd.symbol, len(doomed))
         )
@@ -279,8 +285,10 @@ class Engine(EngineState):
         mode: int,
         ts: int,
         events: list[Event],
+        skip: int,
     ) -> None:
-        """Run `order` (already in `_orders`) through the book and record what happened."""
+        """Run `order` (already in `_orders`) through the book and record what happened;
+        it passes by the priority classes in the `skip` mask."""
         outcome, leaves, fired = self.books[order.symbol].submit(
             order.order_id,
             participant.account,
@@ -290,15 +298,21 @@ class Engine(EngineState):
             order.prio,
             mode,
             participant.stp_mode,
-            0 if participant.shared_book else _LOCAL_ONLY,
+            skip,
         )
         for kind, order_id, _account, price, cut, rest, _prio in fired:
             if kind == bc.EV_FILL:
-                events.append(self._trade(order, self._orders[order_id], price, cut, rest, ts))
+                maker = self._orders.get(order_id)
+                if maker is None:  # an affiliate venue's mirrored liquidity: route there
+                    events.append(shared_book.route(self, order, order_id, price, cut, rest, ts))
+                    continue
+                events.append(self._trade(order, maker, price, cut, rest, ts))
                 state.reference_price = price
             else:
                 target = order if kind == bc.EV_STP_INCOMING else self._orders[order_id]
-                events.append(self._self_trade_cut(target, cut, rest, ts))
+                cut_event = self._self_trade_cut(target, cut, rest, ts)
+                if cut_event is not None:
+                    events.append(cut_event)
         if leaves and outcome != bc.RESTED:
             if outcome == bc.STP_CANCELLED:
                 reason = CancelReason.SELF_TRADE
@@ -308,9 +322,19 @@ class Engine(EngineState):
                 reason = CancelReason.MARKET_REMAINDER
             else:
                 reason = CancelReason.IOC_REMAINDER
-            events.append(self._close(order, reason, ts))
+            closed = self._close(order, reason, ts)
+            if closed is not None:
+                events.append(closed)
         elif order.status is FILLED:
             self._retire(order)
+
+    def _passed_by(self, participant: Participant, mode: int) -> int:
+        """The classes an order passes by: affiliate venues' liquidity, unless its owner is
+        in the shared book and it is not fill-or-kill (a route can fail, and an FOK order
+        must never be part filled)."""
+        if participant.shared_book and mode != bc.FOK:
+            return 0
+        return shared_book.LOCAL_ONLY
 
     def _trade(
         self, taker: Order, maker: Order, price: int, qty: int, maker_leaves: int, ts: int
@@ -359,7 +383,9 @@ class Engine(EngineState):
             order.price,
         )
 
-    def _self_trade_cut(self, order: Order, qty: int, leaves: int, ts: int) -> OrderCancelled:
+    def _self_trade_cut(
+        self, order: Order, qty: int, leaves: int, ts: int
+    ) -> OrderCancelled | CancelPending | None:
         if leaves == 0:
             return self._close(order, CancelReason.SELF_TRADE, ts)
         order.leaves_qty = leaves
@@ -369,8 +395,14 @@ class Engine(EngineState):
             self._accounts.refund(order)
         return self._cancelled(order, qty, CancelReason.SELF_TRADE, ts, "")
 
-    def _close(self, order: Order, reason: CancelReason, ts: int, orig: str = "") -> OrderCancelled:
-        """Cancel everything an order has left (already out of the book) and forget it."""
+    def _close(
+        self, order: Order, reason: CancelReason, ts: int, orig: str = ""
+    ) -> OrderCancelled | CancelPending | None:
+        """Cancel everything an order has left (already out of the book) and forget it.
+        What it has routed to an affiliate venue stays there until the routes end
+        (`shared_book.defer_close`: a pending cancel, or nothing yet for an IOC's rest)."""
+        if order.order_id in self.shared.routed:
+            return shared_book.defer_close(self, order, "cancel", reason, ts, orig)
         qty = order.leaves_qty
         order.leaves_qty = 0
         order.move(Change.CANCEL)
@@ -405,6 +437,9 @@ class Engine(EngineState):
         events: list[Event] = []
         for order in due:
             qty = self.books[order.symbol].cancel(order.order_id)
+            if order.order_id in self.shared.routed:
+                shared_book.defer_close(self, order, "expire", CancelReason.USER, ts, "")
+                continue
             order.leaves_qty = 0
             order.move(Change.EXPIRE)
             self._retire(order)

@@ -77,7 +77,8 @@ def operator_cancel(engine: Engine, cmd: OperatorCancel, ts: int) -> list[Event]
         )
         return refused(engine, ts, refusal)
     engine.books[order.symbol].cancel(order.order_id)
-    return [engine._close(order, CancelReason.OPERATOR, ts)]
+    closed = engine._close(order, CancelReason.OPERATOR, ts)
+    return [closed] if closed is not None else []
 
 
 def set_participant_access(engine: Engine, cmd: SetParticipantAccess, ts: int) -> list[Event]:

@@ -22,6 +22,8 @@ cdef class EngineState:
     cdef public dict _client_ids
     cdef public SetDigest _client_id_digest
     cdef public set disabled
+    cdef public object shared
+    cdef public dict priced_by
     cdef public object next_order_id
     cdef public object next_exec_id
     cdef public object next_trade_id
@@ -30,7 +32,7 @@ cdef class EngineState:
     cpdef Order order_status(self, str participant, order_id, str client_order_id)
 
     cdef _known(self, order_id)
-    cdef _exec_id(self)
+    cpdef _exec_id(self)
     cdef _remember(self, str participant, str client_order_id, order_id)
     cdef _status_for(self, str participant, order_id)
 

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Iterator
 
 from engine.accounts.ledger import Ledger
 from engine.accounts.prefunding import Accounts
+from engine.affiliates.shared_book import NO_SHARED_BOOK, SharedBook, SharedBookTerms
 from engine.book.books import Book, OrderBook
 from engine.matching.digest import SetDigest
 from engine.model.commands import NewOrder, ReplaceOrder
@@ -47,9 +48,11 @@ class EngineState:
         participants: Iterable[Participant],
         book_factory: Callable[[], Book] = OrderBook,
         ledger: Ledger | None = None,
+        shared_book: SharedBookTerms = NO_SHARED_BOOK,
     ) -> None:
         """With a `ledger`, every order must be funded (the venue's normal mode); without
-        one, the engine matches only (the book and engine benchmarks' baseline)."""
+        one, the engine matches only (the book and engine benchmarks' baseline).
+        `shared_book` names the affiliate venues whose liquidity the books mirror."""
         self.ledger = ledger
         self.instruments = {spec.symbol: InstrumentState(spec) for spec in instruments}
         self.books = {symbol: book_factory() for symbol in self.instruments}
@@ -73,6 +76,15 @@ class EngineState:
         self._client_ids: dict[str, dict[str, int]] = {name: {} for name in self.participants}
         self._client_id_digest = SetDigest()
         self.disabled: set[str] = set()
+        self.shared = SharedBook(shared_book)
+        # each asset of a shared instrument valued at its instrument's last trade, for the
+        # unsettled exposure (engine/affiliates/shared_book.py `value`)
+        self.priced_by = {
+            state.spec.base_asset: state
+            for symbols in shared_book.affiliates.values()
+            for symbol in sorted(symbols)
+            if (state := self.instruments[symbol]).spec.quote_asset == shared_book.valuation_asset
+        }
         self.next_order_id = 1
         self.next_exec_id = 1
         self.next_trade_id = 1
@@ -136,6 +148,8 @@ class EngineState:
             feed("balances", list(self.ledger.balances()))
         if self.disabled:
             feed("disabled", sorted(self.disabled))
+        if self.shared.terms.affiliates:  # only a venue that shares its book has this state
+            feed("shared book", self.shared.state_rows())
         return f"{STATE_HASH_SCHEME}:{digest.hexdigest()}"
 
     # -- THE STATE'S OWN BOOKKEEPING --

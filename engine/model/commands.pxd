@@ -71,3 +71,30 @@ cdef class MoveFunds:
     cdef readonly object asset
     cdef readonly object amount
     cdef readonly object operator
+
+cdef class MirrorDepth:
+    cdef readonly object affiliate
+    cdef readonly object symbol
+    cdef readonly object side
+    cdef readonly object levels
+
+cdef class WithdrawMirror:
+    cdef readonly object affiliate
+    cdef readonly object reason
+
+cdef class RouteFilled:
+    cdef readonly object affiliate
+    cdef readonly object route_id
+    cdef readonly object qty
+    cdef readonly object price
+    cdef readonly object exec_id
+
+cdef class RouteEnded:
+    cdef readonly object affiliate
+    cdef readonly object route_id
+    cdef readonly object text
+
+cdef class SettleAffiliate:
+    cdef readonly object affiliate
+    cdef readonly object operator
+    cdef readonly object failure

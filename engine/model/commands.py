@@ -134,6 +134,60 @@ class MoveFunds:
     operator: str = ""
 
 
+@dataclass(frozen=True)
+class MirrorDepth:
+    """One side of an affiliate's book for a shared instrument as the affiliate shows it
+    now, already in local ticks and lots: `levels` is (price, qty) pairs laid end to end,
+    best price first. `side` is the side of the affiliate's orders (BUY: its bids). The
+    engine shows of it what prefunding and the cover allow (engine/affiliates/)."""
+
+    affiliate: str
+    symbol: str
+    side: Side
+    levels: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class WithdrawMirror:
+    """Take every level of an affiliate's mirrored liquidity out of the books at once: its
+    link dropped, or an operator suspended it. Routes already sent stay open."""
+
+    affiliate: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class RouteFilled:
+    """The affiliate filled `qty` lots of a route at `price` ticks; `exec_id` is its own
+    ExecID, by which a repeated report is recognised and ignored."""
+
+    affiliate: str
+    route_id: int
+    qty: int
+    price: int
+    exec_id: str
+
+
+@dataclass(frozen=True)
+class RouteEnded:
+    """The affiliate's order for a route is done (filled, cancelled, expired or rejected):
+    what it did not fill goes back to the local order."""
+
+    affiliate: str
+    route_id: int
+    text: str
+
+
+@dataclass(frozen=True)
+class SettleAffiliate:
+    """A settlement batch with an affiliate: both legs of every open obligation moved at
+    once, or, with `failure`, none of them and why."""
+
+    affiliate: str
+    operator: str
+    failure: str = ""
+
+
 Command = (
     NewOrder
     | CancelOrder
@@ -147,6 +201,11 @@ Command = (
     | OperatorCancel
     | SetParticipantAccess
     | SessionControl
+    | MirrorDepth
+    | WithdrawMirror
+    | RouteFilled
+    | RouteEnded
+    | SettleAffiliate
 )
 
 # The fields that hold an engine enum, for the journal's codec. Compiled, a command class

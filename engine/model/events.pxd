@@ -143,3 +143,55 @@ cdef class FundsMoved:
     cdef readonly object asset
     cdef readonly object amount
     cdef readonly object available
+
+cdef class RouteSent:
+    cdef readonly object ts
+    cdef readonly object route_id
+    cdef readonly object affiliate
+    cdef readonly object symbol
+    cdef readonly object side
+    cdef readonly object price
+    cdef readonly object qty
+    cdef readonly object order_id
+    cdef readonly object participant
+
+cdef class RouteClosed:
+    cdef readonly object ts
+    cdef readonly object route_id
+    cdef readonly object affiliate
+    cdef readonly object filled
+    cdef readonly object returned
+    cdef readonly object text
+
+cdef class MirrorShown:
+    cdef readonly object ts
+    cdef readonly object affiliate
+    cdef readonly object symbol
+    cdef readonly object side
+    cdef readonly object levels
+
+cdef class CancelPending:
+    cdef readonly object ts
+    cdef readonly object exec_id
+    cdef readonly object order_id
+    cdef readonly object participant
+    cdef readonly object client_order_id
+    cdef readonly object orig_client_order_id
+    cdef readonly object symbol
+    cdef readonly object side
+    cdef readonly object qty
+    cdef readonly object routed
+    cdef readonly object cum_qty
+    cdef readonly object notional
+    cdef readonly object status
+    cdef readonly object order_qty
+    cdef readonly object order_type
+    cdef readonly object time_in_force
+    cdef readonly object price
+
+cdef class AffiliateSettled:
+    cdef readonly object ts
+    cdef readonly object affiliate
+    cdef readonly object moves
+    cdef readonly object operator
+    cdef readonly object failure

@@ -201,6 +201,81 @@ class FundsMoved:
     available: int  # afterwards
 
 
+@dataclass(frozen=True)
+class RouteSent:
+    """Liquidity mirrored from an affiliate was matched: its link sends an IOC order there
+    for `qty` at `price` on the local order's side. The local order holds that quantity
+    until the route ends (engine/affiliates/)."""
+
+    ts: int
+    route_id: int
+    affiliate: str
+    symbol: str
+    side: Side
+    price: int
+    qty: int
+    order_id: int  # the local order
+    participant: str
+
+
+@dataclass(frozen=True)
+class RouteClosed:
+    ts: int
+    route_id: int
+    affiliate: str
+    filled: int
+    returned: int  # lots given back to the local order
+    text: str
+
+
+@dataclass(frozen=True)
+class MirrorShown:
+    """What of an affiliate's side of an instrument the local book now shows: (price, qty)
+    pairs laid end to end, best first."""
+
+    ts: int
+    affiliate: str
+    symbol: str
+    side: Side
+    levels: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class CancelPending:
+    """A cancel or expiry reached an order with quantity routed to an affiliate: what was
+    in the book is out; the order ends (cancelled or expired) when its routes do."""
+
+    ts: int
+    exec_id: int
+    order_id: int
+    participant: str
+    client_order_id: str
+    orig_client_order_id: str
+    symbol: str
+    side: Side
+    qty: int  # taken out of the book now
+    routed: int  # still at the affiliate
+    cum_qty: int
+    notional: int
+    status: OrderStatus
+    order_qty: int
+    order_type: OrderType
+    time_in_force: TimeInForce
+    price: int
+
+
+@dataclass(frozen=True)
+class AffiliateSettled:
+    """A settlement batch: `moves` are (asset, amount) the platform received out of its
+    account at the affiliate (> 0) or paid into it (< 0); none if it failed, and why."""
+
+    ts: int
+    affiliate: str
+    moves: tuple[tuple[str, int], ...]
+    operator: str
+    failure: str
+
+
 Event = (
     OrderAccepted
     | Rejected
@@ -214,4 +289,9 @@ Event = (
     | PriceBandChanged
     | ParticipantAccessChanged
     | SessionControlled
+    | RouteSent
+    | RouteClosed
+    | MirrorShown
+    | CancelPending
+    | AffiliateSettled
 )

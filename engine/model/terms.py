@@ -82,6 +82,7 @@ class RequestKind(StrEnum):
     TRADING_STATUS = "trading_status"
     FUNDS = "funds"  # a deposit or withdrawal
     OPERATOR = "operator"  # any other operator command: answered to the operator only
+    AFFILIATE = "affiliate"  # what an affiliate's link reported: logged, answered to no one
 
 
 class RejectCode(StrEnum):

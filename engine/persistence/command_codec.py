@@ -2,7 +2,7 @@
 
 The encoding is derived from each command dataclass's own fields, worked out once per kind,
 so adding a command needs no change here; enums (the fields `commands.ENUM_FIELDS` names)
-are stored by value, everything else is an int, a bool or a string.
+are stored by value, everything else is an int, a bool, a string or a tuple of ints.
 """
 
 from __future__ import annotations
@@ -72,6 +72,8 @@ def decode(kind: str, body: str) -> Command:
         if members is not None and value is not default:
             member = members.get(value) if isinstance(value, int | str) else None
             value = member if member is not None else enum(value)  # the enum's own refusal
+        elif type(value) is list:  # a tuple of ints (a mirrored depth's levels)
+            value = tuple(value)
         fields.append(value)
     command: Command = cls(*fields)
     return command

@@ -18,14 +18,18 @@ from dataclasses import dataclass
 from itertools import islice
 from typing import Any
 
+from engine.affiliates.shared_book import Route
 from engine.book import codes as bc
 from engine.matching.core import Engine
 from engine.matching.digest import SetDigest
 from engine.model.instruments import TradingStatus
 from engine.model.orders import Order
-from engine.model.terms import TimeInForce
+from engine.model.terms import Side, TimeInForce
 
 FORMAT = 2  # 2: instruments carry their band; disabled participants
+# orders are put back, never matched: a book may hold an order of a client outside the shared
+# book across an affiliate's mirrored order it may not trade with
+EVERY_CLASS = (1 << bc.PRIORITY_CLASSES) - 1
 
 
 class SnapshotError(Exception):
@@ -121,12 +125,13 @@ def capture_parts(engine: Engine, cache: SnapshotCache | None = None) -> list[st
             "open": [order.fingerprint() for order in engine._orders.values()],
         }
     )
-    tail = _dumps(
-        {
-            "balances": list(engine.ledger.balances()) if engine.ledger is not None else [],
-            "disabled": sorted(engine.disabled),
-        }
-    )
+    rest: dict[str, Any] = {
+        "balances": list(engine.ledger.balances()) if engine.ledger is not None else [],
+        "disabled": sorted(engine.disabled),
+    }
+    if engine.shared.terms.affiliates:
+        rest["shared_book"] = engine.shared.state_rows()
+    tail = _dumps(rest)
     return [
         head[:-1],
         ',"finished":',
@@ -169,8 +174,9 @@ def _restore(engine: Engine, state: dict[str, Any]) -> None:
         book = engine.books[symbol]
         for side, price, prio, order_id, account, leaves in rows:
             outcome, _, fired = book.submit(
-                order_id, account, side, price, leaves, prio, bc.REST, bc.STP_CANCEL_RESTING
-            )
+                order_id, account, side, price, leaves, prio, bc.REST, bc.STP_CANCEL_RESTING,
+                EVERY_CLASS,
+            )  # fmt: skip
             if outcome != bc.RESTED or fired:
                 raise SnapshotError(f"order {order_id} does not rest in the {symbol} book")
     for row in state["open"]:
@@ -185,6 +191,8 @@ def _restore(engine: Engine, state: dict[str, Any]) -> None:
         engine._finished_digest.add(fingerprint)
     if engine.ledger is not None:
         engine.ledger.restore(tuple(row) for row in state["balances"])
+    if "shared_book" in state:
+        _restore_shared_book(engine, state["shared_book"])
     engine._client_id_digest = SetDigest()
     for name, entries in state["client_ids"].items():
         if name not in engine.participants:
@@ -193,3 +201,24 @@ def _restore(engine: Engine, state: dict[str, Any]) -> None:
         for client_order_id, order_id in entries:
             ids[client_order_id] = order_id
             engine._client_id_digest.add((name, client_order_id, order_id))
+
+
+def _restore_shared_book(engine: Engine, rows: list[Any]) -> None:
+    """The shared book as `SharedBook.state_rows` listed it; its mirrored orders are back in
+    the books already, with the rest of the book."""
+    next_route_id, requested, shown, routes, routed, closing, owed = rows
+    shared = engine.shared
+    shared.next_route_id = next_route_id
+    for (affiliate, symbol, side), levels in requested:
+        shared.requested[affiliate, symbol, Side(side)] = tuple(levels)
+    for (affiliate, symbol, side), prices in shown:
+        key = (affiliate, symbol, Side(side))
+        shared.shown[key] = {price: order_id for price, order_id in prices}
+        for _, order_id in prices:
+            shared.mirrored[order_id] = key
+    for row in routes:
+        route = Route.from_row(row)
+        shared.routes[route.route_id] = route
+    shared.routed.update((order_id, qty) for order_id, qty in routed)
+    shared.closing.update((order_id, tuple(entry)) for order_id, entry in closing)
+    shared.owed.update(((affiliate, asset), amount) for (affiliate, asset), amount in owed)

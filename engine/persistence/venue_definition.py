@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from engine.accounts.ledger import Ledger
+from engine.affiliates.shared_book import NO_SHARED_BOOK, SharedBookTerms
 from engine.matching.core import Engine
 from engine.model.instruments import InstrumentSpec
 from engine.model.terms import Participant, Role, StpMode
@@ -33,6 +34,7 @@ class VenueDefinition:
     specs: tuple[InstrumentSpec, ...]
     participants: tuple[Participant, ...]
     scales: Mapping[str, int]
+    shared_book: SharedBookTerms = NO_SHARED_BOOK
 
     @classmethod
     def of(
@@ -40,14 +42,18 @@ class VenueDefinition:
         specs: Sequence[InstrumentSpec],
         participants: Sequence[Participant],
         scales: Mapping[str, int],
+        shared_book: SharedBookTerms = NO_SHARED_BOOK,
     ) -> VenueDefinition:
-        return cls(tuple(specs), tuple(participants), dict(scales))
+        return cls(tuple(specs), tuple(participants), dict(scales), shared_book)
 
     def builder(self) -> Callable[[], Engine]:
         """A builder of fresh engines for this venue."""
         names = [p.name for p in self.participants]
         return lambda: Engine(
-            list(self.specs), list(self.participants), ledger=Ledger(names, dict(self.scales))
+            list(self.specs),
+            list(self.participants),
+            ledger=Ledger(names, dict(self.scales)),
+            shared_book=self.shared_book,
         )
 
     def text(self) -> str:
@@ -58,6 +64,13 @@ class VenueDefinition:
             "participants": [_fields(p) for p in self.participants],
             "assets": dict(sorted(self.scales.items())),
         }
+        terms = self.shared_book
+        if terms.affiliates:  # a venue without affiliates records what it always did
+            body["shared_book"] = {
+                "affiliates": {name: sorted(symbols) for name, symbols in terms.affiliates.items()},
+                "valuation_asset": terms.valuation_asset,
+                "limit": terms.limit,
+            }
         return json.dumps(body, sort_keys=True, separators=(",", ":"))
 
     @classmethod
@@ -75,9 +88,17 @@ class VenueDefinition:
                 for p in body["participants"]
             )
             scales = {str(asset): int(places) for asset, places in body["assets"].items()}
+            shared = body.get("shared_book")
+            terms = NO_SHARED_BOOK
+            if shared is not None:
+                terms = SharedBookTerms(
+                    {str(n): frozenset(map(str, s)) for n, s in shared["affiliates"].items()},
+                    str(shared["valuation_asset"]),
+                    int(shared["limit"]),
+                )
         except (KeyError, TypeError, ValueError, AttributeError) as bad:
             raise DefinitionError(f"the journal's venue definition cannot be read: {bad}") from None
-        return cls(specs, participants, scales)
+        return cls(specs, participants, scales, terms)
 
     def differences(self, other: VenueDefinition) -> list[str]:
         """What differs from `other`, in words an operator can act on."""
@@ -94,6 +115,8 @@ class VenueDefinition:
                 found.append(f"participant {name}")
         if dict(self.scales) != dict(other.scales):
             found.append("asset scales")
+        if self.shared_book != other.shared_book:
+            found.append("the shared book (affiliates, their instruments or the cover)")
         if not found and self != other:
             found.append("the order of instruments or participants")
         return found

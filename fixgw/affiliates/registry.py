@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
+from engine.affiliates.shared_book import NO_SHARED_BOOK, SharedBookTerms
 from engine.model.instruments import InstrumentSpec
+from engine.model.values import to_units
 from fixgw.affiliates.fatf import FatfList, jurisdiction_code
 
 _NAME = re.compile(r"[A-Za-z0-9_-]{1,32}")  # a CompID-like name: it becomes an account name
@@ -91,6 +93,27 @@ class Affiliates:
     cover: SharedBookCover
     by_name: Mapping[str, Affiliate] = field(default_factory=dict)
 
+    def terms(self, scales: Mapping[str, int]) -> SharedBookTerms:
+        """What the engine is built with: the shared instruments and the cover, in minor
+        units of the valuation asset. A disabled affiliate's account is still there (its
+        obligations stay open), so is its name, with nothing shared until it is enabled."""
+        if not self.by_name:
+            return NO_SHARED_BOOK
+        limit = to_units(
+            self.cover.limit,
+            Decimal(1).scaleb(-scales[self.cover.valuation_asset]),
+            "cover",
+            f"{self.cover.valuation_asset} unit",
+        )
+        return SharedBookTerms(
+            {
+                name: frozenset(a.instruments) if a.enabled else frozenset()
+                for name, a in self.by_name.items()
+            },
+            self.cover.valuation_asset,
+            limit,
+        )
+
 
 NO_AFFILIATES = Affiliates(SharedBookCover("HKD", Decimal(0), Decimal(0), 80))
 
@@ -120,7 +143,7 @@ def load_affiliates(
         raise ValueError(f"{path}: [affiliates] must be a table of affiliates by name")
     for name, entry in entries.items():
         try:
-            affiliate = _affiliate(name, entry, fatf, instruments, scales)
+            affiliate = _affiliate(name, entry, fatf, instruments, scales, cover.valuation_asset)
         except (KeyError, ValueError, TypeError, InvalidOperation) as bad:
             raise ValueError(f"{path}: affiliate {name}: bad or missing {bad}") from None
         if affiliate.enabled and affiliate.fatf_refusal:
@@ -157,6 +180,7 @@ def _affiliate(
     fatf: FatfList,
     instruments: Mapping[str, InstrumentSpec],
     scales: Mapping[str, int],
+    valuation_asset: str,
 ) -> Affiliate:
     if not _NAME.fullmatch(name):
         raise ValueError("name: letters, digits, '_' and '-', at most 32")
@@ -186,7 +210,10 @@ def _affiliate(
         enabled,
         account,
         _link(link),
-        {symbol: _instrument(symbol, spec, instruments) for symbol, spec in shared.items()},
+        {
+            symbol: _instrument(symbol, spec, instruments, valuation_asset)
+            for symbol, spec in shared.items()
+        },
         tuple((asset, str(amount)) for asset, amount in balances.items()),
         fatf.refusal(jurisdiction),
     )
@@ -230,7 +257,7 @@ def _link(table: dict[str, object]) -> Link:
 
 
 def _instrument(
-    symbol: str, table: object, instruments: Mapping[str, InstrumentSpec]
+    symbol: str, table: object, instruments: Mapping[str, InstrumentSpec], valuation_asset: str
 ) -> SharedInstrument:
     if symbol not in instruments:
         raise ValueError(f"instruments.{symbol}: not an instrument of this venue")
@@ -244,6 +271,18 @@ def _instrument(
     lot = _amount(table.get("lot", str(spec.lot)), f"instruments.{symbol}.lot")
     if tick <= 0 or lot <= 0:
         raise ValueError(f"instruments.{symbol}: tick and lot must be positive")
+    # every price and quantity the affiliate can show or fill is then one this venue can
+    # hold exactly: nothing is rounded, in the client's favour or against it
+    if tick % spec.tick or lot % spec.lot:
+        raise ValueError(
+            f"instruments.{symbol}: the affiliate's tick {tick} and lot {lot} must be whole "
+            f"multiples of the local tick {spec.tick} and lot {spec.lot}"
+        )
+    if spec.quote_asset != valuation_asset:
+        raise ValueError(
+            f"instruments.{symbol}: quoted in {spec.quote_asset}, not the cover's "
+            f"valuation asset {valuation_asset}"
+        )
     return SharedInstrument(symbol, there, tick, lot)
 
 

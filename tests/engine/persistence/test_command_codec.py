@@ -58,6 +58,11 @@ EXAMPLES = [
     commands.OperatorCancel(7, "ops"),
     commands.SetParticipantAccess("alice", False, "ops"),
     commands.SessionControl("alice", SessionAction.RESET_SEQUENCE, "ops", 10, 20),
+    commands.MirrorDepth("LIONX", "BTC-HKD", Side.BUY, (700_000, 5, 699_999, 12)),
+    commands.WithdrawMirror("LIONX", "link down"),
+    commands.RouteFilled("LIONX", 3, 2, 700_000, "E-17"),
+    commands.RouteEnded("LIONX", 3, "cancelled: IOC"),
+    commands.SettleAffiliate("LIONX", "ops", "the affiliate did not deliver"),
 ]
 
 

@@ -34,7 +34,7 @@ def affiliate(name: str = "LIONX", jurisdiction: str = "SG", extra: str = "", **
     return (
         f'[affiliates.{name}]\njurisdiction = "{jurisdiction}"\naccount = 101\n{extra}\n'
         f"[affiliates.{name}.link]\n{lines}\n"
-        f'[affiliates.{name}.instruments.BTC-HKD]\nsymbol = "XBT/HKD"\ntick = "0.01"\n\n'
+        f'[affiliates.{name}.instruments.BTC-HKD]\nsymbol = "XBT/HKD"\ntick = "5"\n\n'
         f'[affiliates.{name}.balances]\nHKD = "2000000"\nBTC = "5"\n'
     )
 
@@ -59,7 +59,7 @@ def test_an_affiliate_loads_with_its_link_instruments_and_balances(tmp_path: Pat
     shared = lionx.instruments["BTC-HKD"]
     assert (shared.affiliate_symbol, shared.affiliate_tick, shared.affiliate_lot) == (
         "XBT/HKD",
-        Decimal("0.01"),
+        Decimal("5"),
         Decimal("0.0001"),  # the local lot when none is given
     )
     assert lionx.opening_balances == (("HKD", "2000000"), ("BTC", "5"))
@@ -121,5 +121,10 @@ def test_cover_and_clashes_are_checked(tmp_path: Path) -> None:
         load(tmp_path, COVER + affiliate("CLIENT1"))
     with pytest.raises(ValueError, match="not an instrument of this venue"):
         load(tmp_path, COVER + affiliate().replace("instruments.BTC-HKD", "instruments.DOGE-HKD"))
+    with pytest.raises(ValueError, match="must be whole multiples of the local tick 1"):
+        load(tmp_path, COVER + affiliate().replace('tick = "5"', 'tick = "0.5"'))
+    with pytest.raises(ValueError, match="not the cover's valuation asset BTC"):
+        cover_in_btc = COVER + 'valuation_asset = "BTC"\n'
+        load(tmp_path, cover_in_btc + affiliate())
     with pytest.raises(ValueError, match="balances: unknown asset"):
         load(tmp_path, COVER + affiliate().replace('BTC = "5"', 'XRP = "5"'))

@@ -1,0 +1,500 @@
+"""The engine's handlers for the shared book: mirroring an affiliate's depth, routing the
+local orders that match it, applying the affiliate's fills, and settling with it.
+
+What they change is described in engine/affiliates/shared_book.py. Like every handler they
+check the whole command before changing anything; a refusal is an `AFFILIATE` rejection (or
+`OPERATOR`, for a settlement), logged and answered to no FIX session. Routing happens inside
+a client's order, so `route` is called by the matching loop itself (engine/matching/core.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from engine.affiliates.shared_book import MirrorKey, Route, cap_levels, exposure
+from engine.book import codes as bc
+from engine.model.commands import (
+    MirrorDepth,
+    RouteEnded,
+    RouteFilled,
+    SettleAffiliate,
+    WithdrawMirror,
+)
+from engine.model.events import (
+    AffiliateSettled,
+    CancelPending,
+    Event,
+    Fill,
+    MirrorShown,
+    OrderExpired,
+    RouteClosed,
+    RouteSent,
+    Trade,
+)
+from engine.model.orders import Change, Order
+from engine.model.refusal import Refused
+from engine.model.terms import (
+    BUY,
+    DAY,
+    LIMIT,
+    SELL,
+    CancelReason,
+    OrderStatus,
+    RejectCode,
+    RequestKind,
+    Side,
+)
+from engine.model.values import INT64_MAX
+
+if TYPE_CHECKING:
+    from engine.matching.core import Engine
+
+LOCAL_ONLY = 1 << bc.AFFILIATE_VENUE  # the classes an order that may not route passes by
+MAX_LEVELS = 50  # per side: what a client could ever reach, and a bound on the work
+ASKED_TO_CANCEL = frozenset((CancelReason.USER, CancelReason.MASS_CANCEL, CancelReason.OPERATOR))
+
+
+def _refused(engine: Engine, ts: int, refusal: Refused, kind: RequestKind) -> list[Event]:
+    return [engine._rejected(ts, kind, "", "", refusal)]
+
+
+def _affiliate(engine: Engine, name: str) -> None:
+    if name not in engine.shared.terms.affiliates:
+        raise Refused(RejectCode.UNKNOWN_PARTICIPANT, f"{name!r} is not an affiliate venue")
+
+
+# -- MIRRORED DEPTH --
+
+
+def mirror_depth(engine: Engine, cmd: MirrorDepth, ts: int) -> list[Event]:
+    try:
+        _affiliate(engine, cmd.affiliate)
+        if not engine.shared.shares(cmd.affiliate, cmd.symbol):
+            raise Refused(RejectCode.UNKNOWN_SYMBOL, f"{cmd.affiliate} does not share {cmd.symbol}")
+        _check_levels(cmd.levels, cmd.side)
+    except Refused as refusal:
+        return _refused(engine, ts, refusal, RequestKind.AFFILIATE)
+    key = (cmd.affiliate, cmd.symbol, cmd.side)
+    engine.shared.requested[key] = cmd.levels
+    return [_show(engine, key, ts)]
+
+
+def _check_levels(levels: tuple[int, ...], side: Side) -> None:
+    if len(levels) % 2:
+        raise Refused(RejectCode.INVALID_SETTING, "levels come in (price, quantity) pairs")
+    if len(levels) > 2 * MAX_LEVELS:
+        raise Refused(RejectCode.INVALID_SETTING, f"at most {MAX_LEVELS} levels are mirrored")
+    last = 0
+    for i in range(0, len(levels), 2):
+        price, qty = levels[i], levels[i + 1]
+        if price <= 0 or qty <= 0:
+            raise Refused(RejectCode.INVALID_SETTING, "a level's price and quantity are positive")
+        if last and (price >= last if side is BUY else price <= last):
+            raise Refused(RejectCode.INVALID_SETTING, "levels run best price first, no repeats")
+        last = price
+
+
+def withdraw_mirror(engine: Engine, cmd: WithdrawMirror, ts: int) -> list[Event]:
+    try:
+        _affiliate(engine, cmd.affiliate)
+    except Refused as refusal:
+        return _refused(engine, ts, refusal, RequestKind.AFFILIATE)
+    shared = engine.shared
+    events: list[Event] = []
+    for key in sorted(k for k in shared.shown if k[0] == cmd.affiliate):
+        shared.requested.pop(key, None)
+        events.append(_show(engine, key, ts))
+    for key in [k for k in shared.requested if k[0] == cmd.affiliate]:
+        del shared.requested[key]
+    return events
+
+
+def _show(engine: Engine, key: MirrorKey, ts: int) -> MirrorShown:
+    """Bring one mirrored side's orders in the book to what may be shown of what the
+    affiliate shows: a level kept as it is keeps its time priority, and so does one cut
+    down; one that grows goes to the back of its class; one that would cross the local
+    book is not shown (mirrored liquidity never takes)."""
+    shared = engine.shared
+    affiliate, symbol, side = key
+    state = engine.instruments[symbol]
+    book = engine.books[symbol]
+    asset = _paid_with(engine, key)
+    funds = engine.ledger.available(affiliate, asset) if engine.ledger is not None else INT64_MAX
+    others = 0
+    for other, levels in shared.shown.items():
+        if other == key:
+            continue
+        other_spec = engine.instruments[other[1]].spec
+        for price, qty in _shown_sizes(engine, other, levels):
+            notional = price * qty * other_spec.quote_per_tick_lot
+            others += notional
+            if other[0] == affiliate and _paid_with(engine, other) == asset:
+                # the same money at the affiliate pays for both sides' routes
+                funds -= qty * other_spec.base_per_lot if other[2] is BUY else notional
+    headroom = shared.terms.limit - exposure(shared, engine.instruments, engine.priced_by) - others
+    wanted = dict(
+        cap_levels(shared.requested.get(key, ()), side, state, max(funds, 0), max(headroom, 0))
+    )
+    current = shared.shown.setdefault(key, {})
+    account = engine.participants[affiliate].account
+    for price, order_id in list(current.items()):
+        now = book.order(order_id)
+        size = now[2] if now is not None else 0
+        target = wanted.get(price, 0)
+        if target == size:
+            continue
+        if 0 < target < size:
+            book.reduce(order_id, target)
+            continue
+        book.cancel(order_id)
+        del current[price]
+        del shared.mirrored[order_id]
+    for price, qty in wanted.items():
+        if price in current:
+            continue
+        order_id = engine.next_order_id
+        outcome, _, _ = book.submit(
+            order_id, account, int(side), price, qty, bc.AFFILIATE_VENUE, bc.POST_ONLY, 0
+        )
+        if outcome != bc.RESTED:
+            continue  # it would cross: the local book is better there
+        engine.next_order_id += 1
+        current[price] = order_id
+        shared.mirrored[order_id] = key
+    if not current:
+        del shared.shown[key]
+    shown: list[int] = []
+    for price, size in _shown_sizes(engine, key, current):
+        shown += (price, size)
+    return MirrorShown(ts, affiliate, symbol, side, tuple(shown))
+
+
+def _paid_with(engine: Engine, key: MirrorKey) -> str:
+    """The asset of the account at the affiliate that routes into this side spend: base
+    to sell into the affiliate's bids, quote to buy from its asks."""
+    spec = engine.instruments[key[1]].spec
+    return spec.base_asset if key[2] is BUY else spec.quote_asset
+
+
+def _shown_sizes(engine: Engine, key: MirrorKey, shown: dict[int, int]) -> list[tuple[int, int]]:
+    """(price, qty) of a side's mirrored orders as the book holds them, best first."""
+    book = engine.books[key[1]]
+    rows = []
+    for price, order_id in shown.items():
+        found = book.order(order_id)
+        if found is not None:
+            rows.append((price, found[2]))
+    rows.sort(reverse=key[2] is BUY)
+    return rows
+
+
+# -- ROUTES --
+
+
+def route(
+    engine: Engine, order: Order, maker_id: int, price: int, qty: int, maker_leaves: int, ts: int
+) -> RouteSent:
+    """A local order matched `qty` of a mirrored level: send it there. Mirrored depth never
+    exceeds what the account at the affiliate can pay for, so the reservation fits."""
+    shared = engine.shared
+    key = shared.mirrored[maker_id]
+    affiliate, symbol, _ = key
+    if maker_leaves == 0:
+        del shared.shown[key][price]
+        del shared.mirrored[maker_id]
+        if not shared.shown[key]:
+            del shared.shown[key]
+    spec = engine.instruments[symbol].spec
+    if order.side is BUY:
+        asset, reserved = spec.quote_asset, price * qty * spec.quote_per_tick_lot
+    else:
+        asset, reserved = spec.base_asset, qty * spec.base_per_lot
+    if engine.ledger is not None:
+        engine.ledger.reserve(affiliate, asset, reserved)
+    route_id = shared.next_route_id
+    shared.next_route_id += 1
+    shared.routes[route_id] = Route(
+        route_id, affiliate, symbol, order.side, price, qty, order.order_id, reserved
+    )
+    shared.routed[order.order_id] = shared.routed.get(order.order_id, 0) + qty
+    return RouteSent(
+        ts, route_id, affiliate, symbol, order.side, price, qty, order.order_id, order.participant
+    )
+
+
+def _open_route(engine: Engine, affiliate: str, route_id: int) -> Route:
+    _affiliate(engine, affiliate)
+    found = engine.shared.routes.get(route_id)
+    if found is None or found.affiliate != affiliate:
+        done = 0 < route_id < engine.shared.next_route_id
+        raise Refused(
+            RejectCode.ORDER_ALREADY_DONE if done else RejectCode.UNKNOWN_ORDER,
+            f"route {route_id} of {affiliate} is {'already done' if done else 'unknown'}",
+        )
+    return found
+
+
+def route_filled(engine: Engine, cmd: RouteFilled, ts: int) -> list[Event]:
+    try:
+        found = _open_route(engine, cmd.affiliate, cmd.route_id)
+        if cmd.exec_id in found.exec_ids:
+            return []  # the affiliate's report again (a resend): applied once already
+        if not 0 < cmd.qty <= found.qty - found.filled:
+            raise Refused(
+                RejectCode.INVALID_QUANTITY,
+                f"a fill of {cmd.qty} lots on route {found.route_id}, which has "
+                f"{found.qty - found.filled} open",
+            )
+        worse = cmd.price > found.price if found.side is BUY else cmd.price < found.price
+        if cmd.price <= 0 or worse:
+            raise Refused(
+                RejectCode.INVALID_PRICE,
+                f"a fill at {cmd.price} on route {found.route_id} limited to {found.price}",
+            )
+    except Refused as refusal:
+        return _refused(engine, ts, refusal, RequestKind.AFFILIATE)
+    order = engine._orders[found.order_id]
+    spec = engine.instruments[found.symbol].spec
+    quote = cmd.price * cmd.qty * spec.quote_per_tick_lot
+    base = cmd.qty * spec.base_per_lot
+    found.exec_ids.append(cmd.exec_id)
+    found.filled += cmd.qty
+    found.notional += cmd.price * cmd.qty
+    shared = engine.shared
+    shared.routed[order.order_id] -= cmd.qty
+    if not shared.routed[order.order_id]:
+        del shared.routed[order.order_id]
+    order.leaves_qty -= cmd.qty
+    order.cum_qty += cmd.qty
+    order.notional += cmd.price * cmd.qty
+    order.move(Change.FILL)
+    fee = 0
+    ledger = engine.ledger
+    if engine._accounts is not None and ledger is not None:
+        fee = engine._accounts.settle_routed(order, cmd.price, cmd.qty)
+        there, q, b = cmd.affiliate, spec.quote_asset, spec.base_asset
+        if found.side is BUY:  # bought there: quote paid out of the account, base into it
+            ledger.trade_away(there, q, quote, b, base, q, 0)
+        else:
+            ledger.trade_away(there, b, base, q, quote, q, 0)
+        found.reserved -= quote if found.side is BUY else base
+    owed = shared.owed
+    sign = 1 if found.side is BUY else -1  # bought there: the base has to come home
+    owed[cmd.affiliate, spec.base_asset] = owed.get((cmd.affiliate, spec.base_asset), 0) + (
+        sign * base
+    )
+    owed[cmd.affiliate, spec.quote_asset] = owed.get((cmd.affiliate, spec.quote_asset), 0) - (
+        sign * quote
+    )
+    engine.instruments[found.symbol].reference_price = cmd.price
+    trade_id = engine.next_trade_id
+    engine.next_trade_id += 1
+    events: list[Event] = [
+        Trade(
+            ts,
+            trade_id,
+            found.symbol,
+            cmd.price,
+            cmd.qty,
+            order.side,
+            bc.AFFILIATE_VENUE,
+            _affiliate_fill(engine, found),
+            engine._fill(order),
+            0,
+            fee,
+        )
+    ]
+    _settle_order(engine, order, ts, events)
+    return events
+
+
+def _affiliate_fill(engine: Engine, found: Route) -> Fill:
+    """The affiliate's side of a routed trade, as its reports name it: the route."""
+    done = found.filled == found.qty
+    return Fill(
+        engine._exec_id(),
+        found.route_id,
+        found.affiliate,
+        f"R{found.route_id}",
+        SELL if found.side is BUY else BUY,
+        found.filled,
+        found.qty - found.filled,
+        found.notional,
+        OrderStatus.FILLED if done else OrderStatus.PARTIALLY_FILLED,
+        found.qty,
+        LIMIT,
+        DAY,
+        found.price,
+    )
+
+
+def route_ended(engine: Engine, cmd: RouteEnded, ts: int) -> list[Event]:
+    try:
+        found = _open_route(engine, cmd.affiliate, cmd.route_id)
+    except Refused as refusal:
+        return _refused(engine, ts, refusal, RequestKind.AFFILIATE)
+    shared = engine.shared
+    del shared.routes[found.route_id]
+    returned = found.qty - found.filled
+    spec = engine.instruments[found.symbol].spec
+    if found.reserved and engine.ledger is not None:
+        asset = spec.quote_asset if found.side is BUY else spec.base_asset
+        engine.ledger.release(found.affiliate, asset, found.reserved)
+        found.reserved = 0
+    events: list[Event] = [
+        RouteClosed(ts, found.route_id, found.affiliate, found.filled, returned, cmd.text)
+    ]
+    if not returned:
+        return events
+    order = engine._orders[found.order_id]
+    shared.routed[order.order_id] -= returned
+    if not shared.routed[order.order_id]:
+        del shared.routed[order.order_id]
+    if order.order_id in shared.closing:
+        _settle_order(engine, order, ts, events)
+        return events
+    # back into the book, at the back of its class, trading locally only: the affiliate
+    # has just not filled it, and routing it again could go round for ever
+    participant = engine.participants[order.participant]
+    state = engine.instruments[order.symbol]
+    in_book = order.leaves_qty - shared.routed.get(order.order_id, 0)
+    engine.books[order.symbol].cancel(order.order_id)
+    engine._match(order, participant, state, order.price, in_book, bc.REST, ts, events, LOCAL_ONLY)
+    return events
+
+
+def _settle_order(engine: Engine, order: Order, ts: int, events: list[Event]) -> None:
+    """After a route's fill or end: an order with nothing left anywhere is done, and one
+    that was being cancelled or expired ends so once its last route has."""
+    shared = engine.shared
+    if order.order_id in shared.routed:
+        return
+    closing = shared.closing.pop(order.order_id, None)
+    if closing is None:
+        if order.leaves_qty == 0:
+            engine._retire(order)
+        return
+    how, reason, orig = closing
+    if how == "expire":
+        qty = order.leaves_qty
+        order.leaves_qty = 0
+        order.move(Change.EXPIRE)
+        engine._retire(order)
+        events.append(
+            OrderExpired(
+                ts,
+                engine._exec_id(),
+                order.order_id,
+                order.participant,
+                order.client_order_id,
+                order.symbol,
+                order.side,
+                qty,
+                order.cum_qty,
+                order.notional,
+                order.qty,
+                order.order_type,
+                order.time_in_force,
+                order.price,
+            )
+        )
+    elif order.leaves_qty:
+        closed = engine._close(order, CancelReason(reason), ts, orig)
+        assert closed is not None  # no route is left to defer it
+        events.append(closed)
+    else:
+        engine._retire(order)  # filled in full by its routes after all
+
+
+def defer_close(
+    engine: Engine, order: Order, how: str, reason: CancelReason, ts: int, orig: str
+) -> CancelPending | None:
+    """Cancel or expire what an order has out of the book (already taken out) and end it
+    when its routes do. A cancel someone asked for is answered now (pending cancel); an
+    IOC's remainder, a self-trade cut or an expiry only at the end."""
+    shared = engine.shared
+    routed = shared.routed[order.order_id]
+    qty = order.leaves_qty - routed
+    order.leaves_qty = routed
+    order.move(Change.RESTATE)
+    if engine._accounts is not None:
+        engine._accounts.refund(order)
+    shared.closing[order.order_id] = (how, reason.value, orig)
+    if how != "cancel" or reason not in ASKED_TO_CANCEL:
+        return None
+    return CancelPending(
+        ts,
+        engine._exec_id(),
+        order.order_id,
+        order.participant,
+        order.client_order_id,
+        orig,
+        order.symbol,
+        order.side,
+        qty,
+        routed,
+        order.cum_qty,
+        order.notional,
+        order.status,
+        order.qty,
+        order.order_type,
+        order.time_in_force,
+        order.price,
+    )
+
+
+def check_replace(engine: Engine, order: Order) -> None:
+    routed = engine.shared.routed.get(order.order_id, 0)
+    if routed:
+        raise Refused(
+            RejectCode.UNSUPPORTED_ORDER,
+            f"{routed} lots of order {order.order_id} are routed to an affiliate venue: "
+            "replace it when they are done",
+            order.order_id,
+        )
+
+
+# -- SETTLEMENT --
+
+
+def settle_affiliate(engine: Engine, cmd: SettleAffiliate, ts: int) -> list[Event]:
+    shared = engine.shared
+    try:
+        _affiliate(engine, cmd.affiliate)
+        moves = tuple(
+            (asset, amount)
+            for (name, asset), amount in sorted(shared.owed.items())
+            if name == cmd.affiliate and amount
+        )
+        if not cmd.failure and engine.ledger is not None:
+            for asset, amount in moves:
+                available = engine.ledger.available(cmd.affiliate, asset)
+                if amount > available:
+                    raise Refused(
+                        RejectCode.INSUFFICIENT_FUNDS,
+                        f"{cmd.affiliate} has {engine.ledger.decimal(asset, available)} {asset} "
+                        f"available to deliver, the batch needs "
+                        f"{engine.ledger.decimal(asset, amount)}",
+                    )
+    except Refused as refusal:
+        return _refused(engine, ts, refusal, RequestKind.OPERATOR)
+    if cmd.failure:
+        return [AffiliateSettled(ts, cmd.affiliate, (), cmd.operator, cmd.failure)]
+    for asset, amount in moves:
+        if engine.ledger is not None:
+            if amount > 0:  # comes home out of the account at the affiliate
+                engine.ledger.withdraw(cmd.affiliate, asset, amount)
+            else:  # paid into it
+                engine.ledger.deposit(cmd.affiliate, asset, -amount)
+        del shared.owed[cmd.affiliate, asset]
+    return [AffiliateSettled(ts, cmd.affiliate, moves, cmd.operator, "")]
+
+
+HANDLERS: dict[type[Any], Callable[[Engine, Any, int], list[Event]]] = {
+    MirrorDepth: mirror_depth,
+    WithdrawMirror: withdraw_mirror,
+    RouteFilled: route_filled,
+    RouteEnded: route_ended,
+    SettleAffiliate: settle_affiliate,
+}
