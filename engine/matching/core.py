@@ -161,6 +161,7 @@ class Engine(EngineState):
             self._participant(cmd.participant)
             order = self._resolve(cmd.participant, cmd.order_id, cmd.orig_client_order_id)
             self._check_client_id(cmd.participant, cmd.client_order_id)
+            shared_book.check_cancel(self, order)
         except Refused as refusal:
             return [
                 self._rejected(
@@ -402,6 +403,8 @@ class Engine(EngineState):
         What it has routed to an affiliate venue stays there until the routes end
         (`shared_book.defer_close`: a pending cancel, or nothing yet for an IOC's rest)."""
         if order.order_id in self.shared.routed:
+            if order.order_id in self.shared.closing:
+                return None  # already ending with its routes
             return shared_book.defer_close(self, order, "cancel", reason, ts, orig)
         qty = order.leaves_qty
         order.leaves_qty = 0
@@ -438,7 +441,8 @@ class Engine(EngineState):
         for order in due:
             qty = self.books[order.symbol].cancel(order.order_id)
             if order.order_id in self.shared.routed:
-                shared_book.defer_close(self, order, "expire", CancelReason.USER, ts, "")
+                if order.order_id not in self.shared.closing:
+                    shared_book.defer_close(self, order, "expire", CancelReason.USER, ts, "")
                 continue
             order.leaves_qty = 0
             order.move(Change.EXPIRE)

@@ -376,7 +376,9 @@ def _settle_order(engine: Engine, order: Order, ts: int, events: list[Event]) ->
             engine._retire(order)
         return
     how, reason, orig = closing
-    if how == "expire":
+    if not order.leaves_qty:
+        engine._retire(order)  # its routes filled all it had left after all
+    elif how == "expire":
         qty = order.leaves_qty
         order.leaves_qty = 0
         order.move(Change.EXPIRE)
@@ -399,28 +401,25 @@ def _settle_order(engine: Engine, order: Order, ts: int, events: list[Event]) ->
                 order.price,
             )
         )
-    elif order.leaves_qty:
+    else:
         closed = engine._close(order, CancelReason(reason), ts, orig)
         assert closed is not None  # no route is left to defer it
         events.append(closed)
-    else:
-        engine._retire(order)  # filled in full by its routes after all
 
 
 def defer_close(
     engine: Engine, order: Order, how: str, reason: CancelReason, ts: int, orig: str
 ) -> CancelPending | None:
-    """Cancel or expire what an order has out of the book (already taken out) and end it
-    when its routes do. A cancel someone asked for is answered now (pending cancel); an
+    """Cancel or expire what an order has out of the book (already taken out) when its
+    routes end: until then it stays in the order's leaves (and reservation), so a fill from
+    a route reports the order partly filled, and its end reports it cancelled or expired
+    with the whole rest. A cancel someone asked for is answered now (pending cancel); an
     IOC's remainder, a self-trade cut or an expiry only at the end."""
     shared = engine.shared
     routed = shared.routed[order.order_id]
     qty = order.leaves_qty - routed
-    order.leaves_qty = routed
-    order.move(Change.RESTATE)
-    if engine._accounts is not None:
-        engine._accounts.refund(order)
     shared.closing[order.order_id] = (how, reason.value, orig)
+    engine._gtd_expiries.pop(order.order_id, None)  # expired already: only its routes remain
     if how != "cancel" or reason not in ASKED_TO_CANCEL:
         return None
     return CancelPending(
@@ -451,6 +450,16 @@ def check_replace(engine: Engine, order: Order) -> None:
             RejectCode.UNSUPPORTED_ORDER,
             f"{routed} lots of order {order.order_id} are routed to an affiliate venue: "
             "replace it when they are done",
+            order.order_id,
+        )
+
+
+def check_cancel(engine: Engine, order: Order) -> None:
+    if order.order_id in engine.shared.closing:
+        raise Refused(
+            RejectCode.ORDER_ALREADY_DONE,
+            f"order {order.order_id} is already being cancelled: it ends when its "
+            f"{engine.shared.routed[order.order_id]} lots routed to an affiliate venue do",
             order.order_id,
         )
 
