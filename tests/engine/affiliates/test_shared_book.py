@@ -79,9 +79,8 @@ class SharedVenue:
     def __init__(self, book_class: type[Book], cover: int = COVER) -> None:
         terms = SharedBookTerms(TERMS.affiliates, "HKD", cover)
         names = [p.name for p in PARTICIPANTS]
-        self.engine = Engine(
-            SPECS, PARTICIPANTS, book_class, ledger=Ledger(names, SCALES), shared_book=terms
-        )
+        self.ledger = Ledger(names, SCALES)
+        self.engine = Engine(SPECS, PARTICIPANTS, book_class, ledger=self.ledger, shared_book=terms)
         self.now = 1_000_000_000
         self._ids = count(1)
         for name in names[:-1]:
@@ -111,16 +110,16 @@ class SharedVenue:
         return shown
 
     def available(self, who: str, asset: str) -> int:
-        return self.engine.ledger.available(who, asset)
+        return self.ledger.available(who, asset)
 
     def reserved(self, who: str, asset: str) -> int:
-        return self.engine.ledger.reserved(who, asset)
+        return self.ledger.reserved(who, asset)
 
     def untouched(self) -> tuple[object, ...]:
         """What a refused command must leave as it was."""
         engine = self.engine
         orders = [o.fingerprint() for o in engine.open_orders()]
-        balances = list(engine.ledger.balances())
+        balances = list(self.ledger.balances())
         return engine.shared.state_rows(), balances, engine.books["BTC-HKD"].orders(), orders
 
     def classes_at(self, side: int, price: int) -> list[tuple[int, int]]:
@@ -299,7 +298,7 @@ def test_the_affiliates_reports_are_checked_and_applied_once(venue: SharedVenue)
     assert venue.apply(RouteFilled("LIONX", rid, 100, PX, "E1")) == []  # a resend
     assert venue.engine.state_hash() == before
     untouched = venue.untouched()
-    refusals = [
+    refusals: list[tuple[Command, RejectCode]] = [
         (RouteFilled("LIONX", rid, 401, PX, "E2"), RejectCode.INVALID_QUANTITY),
         (RouteFilled("LIONX", rid, 10, PX + 1, "E3"), RejectCode.INVALID_PRICE),
         (RouteFilled("LIONX", 99, 10, PX, "E4"), RejectCode.UNKNOWN_ORDER),
