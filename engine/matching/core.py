@@ -301,11 +301,16 @@ class Engine(EngineState):
             participant.stp_mode,
             skip,
         )
+        bounced = 0
         for kind, order_id, _account, price, cut, rest, _prio in fired:
             if kind == bc.EV_FILL:
                 maker = self._orders.get(order_id)
                 if maker is None:  # an affiliate venue's mirrored liquidity: route there
-                    events.append(shared_book.route(self, order, order_id, price, cut, rest, ts))
+                    sent = shared_book.route(self, order, order_id, price, cut, rest, ts)
+                    if sent is None:
+                        bounced += cut
+                    else:
+                        events.append(sent)
                     continue
                 events.append(self._trade(order, maker, price, cut, rest, ts))
                 state.reference_price = price
@@ -314,6 +319,17 @@ class Engine(EngineState):
                 cut_event = self._self_trade_cut(target, cut, rest, ts)
                 if cut_event is not None:
                     events.append(cut_event)
+        if bounced:  # no room under the cover for those routes: the lots come back
+            if mode == bc.REST and outcome in (bc.RESTED, bc.FILLED):
+                in_book = leaves if outcome == bc.RESTED else 0
+                self.books[order.symbol].cancel(order.order_id)
+                local = shared_book.LOCAL_ONLY
+                self._match(
+                    order, participant, state, limit, in_book + bounced, mode, ts, events, local
+                )
+                events.extend(shared_book.reshow(self, ts))
+                return
+            leaves += bounced
         if leaves and outcome != bc.RESTED:
             if outcome == bc.STP_CANCELLED:
                 reason = CancelReason.SELF_TRADE
@@ -328,6 +344,8 @@ class Engine(EngineState):
                 events.append(closed)
         elif order.status is FILLED:
             self._retire(order)
+        if bounced:
+            events.extend(shared_book.reshow(self, ts))
 
     def _passed_by(self, participant: Participant, mode: int) -> int:
         """The classes an order passes by: affiliate venues' liquidity, unless its owner is

@@ -194,9 +194,11 @@ def _shown_sizes(engine: Engine, key: MirrorKey, shown: dict[int, int]) -> list[
 
 def route(
     engine: Engine, order: Order, maker_id: int, price: int, qty: int, maker_leaves: int, ts: int
-) -> RouteSent:
-    """A local order matched `qty` of a mirrored level: send it there. Mirrored depth never
-    exceeds what the account at the affiliate can pay for, so the reservation fits."""
+) -> RouteSent | None:
+    """A local order matched `qty` of a mirrored level: send it there, or None if the
+    route would take the unsettled exposure past the cover (prices moved since the depth
+    was shown): the caller gives those lots back to the order. Mirrored depth never exceeds
+    what the account at the affiliate can pay for, so the reservation fits."""
     shared = engine.shared
     key = shared.mirrored[maker_id]
     affiliate, symbol, _ = key
@@ -206,6 +208,9 @@ def route(
         if not shared.shown[key]:
             del shared.shown[key]
     spec = engine.instruments[symbol].spec
+    notional = price * qty * spec.quote_per_tick_lot
+    if exposure(shared, engine.instruments, engine.priced_by) + notional > shared.terms.limit:
+        return None
     if order.side is BUY:
         asset, reserved = spec.quote_asset, price * qty * spec.quote_per_tick_lot
     else:
@@ -221,6 +226,11 @@ def route(
     return RouteSent(
         ts, route_id, affiliate, symbol, order.side, price, qty, order.order_id, order.participant
     )
+
+
+def reshow(engine: Engine, ts: int) -> list[Event]:
+    """Every mirrored side cut again to what fits now (after a route the cover refused)."""
+    return [_show(engine, key, ts) for key in sorted(engine.shared.requested)]
 
 
 def _open_route(engine: Engine, affiliate: str, route_id: int) -> Route:

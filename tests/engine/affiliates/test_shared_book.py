@@ -368,3 +368,24 @@ def test_a_snapshot_mid_route_restores_the_shared_book(
         venue.now += 1_000
         assert twin.engine.apply(command, venue.now) == venue.engine.apply(command, venue.now)
         assert twin.engine.state_hash() == venue.engine.state_hash()
+
+
+def test_a_route_the_cover_has_no_room_for_is_not_sent(book_class: type[Book]) -> None:
+    """BTC owed by the affiliate is worth more after a local trade at a higher price: the
+    depth shown before no longer fits, so the order that takes it trades locally instead,
+    and the mirror shrinks to what fits."""
+    venue = SharedVenue(book_class, cover=1_000_000 * HKD)
+    venue.mirror(SELL, PX, 1_000)
+    (first,) = of(RouteSent, venue.order("CLIENT1", BUY, PX, 1_000))
+    venue.apply(RouteFilled("LIONX", first.route_id, 1_000, PX, "E1"))
+    venue.apply(RouteEnded("LIONX", first.route_id, "filled"))
+    assert venue.mirror(SELL, PX, 1_000).levels == (PX, 1_000)  # 500,000 of room left
+    higher = PX + 40_000
+    venue.rest("CLIENT2", SELL, higher, 1)
+    assert of(Trade, venue.order("LOCAL1", BUY, higher, 1))[0].price == higher
+    # the 1 BTC owed is now worth 540,000 HKD: a route of 500,000 more would not fit
+    events = venue.order("CLIENT1", BUY, PX, 1_000)
+    assert not of(RouteSent, events) and not of(Trade, events)
+    assert venue.classes_at(bc.BUY, PX) == [(bc.CUSTOMER, 1_000)]
+    assert of(MirrorShown, events)[-1].levels == ()  # crosses the client's bid now
+    assert venue.engine.shared.routes == {}
