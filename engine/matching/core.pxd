@@ -26,7 +26,7 @@ cdef class Engine(EngineState):
     )
     cdef int _passed_by(self, Participant participant, int mode)
     cdef Trade _trade(
-        self, Order taker, Order maker, price, long long qty, long long maker_leaves, ts
+        self, Order taker, Order maker, price, long long qty, ts
     )
     cpdef Fill _fill(self, Order order)
     cdef _self_trade_cut(self, Order order, long long qty, long long leaves, ts)

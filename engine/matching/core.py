@@ -312,7 +312,7 @@ class Engine(EngineState):
                     else:
                         events.append(sent)
                     continue
-                events.append(self._trade(order, maker, price, cut, rest, ts))
+                events.append(self._trade(order, maker, price, cut, ts))
                 state.reference_price = price
             else:
                 target = order if kind == bc.EV_STP_INCOMING else self._orders[order_id]
@@ -355,10 +355,8 @@ class Engine(EngineState):
             return 0
         return shared_book.LOCAL_ONLY
 
-    def _trade(
-        self, taker: Order, maker: Order, price: int, qty: int, maker_leaves: int, ts: int
-    ) -> Trade:
-        maker.leaves_qty = maker_leaves
+    def _trade(self, taker: Order, maker: Order, price: int, qty: int, ts: int) -> Trade:
+        maker.leaves_qty -= qty  # not the book's figure: it may have lots routed elsewhere
         taker.leaves_qty -= qty
         for order in (maker, taker):
             order.cum_qty += qty
