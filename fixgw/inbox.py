@@ -65,6 +65,14 @@ class OperatorCommand:
 
 
 @dataclass(frozen=True, slots=True)
+class AffiliateReport:
+    """What an affiliate venue's link reported (its depth, a route's fill or end, the link
+    dropping), as the command that applies it: journaled, answered to no FIX session."""
+
+    command: Command
+
+
+@dataclass(frozen=True, slots=True)
 class Tick:
     """The timer's heartbeat: lets the engine thread expire GTD orders and close the day."""
 
@@ -79,6 +87,7 @@ Item = (
     | BusinessRejection
     | SessionEnded
     | OperatorCommand
+    | AffiliateReport
     | OperatorRequest
     | Tick
     | Stop

@@ -24,7 +24,7 @@ import structlog
 
 from engine.matching.core import Engine, EngineFault
 from engine.model.commands import Command, EndOfDay, ExpireOrders, MassCancel
-from engine.model.events import Event
+from engine.model.events import Event, RouteSent
 from engine.persistence.journal import EVERY_SESSION, Journal, JournalBatch, JournalError, Position
 from engine.persistence.snapshot import SnapshotCache, capture_parts
 from fixgw.answers import StateAnswers
@@ -34,6 +34,7 @@ from fixgw.fix.marketdata import MarketDataPublisher
 from fixgw.fix.reports import Outgoing, ReportWriter
 from fixgw.fix.sessions import SessionDirectory
 from fixgw.inbox import (
+    AffiliateReport,
     BusinessRejection,
     EdgeRefusal,
     Item,
@@ -124,6 +125,9 @@ class Runner:
         self._clock = clock
         self._batch_limit = batch_limit
         self._inbox: deque[Item] = deque()
+        # routes the engine decided, for the affiliate links once their batch is committed
+        self._route_sink: Callable[[list[RouteSent]], None] | None = None
+        self._routes: list[RouteSent] = []
         # one token per queued item; a C-level queue, so waking the engine thread costs the
         # putting thread next to nothing
         self._wake: queue.SimpleQueue[bool] = queue.SimpleQueue()
@@ -155,6 +159,11 @@ class Runner:
         return self._seq
 
     # -- COMMANDS --
+
+    def route_to(self, sink: Callable[[list[RouteSent]], None]) -> None:
+        """Where the routes of each committed batch go (the affiliate links), on the
+        sequencing thread; set before the runner starts."""
+        self._route_sink = sink
 
     def put(self, item: Item) -> None:
         """From any thread: queue for the engine thread and return."""
@@ -294,6 +303,10 @@ class Runner:
         if self._crash is not None:
             self._crash.reached("after-commit", _client_order_ids(batch))
         self._send(outgoing, market_data, batch)
+        if self._routes:  # committed: now the affiliates may be asked
+            routes, self._routes = self._routes, []
+            assert self._route_sink is not None
+            self._route_sink(routes)
         if timer is not None:
             timer.lap("send")
         if fault:
@@ -451,6 +464,7 @@ class Runner:
         | BusinessRejection
         | SessionEnded
         | OperatorCommand
+        | AffiliateReport
         | OperatorRequest
         | Tick,
         out: list[Outgoing],
@@ -472,7 +486,7 @@ class Runner:
                 item.seq_num, item.msg_type, item.text, item.reason
             )
             out.append((item.participant, reject))
-        elif isinstance(item, OperatorCommand):
+        elif isinstance(item, OperatorCommand | AffiliateReport):
             self._apply(item.command, ts, None, out, market_data)
         elif isinstance(item, OperatorRequest):
             if not item.reply.claim():  # withdrawn by an operator who stopped waiting
@@ -537,6 +551,8 @@ class Runner:
         if timer is not None:
             timer.lap("reports")
         market_data.extend(self._publisher.publish(events))
+        if self._route_sink is not None:
+            self._routes += [event for event in events if type(event) is RouteSent]
         if timer is not None:
             timer.lap("market data")
         return events

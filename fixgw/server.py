@@ -20,15 +20,18 @@ import tomllib
 from dataclasses import dataclass
 from ipaddress import IPv4Address
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import quickfix as fix
 import structlog
 
 from engine.model.commands import MoveFunds
+from engine.model.events import RouteSent
+from engine.model.instruments import InstrumentSpec
 from engine.persistence.journal import Journal, JournalError, Position
 from engine.persistence.recovery import RecoveryError, recover
 from fixgw.affiliates.fatf import DEFAULT_FATF_LIST
+from fixgw.affiliates.link import AffiliateLink, initiator_settings, link_parts
 from fixgw.app import GatewayApp
 from fixgw.config import Venue, load_venue
 from fixgw.crash_points import CrashPoint
@@ -37,7 +40,7 @@ from fixgw.fix.marketdata import MarketDataPublisher
 from fixgw.fix.reports import ReportWriter
 from fixgw.fix.sessions import SessionDirectory
 from fixgw.fix.text import data_tags
-from fixgw.inbox import OperatorCommand, SessionEnded, Tick
+from fixgw.inbox import AffiliateReport, OperatorCommand, SessionEnded, Tick
 from fixgw.logs import configure as configure_logging
 from fixgw.operator.admin_socket import AdminSocket, check_private
 from fixgw.owed_reports import not_handed, rebuilt, with_answers
@@ -225,7 +228,7 @@ class Gateway:
         self.sessions = SessionDirectory()
         self.publisher = MarketDataPublisher(instruments, self.engine.books)
         hours, minutes = (int(part) for part in config.end_of_day_utc.split(":"))
-        writer = ReportWriter(instruments)
+        writer = ReportWriter(instruments, frozenset(venue.affiliates.by_name))
         self.runner = Runner(
             self.engine,
             writer,
@@ -270,6 +273,7 @@ class Gateway:
         self.acceptor = fix.SocketAcceptor(
             self.app, self.store_factory, self.settings, self.log_factory
         )
+        self.links, self.initiators = self._affiliate_links(venue, instruments)
         self.notes: list[str] = []
         if config.session_store == "file":
             self._deliver_owed(writer)
@@ -345,6 +349,36 @@ class Gateway:
         ]
         self.runner.process_batch([Tick(), *stale])
 
+    def _affiliate_links(
+        self, venue: Venue, instruments: dict[str, InstrumentSpec]
+    ) -> tuple[dict[str, AffiliateLink], list[Any]]:
+        """A QuickFIX initiator per enabled affiliate, in this process: its callbacks queue
+        commands like a client's requests; the runner hands it the routes it must send."""
+        links: dict[str, AffiliateLink] = {}
+        initiators = []
+        for name, affiliate in venue.affiliates.by_name.items():
+            if not affiliate.enabled:
+                continue
+            affiliate.link.password()  # refuse to start without it, naming the variable
+            home = self.config.data_dir / "affiliates" / name
+            home.mkdir(mode=0o700, parents=True, exist_ok=True)
+            link = AffiliateLink(
+                affiliate, instruments, lambda command: self.runner.put(AffiliateReport(command))
+            )
+            settings, store, logs = link_parts(
+                initiator_settings(affiliate, self.config.data_dir, self.config.dictionary),
+                home / "quickfix.cfg",
+            )
+            initiators.append(fix.SocketInitiator(link, store, settings, logs))
+            links[name] = link
+        if links:
+            self.runner.route_to(self._send_routes)
+        return links, initiators
+
+    def _send_routes(self, routes: list[RouteSent]) -> None:
+        for route in routes:
+            self.links[route.affiliate].send_route(route)
+
     def _fail(self, reason: str) -> None:
         self.fatal.append(reason)
         self.stopping.set()
@@ -353,6 +387,8 @@ class Gateway:
         self.runner.start()
         self.timer.start()
         self.acceptor.start()
+        for initiator in self.initiators:
+            initiator.start()
         self.admin.start(self.runner.put)
 
     def stop(self) -> None:

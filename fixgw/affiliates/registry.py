@@ -273,10 +273,11 @@ def _instrument(
         raise ValueError(f"instruments.{symbol}: tick and lot must be positive")
     # every price and quantity the affiliate can show or fill is then one this venue can
     # hold exactly: nothing is rounded, in the client's favour or against it
-    if tick % spec.tick or lot % spec.lot:
+    if tick % spec.tick or lot != spec.lot:
         raise ValueError(
-            f"instruments.{symbol}: the affiliate's tick {tick} and lot {lot} must be whole "
-            f"multiples of the local tick {spec.tick} and lot {spec.lot}"
+            f"instruments.{symbol}: the affiliate's tick {tick} must be a whole multiple of "
+            f"the local tick {spec.tick}, and its lot {lot} the local lot {spec.lot} (a route "
+            "may be for any number of local lots)"
         )
     if spec.quote_asset != valuation_asset:
         raise ValueError(

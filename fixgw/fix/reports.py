@@ -13,6 +13,7 @@ from collections.abc import Mapping
 import quickfix as fix
 
 from engine.model.events import (
+    CancelPending,
     Event,
     Fill,
     MassCancelDone,
@@ -80,16 +81,23 @@ def _terms(
 
 
 class ReportWriter:
-    """Spells events in FIX; needs only the instruments' immutable specs."""
+    """Spells events in FIX; needs only the instruments' immutable specs, and the names of
+    the affiliate venues' accounts (no FIX session of this venue reports to them: their
+    side of a routed trade is the affiliate's own report to fixgw)."""
 
-    def __init__(self, instruments: Mapping[str, InstrumentSpec]) -> None:
+    def __init__(
+        self, instruments: Mapping[str, InstrumentSpec], affiliates: frozenset[str] = frozenset()
+    ) -> None:
         self._instruments = instruments
+        self._affiliates = affiliates
 
     def encode(self, event: Event, echo: Echo | None) -> list[Outgoing]:
         """The messages for one event, each with the participant it goes to."""
         if isinstance(event, Trade):
             spec = self._instruments[event.symbol]
             last = spec.price_text(event.price), spec.qty_text(event.qty)  # both sides' own
+            if event.maker.participant in self._affiliates:  # routed: the client's side only
+                return [self._fill(event, spec, event.taker, "2", last, event.maker.participant)]
             return [
                 self._fill(event, spec, event.maker, "1", last),
                 self._fill(event, spec, event.taker, "2", last),
@@ -98,6 +106,8 @@ class ReportWriter:
             return [self._accepted(event)]
         if isinstance(event, OrderCancelled):
             return [self._cancelled(event)]
+        if isinstance(event, CancelPending):
+            return [self._cancel_pending(event)]
         if isinstance(event, OrderReplaced):
             return [self._replaced(event)]
         if isinstance(event, OrderExpired):
@@ -144,12 +154,20 @@ class ReportWriter:
         return e.participant, message("8", fields)
 
     def _fill(
-        self, t: Trade, spec: InstrumentSpec, f: Fill, liquidity: str, last: tuple[str, str]
+        self,
+        t: Trade,
+        spec: InstrumentSpec,
+        f: Fill,
+        liquidity: str,
+        last: tuple[str, str],
+        affiliate: str = "",
     ) -> Outgoing:
         """A fill; SecondaryExecID(527) is the trade id, the same on both sides, and
         LastLiquidityInd(851) says whether this side added (1) or removed (2) liquidity.
         A fill that paid a fee says so: Commission(12), absolute (CommType 13 = 3), in the
-        quote asset, so the client's books match the venue's to the minor unit."""
+        quote asset, so the client's books match the venue's to the minor unit. A fill at
+        an affiliate venue names it as the contra broker (NoContraBrokers 382, ContraBroker
+        375) and its market (LastMkt 30): the one place a client can tell it apart."""
         fee = t.maker_fee if liquidity == "1" else t.taker_fee
         charged = _commission(spec, fee) if fee else []
         fields = [
@@ -171,7 +189,38 @@ class ReportWriter:
             *_terms(spec, f.order_qty, f.order_type, f.time_in_force, f.price),
             *charged,
         ]
-        return f.participant, message("8", fields)
+        if not affiliate:
+            return f.participant, message("8", fields)
+        fields.append((30, affiliate))
+        report = message("8", fields)
+        contra = fix.Group(382, 375)  # a repeating group: built as one, in its own order
+        contra.setField(375, affiliate)
+        report.addGroup(contra)
+        return f.participant, report
+
+    def _cancel_pending(self, e: CancelPending) -> Outgoing:
+        """Pending Cancel (ExecType and OrdStatus 6): what was in the book is out, what was
+        routed to an affiliate venue is still there; the Canceled report follows when it
+        is done, after any fills it brings."""
+        spec = self._instruments[e.symbol]
+        fields = [
+            (37, str(e.order_id)),
+            (11, e.client_order_id),
+            (17, str(e.exec_id)),
+            (150, "6"),
+            (39, "6"),
+            (55, e.symbol),
+            (54, FIX_SIDE[e.side]),
+            (14, spec.qty_text(e.cum_qty)),
+            (151, spec.qty_text(e.qty + e.routed)),
+            (6, self._avg_px(spec, e.notional, e.cum_qty)),
+            (60, utc_timestamp(e.ts)),
+            (58, f"cancel pending: {spec.qty_text(e.routed)} routed to an affiliate venue"),
+            *_terms(spec, e.order_qty, e.order_type, e.time_in_force, e.price),
+        ]
+        if e.orig_client_order_id:
+            fields.append((41, e.orig_client_order_id))
+        return e.participant, message("8", fields)
 
     def _cancelled(self, e: OrderCancelled) -> Outgoing:
         spec = self._instruments[e.symbol]

@@ -128,3 +128,7 @@ class MessageFields:
 
     def all(self, tag: int) -> list[str]:
         return [value for t, value in self._pairs if t == tag]
+
+    def pairs(self) -> list[tuple[int, str]]:
+        """Every (tag, value) in the order of the text: a repeating group's entries."""
+        return list(self._pairs)

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
-from tests.support.launch import REPO, free_port, write_config
+import pytest
+
+from fixgw.roster import hash_password
+from tests.support.fixclient import FixClient, Received
+from tests.support.gateway import PX, new_order, report
+from tests.support.launch import PASSWORDS, REPO, GatewayProcess, free_port, write_config
 
 SHIPPED = (REPO / "sessions" / "affiliates.toml").read_text()
 
@@ -36,3 +42,122 @@ def test_a_suspended_member_is_refused_too(tmp_path: Path) -> None:
     assert "affiliate LIONX (RU) is refused: jurisdiction RU's FATF membership is suspended" in (
         done.stderr
     )
+
+
+# -- two venues linked over FIX --
+
+LINK_PASSWORD = "pw-hk-venue"
+
+
+@pytest.fixture
+def linked(tmp_path: Path) -> Iterator[tuple[GatewayProcess, GatewayProcess]]:
+    """LIONX, an affiliate venue (a fixgw of its own, CompID LIONX), where this venue is the
+    participant FIXGW (role affiliate_venue, prefunded 2,000,000 HKD and 5 BTC); and this
+    venue, FIXGW, linked to it, with CLIENT1 in the shared book and CLIENT2 not."""
+    (tmp_path / "lionx").mkdir()
+    (tmp_path / "hk").mkdir()
+    lionx = GatewayProcess(
+        tmp_path / "lionx",
+        comp_id="LIONX",
+        extra_roster=(
+            '[participants.FIXGW]\nrole = "affiliate_venue"\naccount = 50\n'
+            'jurisdiction = "HK"\nfunding = { HKD = "2000000", BTC = "5" }\n'
+            f'password_hash = "{hash_password(LINK_PASSWORD)}"\n'
+        ),
+    )
+    affiliates = SHIPPED.replace("port = 9877", f"port = {lionx.port}")
+    (tmp_path / "hk" / "affiliates.toml").write_text(affiliates)
+    hk = GatewayProcess(
+        tmp_path / "hk",
+        files_settings='affiliates = "affiliates.toml"\n',
+        participant_settings={"CLIENT1": 'jurisdiction = "HK"\nshared_book = true\n'},
+        environment={"FIXGW_LIONX_PASSWORD": LINK_PASSWORD},
+    )
+    try:
+        yield lionx, hk
+    finally:
+        hk.stop()
+        lionx.stop()
+
+
+def client(gateway: GatewayProcess, comp_id: str, workdir: Path, target: str) -> FixClient:
+    session = FixClient(comp_id, PASSWORDS[comp_id], gateway.port, workdir, target=target)
+    assert session.connect()
+    return session
+
+
+def test_a_client_order_fills_locally_then_at_the_affiliate(
+    linked: tuple[GatewayProcess, GatewayProcess], tmp_path: Path
+) -> None:
+    lionx, hk = linked
+    maker = client(lionx, "MM1", tmp_path / "lionx-mm", "LIONX")
+    buyer = client(hk, "CLIENT1", tmp_path / "hk-c1", "FIXGW")
+    seller = client(hk, "CLIENT2", tmp_path / "hk-c2", "FIXGW")
+    try:
+        ask = new_order(maker, "2", "0.5", PX)
+        report(maker, ask, "0")
+        # the affiliate's ask shows in this venue's book, as one level among its own
+        assert wait_for_level(buyer, (PX, "0.5"))
+        local = new_order(seller, "2", "0.2", PX)
+        report(seller, local, "0")
+        cid = new_order(buyer, "1", "0.6", PX)
+        assert report(buyer, cid, "0")[39] == "0"
+        first = report(buyer, cid, "F")
+        assert (first[32], first[31], first[39], first.get(375)) == ("0.2", PX, "1", None)
+        second = report(buyer, cid, "F", timeout=20)
+        assert (second[32], second[31], second[14], second[151], second[39]) == (
+            "0.4",
+            PX,
+            "0.6",
+            "0",
+            "2",
+        )
+        assert (second[375], second[30]) == ("LIONX", "LIONX")
+        # at the affiliate, this venue's route traded with its market maker
+        assert report(maker, ask, "F")[32] == "0.4"
+    finally:
+        for session in (maker, buyer, seller):
+            session.close()
+
+
+def test_a_client_outside_the_shared_book_trades_locally_only(
+    linked: tuple[GatewayProcess, GatewayProcess], tmp_path: Path
+) -> None:
+    lionx, hk = linked
+    maker = client(lionx, "MM1", tmp_path / "lionx-mm", "LIONX")
+    outsider = client(hk, "CLIENT2", tmp_path / "hk-c2", "FIXGW")
+    try:
+        report(maker, new_order(maker, "2", "0.5", PX), "0")
+        assert wait_for_level(outsider, (PX, "0.5"))
+        cid = new_order(outsider, "1", "0.1", PX, tif="3")
+        cancelled = report(outsider, cid, "4")
+        assert (cancelled[14], cancelled[39]) == ("0", "4")
+    finally:
+        maker.close()
+        outsider.close()
+
+
+def wait_for_level(watcher: FixClient, level: tuple[str, str], timeout: float = 30) -> bool:
+    """Subscribe to the book (snapshot and incremental updates) and wait until the offers
+    show `level` (price, size): the mirror follows the affiliate's own feed."""
+    watcher.send(
+        "V",
+        [(262, "watch"), (263, "1"), (264, "0"), (265, "1")],
+        [(267, 269, [[(269, "1")]]), (146, 55, [[(55, "BTC-HKD")]])],
+    )
+    offers: dict[str, str] = {}
+
+    def shows(msg: Received) -> bool:
+        if msg.type == "W":
+            offers.clear()
+            offers.update(zip(msg.all(270), msg.all(271), strict=True))
+        elif msg.type == "X":
+            for action, price, size in zip(msg.all(279), msg.all(270), msg.all(271), strict=True):
+                if action == "2":
+                    offers.pop(price, None)
+                else:
+                    offers[price] = size
+        return offers.get(level[0]) == level[1]
+
+    watcher.expect(shows, timeout)
+    return True

@@ -86,6 +86,7 @@ class FixClient:
         workdir: Path,
         username: str | None = None,
         reset: bool = True,
+        target: str = "FIXGW",
     ) -> None:
         """`reset=False` keeps the sequence numbers in `workdir`'s store from the last
         connection, so the gateway resends what it stored meanwhile."""
@@ -105,10 +106,10 @@ class FixClient:
             f"StartTime=00:00:00\nEndTime=00:00:00\nResetOnLogon={'Y' if reset else 'N'}\n"
             f"UseDataDictionary=Y\nDataDictionary={DICTIONARY}\n"
             f"FileStorePath={workdir / 'store'}\n"
-            f"[SESSION]\nBeginString=FIX.4.4\nSenderCompID={comp_id}\nTargetCompID=FIXGW\n"
+            f"[SESSION]\nBeginString=FIX.4.4\nSenderCompID={comp_id}\nTargetCompID={target}\n"
             f"SocketConnectHost=127.0.0.1\nSocketConnectPort={port}\n"
         )
-        self._session_id = fix.SessionID("FIX.4.4", comp_id, "FIXGW")
+        self._session_id = fix.SessionID("FIX.4.4", comp_id, target)
         self._app = _Recorder(self)
         self._settings = fix.SessionSettings(str(cfg))
         self._store = fix.FileStoreFactory(self._settings)

@@ -42,25 +42,28 @@ def write_config(
     bench_sessions: bool = False,
     participant_settings: Mapping[str, str] | None = None,
     files_settings: str = "",
+    comp_id: str = "FIXGW",
+    extra_roster: str = "",
 ) -> Path:
     """A roster of the demo participants, each opening with `funding` (a TOML table);
     `participant_settings` adds TOML lines to named participants' entries, `files_settings`
-    to the [files] section (affiliates, the FATF list)."""
+    to the [files] section (affiliates, the FATF list); `extra_roster` is more roster
+    entries, as TOML."""
     entries = []
     everyone = PASSWORDS | (BENCH_PASSWORDS if bench_sessions else {})
-    for account, (comp_id, password) in enumerate(everyone.items(), 1):
-        role = ROLES.get(comp_id, "customer")
+    for account, (name, password) in enumerate(everyone.items(), 1):
+        role = ROLES.get(name, "customer")
         entries.append(
-            f'[participants.{comp_id}]\nrole = "{role}"\naccount = {account}\n'
-            f"cancel_on_disconnect = {str(comp_id in cancel_on_disconnect).lower()}\n"
+            f'[participants.{name}]\nrole = "{role}"\naccount = {account}\n'
+            f"cancel_on_disconnect = {str(name in cancel_on_disconnect).lower()}\n"
             f'password_hash = "{hash_password(password)}"\n'
             f"funding = {funding}\n"
-            f"{(participant_settings or {}).get(comp_id, '')}"
+            f"{(participant_settings or {}).get(name, '')}"
         )
-    (workdir / "roster.toml").write_text("\n".join(entries))
+    (workdir / "roster.toml").write_text("\n".join(entries) + "\n" + extra_roster)
     config = workdir / "fixgw.toml"
     config.write_text(
-        f'[gateway]\ncomp_id = "FIXGW"\nhost = "127.0.0.1"\n{gateway_settings}'
+        f'[gateway]\ncomp_id = "{comp_id}"\nhost = "127.0.0.1"\n{gateway_settings}'
         f'[files]\nroster = "roster.toml"\n'
         f'instruments = "{REPO / "sessions" / "instruments.toml"}"\n'
         f'dictionary = "{REPO / "spec" / "FIX44.xml"}"\n{files_settings}'
@@ -87,6 +90,9 @@ class GatewayProcess:
         bench_sessions: bool = False,
         participant_settings: Mapping[str, str] | None = None,
         environment: Mapping[str, str] | None = None,
+        files_settings: str = "",
+        comp_id: str = "FIXGW",
+        extra_roster: str = "",
     ) -> None:
         """`wrapper` is a command the gateway runs under (for example `setpriv ...`);
         `environment` is added to this process's for the gateway's."""
@@ -99,6 +105,9 @@ class GatewayProcess:
             funding,
             bench_sessions,
             participant_settings,
+            files_settings,
+            comp_id,
+            extra_roster,
         )
         self.proc = subprocess.Popen(
             [

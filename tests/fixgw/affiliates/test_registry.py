@@ -121,8 +121,10 @@ def test_cover_and_clashes_are_checked(tmp_path: Path) -> None:
         load(tmp_path, COVER + affiliate("CLIENT1"))
     with pytest.raises(ValueError, match="not an instrument of this venue"):
         load(tmp_path, COVER + affiliate().replace("instruments.BTC-HKD", "instruments.DOGE-HKD"))
-    with pytest.raises(ValueError, match="must be whole multiples of the local tick 1"):
+    with pytest.raises(ValueError, match="must be a whole multiple of the local tick 1"):
         load(tmp_path, COVER + affiliate().replace('tick = "5"', 'tick = "0.5"'))
+    with pytest.raises(ValueError, match=r"its lot 0\.01 the local lot 0\.0001"):
+        load(tmp_path, COVER + affiliate().replace('tick = "5"', 'tick = "5"\nlot = "0.01"'))
     with pytest.raises(ValueError, match="not the cover's valuation asset BTC"):
         cover_in_btc = COVER + 'valuation_asset = "BTC"\n'
         load(tmp_path, cover_in_btc + affiliate())

@@ -1,0 +1,302 @@
+"""The outbound FIX session to one affiliate venue: fixgw as a QuickFIX initiator.
+
+What the affiliate says becomes journaled engine commands, queued to the sequencer like a
+client's request (DESIGN §2: the link's callbacks only enqueue): its depth for the shared
+instruments (MarketDataSnapshotFullRefresh and IncrementalRefresh, read into a copy of its
+top levels) becomes `MirrorDepth`, its execution reports for routes `RouteFilled` and
+`RouteEnded`, and the session dropping `WithdrawMirror`. What the engine decides to route
+comes back here after the batch that decided it is committed (`send_route`): an IOC
+NewOrderSingle whose ClOrdID, `R<route id>`, ties it to the route.
+
+Prices and quantities are read with the local instrument's rule: the registry makes the
+affiliate's tick a multiple of the local one and its lot the same, so every price and size
+it can send is one the venue holds exactly; anything else is logged and left out.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import quickfix as fix
+import structlog
+
+from engine.model.commands import Command, MirrorDepth, RouteEnded, RouteFilled, WithdrawMirror
+from engine.model.events import RouteSent
+from engine.model.instruments import InstrumentSpec
+from engine.model.terms import Side
+from engine.model.values import ValueRejected
+from fixgw.affiliates.registry import Affiliate
+from fixgw.fix.messages import message, utc_timestamp
+from fixgw.fix.text import MessageFields, Unreadable
+
+log = structlog.get_logger("fixgw.affiliates")
+
+MIRROR_DEPTH = 10  # levels a side: what one refresh can carry within the reader's bounds
+FIX_SIDE = {Side.BUY: "1", Side.SELL: "2"}
+BOOK_SIDES = {"0": Side.BUY, "1": Side.SELL}  # MDEntryType: bid, offer
+ENDED = {"2": "filled", "4": "cancelled", "8": "rejected", "C": "expired", "3": "done for day"}
+
+
+class AffiliateLink(fix.Application):  # type: ignore[misc]
+    """One affiliate's session; every callback is guarded, since an exception escaping one
+    would end the process inside QuickFIX's binding."""
+
+    def __init__(
+        self,
+        affiliate: Affiliate,
+        instruments: Mapping[str, InstrumentSpec],
+        submit: Callable[[Command], None],
+    ) -> None:
+        super().__init__()
+        self.affiliate = affiliate
+        self._instruments = instruments
+        self._submit = submit
+        self._local = {a.affiliate_symbol: a.local_symbol for a in affiliate.instruments.values()}
+        self._lock = threading.Lock()
+        self._session: fix.SessionID | None = None
+        self._depth: dict[tuple[str, Side], dict[int, int]] = {}  # the affiliate's top levels
+        self.logged_on = threading.Event()
+
+    # -- QuickFIX callbacks --
+
+    def onCreate(self, session_id: fix.SessionID) -> None:  # noqa: N802
+        return None
+
+    def onLogon(self, session_id: fix.SessionID) -> None:  # noqa: N802
+        try:
+            with self._lock:
+                self._session = fix.SessionID(
+                    session_id.getBeginString().getValue(),
+                    session_id.getSenderCompID().getValue(),
+                    session_id.getTargetCompID().getValue(),
+                )
+                self._depth.clear()
+            self._subscribe()
+            self.logged_on.set()
+            log.info("affiliate link up", affiliate=self.affiliate.name)
+        except Exception:
+            log.exception("affiliate logon handling failed", affiliate=self.affiliate.name)
+
+    def onLogout(self, session_id: fix.SessionID) -> None:  # noqa: N802
+        try:
+            with self._lock:
+                was_up, self._session = self._session is not None, None
+            self.logged_on.clear()
+            if was_up:
+                self._submit(WithdrawMirror(self.affiliate.name, "link down"))
+                log.warning("affiliate link down", affiliate=self.affiliate.name)
+        except Exception:
+            log.exception("affiliate logout handling failed", affiliate=self.affiliate.name)
+
+    def toAdmin(self, msg: fix.Message, session_id: fix.SessionID) -> None:  # noqa: N802
+        try:
+            if msg.getHeader().getField(35) == "A":
+                link = self.affiliate.link
+                msg.setField(553, link.username)
+                msg.setField(554, link.password())  # from the environment; never logged
+        except Exception:
+            log.exception("could not write the logon", affiliate=self.affiliate.name)
+
+    def fromAdmin(self, msg: fix.Message, session_id: fix.SessionID) -> None:  # noqa: N802
+        return None
+
+    def toApp(self, msg: fix.Message, session_id: fix.SessionID) -> None:  # noqa: N802
+        return None
+
+    def fromApp(self, msg: fix.Message, session_id: fix.SessionID) -> None:  # noqa: N802
+        try:
+            self.read(msg.toString())
+        except Exception:
+            log.exception("could not read the affiliate's message", affiliate=self.affiliate.name)
+
+    # -- what the affiliate says --
+
+    def read(self, text: str) -> None:
+        """One application message from the affiliate, as text."""
+        try:
+            fields = MessageFields(text, frozenset())
+        except Unreadable as bad:
+            log.warning(
+                "unreadable message from affiliate", affiliate=self.affiliate.name, why=str(bad)
+            )
+            return
+        msg_type = fields.get(35)
+        if msg_type == "8":
+            self._execution_report(fields)
+        elif msg_type in ("W", "X"):
+            for command in self._depth_changes(fields, full=msg_type == "W"):
+                self._submit(command)
+        elif msg_type == "Y":
+            log.warning(
+                "affiliate refused the market data request",
+                affiliate=self.affiliate.name,
+                text=fields.get(58),
+            )
+
+    def _execution_report(self, fields: MessageFields) -> None:
+        cl_ord_id = fields.get(11) or ""
+        if not cl_ord_id.startswith("R") or not cl_ord_id[1:].isdigit():
+            return  # not a route of this venue's
+        route_id = int(cl_ord_id[1:])
+        name = self.affiliate.name
+        if fields.get(150) == "F":
+            symbol = self._local.get(fields.get(55) or "")
+            spec = self._instruments.get(symbol or "")
+            if spec is None:
+                log.warning("a fill for an instrument not shared", affiliate=name, route=route_id)
+                return
+            try:
+                qty = spec.lot_unit.count(fields.get(32) or "", "LastQty", "lot")
+                price = spec.tick_unit.count(fields.get(31) or "", "LastPx", "tick")
+            except ValueRejected as bad:
+                log.error(
+                    "unreadable fill from affiliate", affiliate=name, route=route_id, why=str(bad)
+                )
+                return
+            self._submit(RouteFilled(name, route_id, qty, price, fields.get(17) or ""))
+        status = fields.get(39) or ""
+        if status in ENDED:
+            text = f"{ENDED[status]}: {fields.get(58) or ''}".rstrip(": ")
+            self._submit(RouteEnded(name, route_id, text))
+
+    def _depth_changes(self, fields: MessageFields, full: bool) -> list[Command]:
+        """The affiliate's levels after this refresh, as a MirrorDepth per side it changed."""
+        touched: set[tuple[str, Side]] = set()
+        symbol = self._local.get(fields.get(55) or "") if full else None
+        if full and symbol is not None:
+            for side in Side:
+                self._depth[symbol, side] = {}
+                touched.add((symbol, side))
+        for entry in _entries(fields.pairs(), 269 if full else 279):
+            book_side = BOOK_SIDES.get(entry.get(269, ""))
+            local = symbol if full else self._local.get(entry.get(55, ""))
+            spec = self._instruments.get(local or "")
+            if book_side is None or local is None or spec is None:
+                continue
+            deleted = entry.get(279) == "2"
+            try:
+                price = spec.tick_unit.count(entry.get(270, ""), "MDEntryPx", "tick")
+                size = (
+                    0 if deleted else spec.lot_unit.count(entry.get(271, ""), "MDEntrySize", "lot")
+                )
+            except ValueRejected as bad:
+                log.warning(
+                    "a level fixgw cannot hold", affiliate=self.affiliate.name, why=str(bad)
+                )
+                continue
+            levels = self._depth.setdefault((local, book_side), {})
+            if deleted:
+                levels.pop(price, None)
+            else:
+                levels[price] = size
+            touched.add((local, book_side))
+        commands: list[Command] = []
+        for local, side in sorted(touched):
+            levels = self._depth.get((local, side), {})
+            best = sorted(levels.items(), reverse=side is Side.BUY)[:MIRROR_DEPTH]
+            flat = tuple(n for level in best for n in level)
+            commands.append(MirrorDepth(self.affiliate.name, local, side, flat))
+        return commands
+
+    # -- what the venue sends --
+
+    def _subscribe(self) -> None:
+        """Snapshot and incremental refresh of the shared instruments' bids and offers."""
+        request = message(
+            "V",
+            [
+                (262, f"{self.affiliate.name}-depth"),
+                (263, "1"),
+                (264, str(MIRROR_DEPTH)),
+                (265, "1"),
+            ],
+        )
+        for entry_type in ("0", "1"):
+            group = fix.Group(267, 269)
+            group.setField(269, entry_type)
+            request.addGroup(group)
+        for shared in self.affiliate.instruments.values():
+            group = fix.Group(146, 55)
+            group.setField(55, shared.affiliate_symbol)
+            request.addGroup(group)
+        self._send(request)
+
+    def send_route(self, route: RouteSent) -> None:
+        """The engine's route as an IOC limit order at the affiliate (after its commit)."""
+        spec = self._instruments[route.symbol]
+        shared = self.affiliate.instruments[route.symbol]
+        order = message(
+            "D",
+            [
+                (11, f"R{route.route_id}"),
+                (55, shared.affiliate_symbol),
+                (54, FIX_SIDE[route.side]),
+                (38, spec.qty_text(route.qty)),
+                (40, "2"),
+                (44, spec.price_text(route.price)),
+                (59, "3"),
+                (60, utc_timestamp(route.ts)),
+            ],
+        )
+        if not self._send(order):
+            # not sent: the link is down. The affiliate never saw it, so it ends unfilled
+            self._submit(RouteEnded(self.affiliate.name, route.route_id, "not sent: link down"))
+
+    def _send(self, msg: fix.Message) -> bool:
+        with self._lock:
+            session = self._session
+        if session is None:
+            return False
+        try:
+            return bool(fix.Session.sendToTarget(msg, session))
+        except fix.SessionNotFound:
+            return False
+
+
+def _entries(pairs: list[tuple[int, str]], first: int) -> list[dict[int, str]]:
+    """A repeating group's entries, each begun by its first tag."""
+    out: list[dict[int, str]] = []
+    for tag, value in pairs:
+        if tag == first:
+            out.append({})
+        if out:
+            out[-1][tag] = value
+    return out
+
+
+def initiator_settings(affiliate: Affiliate, data_dir: Path, dictionary: Path) -> str:
+    """QuickFIX settings for the link: its own store and log under the data dir, so its
+    sequence numbers survive restarts; reconnection with QuickFIX's fixed interval."""
+    link = affiliate.link
+    home = data_dir / "affiliates" / affiliate.name
+    lines = [
+        "[DEFAULT]",
+        "ConnectionType=initiator",
+        f"ReconnectInterval={link.reconnect_seconds}",
+        f"HeartBtInt={link.heartbeat_seconds}",
+        "NonStopSession=Y",
+        "UseDataDictionary=Y",
+        f"DataDictionary={dictionary}",
+        "ValidateFieldsOutOfOrder=Y",
+        f"FileStorePath={home / 'store'}",
+        f"FileLogPath={home / 'log'}",
+        "SocketNodelay=Y",
+        "",
+        "[SESSION]",
+        f"BeginString={link.begin_string}",
+        f"SenderCompID={link.sender_comp_id}",
+        f"TargetCompID={link.target_comp_id}",
+        f"SocketConnectHost={link.host}",
+        f"SocketConnectPort={link.port}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def link_parts(settings_text: str, path: Path) -> tuple[Any, Any, Any]:
+    """Settings, store and log factories for an initiator, its settings written to `path`."""
+    path.write_text(settings_text)
+    settings = fix.SessionSettings(str(path))
+    return settings, fix.FileStoreFactory(settings), fix.FileLogFactory(settings)
