@@ -133,6 +133,7 @@ class SharedBook:
         # (affiliate, asset) -> what the platform is owed out of its account there (> 0) or
         # owes into it (< 0): the open settlement obligations
         self.owed: dict[tuple[str, str], int] = {}
+        self.suspended: set[str] = set()  # affiliates whose depth is not shown
         self.next_route_id = 1
 
     # -- QUERIES --
@@ -153,6 +154,7 @@ class SharedBook:
             sorted(self.routed.items()),
             sorted([k, list(v)] for k, v in self.closing.items()),
             sorted([list(k), v] for k, v in self.owed.items() if v),
+            sorted(self.suspended),
         ]
 
 

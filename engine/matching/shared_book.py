@@ -18,10 +18,12 @@ from engine.model.commands import (
     MirrorDepth,
     RouteEnded,
     RouteFilled,
+    SetAffiliateAccess,
     SettleAffiliate,
     WithdrawMirror,
 )
 from engine.model.events import (
+    AffiliateAccessChanged,
     AffiliateSettled,
     CancelPending,
     Event,
@@ -73,6 +75,10 @@ def mirror_depth(engine: Engine, cmd: MirrorDepth, ts: int) -> list[Event]:
         if not engine.shared.shares(cmd.affiliate, cmd.symbol):
             raise Refused(RejectCode.UNKNOWN_SYMBOL, f"{cmd.affiliate} does not share {cmd.symbol}")
         _check_levels(cmd.levels, cmd.side)
+        if cmd.affiliate in engine.shared.suspended and cmd.levels:
+            raise Refused(
+                RejectCode.PARTICIPANT_DISABLED, f"{cmd.affiliate} is suspended by the operator"
+            )
     except Refused as refusal:
         return _refused(engine, ts, refusal, RequestKind.AFFILIATE)
     key = (cmd.affiliate, cmd.symbol, cmd.side)
@@ -187,6 +193,19 @@ def _shown_sizes(engine: Engine, key: MirrorKey, shown: dict[int, int]) -> list[
             rows.append((price, found[2]))
     rows.sort(reverse=key[2] is BUY)
     return rows
+
+
+def set_affiliate_access(engine: Engine, cmd: SetAffiliateAccess, ts: int) -> list[Event]:
+    try:
+        _affiliate(engine, cmd.affiliate)
+    except Refused as refusal:
+        return _refused(engine, ts, refusal, RequestKind.OPERATOR)
+    if cmd.enabled:
+        engine.shared.suspended.discard(cmd.affiliate)
+        return [AffiliateAccessChanged(ts, cmd.affiliate, True, cmd.operator)]
+    engine.shared.suspended.add(cmd.affiliate)
+    withdrawn = withdraw_mirror(engine, WithdrawMirror(cmd.affiliate, "suspended"), ts)
+    return [*withdrawn, AffiliateAccessChanged(ts, cmd.affiliate, False, cmd.operator)]
 
 
 # -- ROUTES --
@@ -515,5 +534,6 @@ HANDLERS: dict[type[Any], Callable[[Engine, Any, int], list[Event]]] = {
     WithdrawMirror: withdraw_mirror,
     RouteFilled: route_filled,
     RouteEnded: route_ended,
+    SetAffiliateAccess: set_affiliate_access,
     SettleAffiliate: settle_affiliate,
 }

@@ -94,6 +94,11 @@ cdef class RouteEnded:
     cdef readonly object route_id
     cdef readonly object text
 
+cdef class SetAffiliateAccess:
+    cdef readonly object affiliate
+    cdef readonly object enabled
+    cdef readonly object operator
+
 cdef class SettleAffiliate:
     cdef readonly object affiliate
     cdef readonly object operator

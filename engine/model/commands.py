@@ -179,6 +179,16 @@ class RouteEnded:
 
 
 @dataclass(frozen=True)
+class SetAffiliateAccess:
+    """An operator suspends an affiliate (its mirrored liquidity withdrawn, its depth no
+    longer shown; open routes and obligations stay) or resumes it."""
+
+    affiliate: str
+    enabled: bool
+    operator: str
+
+
+@dataclass(frozen=True)
 class SettleAffiliate:
     """A settlement batch with an affiliate: both legs of every open obligation moved at
     once, or, with `failure`, none of them and why."""
@@ -205,6 +215,7 @@ Command = (
     | WithdrawMirror
     | RouteFilled
     | RouteEnded
+    | SetAffiliateAccess
     | SettleAffiliate
 )
 

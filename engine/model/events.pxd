@@ -189,6 +189,12 @@ cdef class CancelPending:
     cdef readonly object time_in_force
     cdef readonly object price
 
+cdef class AffiliateAccessChanged:
+    cdef readonly object ts
+    cdef readonly object affiliate
+    cdef readonly object enabled
+    cdef readonly object operator
+
 cdef class AffiliateSettled:
     cdef readonly object ts
     cdef readonly object affiliate

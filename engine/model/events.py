@@ -265,6 +265,14 @@ class CancelPending:
 
 
 @dataclass(frozen=True)
+class AffiliateAccessChanged:
+    ts: int
+    affiliate: str
+    enabled: bool
+    operator: str
+
+
+@dataclass(frozen=True)
 class AffiliateSettled:
     """A settlement batch: `moves` are (asset, amount) the platform received out of its
     account at the affiliate (> 0) or paid into it (< 0); none if it failed, and why."""
@@ -293,5 +301,6 @@ Event = (
     | RouteClosed
     | MirrorShown
     | CancelPending
+    | AffiliateAccessChanged
     | AffiliateSettled
 )

@@ -206,7 +206,7 @@ def _restore(engine: Engine, state: dict[str, Any]) -> None:
 def _restore_shared_book(engine: Engine, rows: list[Any]) -> None:
     """The shared book as `SharedBook.state_rows` listed it; its mirrored orders are back in
     the books already, with the rest of the book."""
-    next_route_id, requested, shown, routes, routed, closing, owed = rows
+    next_route_id, requested, shown, routes, routed, closing, owed, suspended = rows
     shared = engine.shared
     shared.next_route_id = next_route_id
     for (affiliate, symbol, side), levels in requested:
@@ -222,3 +222,4 @@ def _restore_shared_book(engine: Engine, rows: list[Any]) -> None:
     shared.routed.update((order_id, qty) for order_id, qty in routed)
     shared.closing.update((order_id, tuple(entry)) for order_id, entry in closing)
     shared.owed.update(((affiliate, asset), amount) for (affiliate, asset), amount in owed)
+    shared.suspended.update(suspended)

@@ -26,10 +26,12 @@ from engine.model.commands import (
     ReplaceOrder,
     RouteEnded,
     RouteFilled,
+    SetAffiliateAccess,
     SettleAffiliate,
     WithdrawMirror,
 )
 from engine.model.events import (
+    AffiliateAccessChanged,
     AffiliateSettled,
     CancelPending,
     Event,
@@ -389,3 +391,17 @@ def test_a_route_the_cover_has_no_room_for_is_not_sent(book_class: type[Book]) -
     assert venue.classes_at(bc.BUY, PX) == [(bc.CUSTOMER, 1_000)]
     assert of(MirrorShown, events)[-1].levels == ()  # crosses the client's bid now
     assert venue.engine.shared.routes == {}
+
+
+def test_a_suspended_affiliate_shows_nothing_until_resumed(venue: SharedVenue) -> None:
+    venue.mirror(SELL, PX, 100)
+    (sent,) = of(RouteSent, venue.order("CLIENT1", BUY, PX, 40))
+    events = venue.apply(SetAffiliateAccess("LIONX", False, "ops"))
+    assert [e.levels for e in of(MirrorShown, events)] == [()]
+    assert isinstance(events[-1], AffiliateAccessChanged) and not events[-1].enabled
+    (refused,) = venue.apply(MirrorDepth("LIONX", "BTC-HKD", SELL, (PX, 100)))
+    assert isinstance(refused, Rejected) and refused.code is RejectCode.PARTICIPANT_DISABLED
+    # what was already routed is settled as usual
+    assert of(Trade, venue.apply(RouteFilled("LIONX", sent.route_id, 40, PX, "E1")))
+    venue.apply(SetAffiliateAccess("LIONX", True, "ops"))
+    assert venue.mirror(SELL, PX, 100).levels == (PX, 100)

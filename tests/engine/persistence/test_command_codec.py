@@ -62,6 +62,7 @@ EXAMPLES = [
     commands.WithdrawMirror("LIONX", "link down"),
     commands.RouteFilled("LIONX", 3, 2, 700_000, "E-17"),
     commands.RouteEnded("LIONX", 3, "cancelled: IOC"),
+    commands.SetAffiliateAccess("LIONX", False, "ops"),
     commands.SettleAffiliate("LIONX", "ops", "the affiliate did not deliver"),
 ]
 
