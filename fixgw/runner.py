@@ -44,6 +44,7 @@ from fixgw.inbox import (
     Stop,
     Tick,
 )
+from fixgw.operator.affiliate_desk import AffiliateDesk
 from fixgw.operator.desk import QUERIES, AfterCommit, OperatorDesk, OperatorRequest
 from fixgw.roster import RosterEntry
 from fixgw.snapshot_writer import SnapshotWriter
@@ -159,6 +160,10 @@ class Runner:
         return self._seq
 
     # -- COMMANDS --
+
+    def attach_affiliates(self, desk: AffiliateDesk) -> None:
+        """The operators' `fixgw affiliates` commands; before the runner starts."""
+        self._desk.attach_affiliates(desk)
 
     def route_to(self, sink: Callable[[list[RouteSent]], None]) -> None:
         """Where the routes of each committed batch go (the affiliate links), on the

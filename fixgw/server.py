@@ -43,6 +43,7 @@ from fixgw.fix.text import data_tags
 from fixgw.inbox import AffiliateReport, OperatorCommand, SessionEnded, Tick
 from fixgw.logs import configure as configure_logging
 from fixgw.operator.admin_socket import AdminSocket, check_private
+from fixgw.operator.affiliate_desk import AffiliateDesk
 from fixgw.owed_reports import not_handed, rebuilt, with_answers
 from fixgw.quickfix_build import UnpatchedQuickFix, require_patched
 from fixgw.roster import RosterEntry
@@ -373,6 +374,8 @@ class Gateway:
             links[name] = link
         if links:
             self.runner.route_to(self._send_routes)
+        if venue.affiliates.by_name:
+            self.runner.attach_affiliates(AffiliateDesk(self.engine, venue.affiliates, links))
         return links, initiators
 
     def _send_routes(self, routes: list[RouteSent]) -> None:

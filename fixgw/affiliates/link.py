@@ -112,6 +112,27 @@ class AffiliateLink(fix.Application):  # type: ignore[misc]
         except Exception:
             log.exception("could not read the affiliate's message", affiliate=self.affiliate.name)
 
+    def state(self) -> dict[str, Any]:
+        """The link as `fixgw affiliates show` reports it: up or down, and the sequence
+        numbers of its session (kept in its store across restarts)."""
+        link = self.affiliate.link
+        session_id = fix.SessionID(link.begin_string, link.sender_comp_id, link.target_comp_id)
+        session = fix.Session.lookupSession(session_id)
+        numbers = {}
+        if session is not None:
+            numbers = {
+                "next_sent": session.getExpectedSenderNum(),
+                "next_expected": session.getExpectedTargetNum(),
+            }
+        return {"link": "up" if self.logged_on.is_set() else "down", **numbers}
+
+    def remirror(self) -> None:
+        """Queue the affiliate's depth as the link last had it (after a resume)."""
+        with self._lock:
+            sides = sorted(self._depth)
+        for local, side in sides:
+            self._submit(self._mirror(local, side))
+
     # -- what the affiliate says --
 
     def read(self, text: str) -> None:
@@ -193,13 +214,13 @@ class AffiliateLink(fix.Application):  # type: ignore[misc]
             else:
                 levels[price] = size
             touched.add((local, book_side))
-        commands: list[Command] = []
-        for local, side in sorted(touched):
-            levels = self._depth.get((local, side), {})
-            best = sorted(levels.items(), reverse=side is Side.BUY)[:MIRROR_DEPTH]
-            flat = tuple(n for level in best for n in level)
-            commands.append(MirrorDepth(self.affiliate.name, local, side, flat))
-        return commands
+        return [self._mirror(local, side) for local, side in sorted(touched)]
+
+    def _mirror(self, local: str, side: Side) -> MirrorDepth:
+        levels = self._depth.get((local, side), {})
+        best = sorted(levels.items(), reverse=side is Side.BUY)[:MIRROR_DEPTH]
+        flat = tuple(n for level in best for n in level)
+        return MirrorDepth(self.affiliate.name, local, side, flat)
 
     # -- what the venue sends --
 

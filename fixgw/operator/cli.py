@@ -22,7 +22,7 @@ from fixgw.operator.admin_socket import socket_path
 from fixgw.operator.desk import QUERIES as QUERY_OPS
 
 REFUSED, NO_GATEWAY = 1, 2
-RECORDS = ("status", "sessions.show")  # one record: shown a field per line
+RECORDS = ("status", "sessions.show", "affiliates.show")  # one record: shown a field per line
 
 # group -> verb -> (arguments: (name, help, kind)); a verb of "" is the group itself
 Arg = tuple[str, str, type]
@@ -55,6 +55,16 @@ VERBS: dict[str, dict[str, tuple[Arg, ...]]] = {
         "set-band": (("symbol", "instrument", str), ("percent", "band width, e.g. 5", str)),
         "set-reference": (("symbol", "instrument", str), ("price", "reference price", str)),
     },
+    "affiliates": {
+        "list": (),
+        "show": (("name", "affiliate venue", str),),
+        "suspend": (("name", "affiliate venue", str),),
+        "resume": (("name", "affiliate venue", str),),
+        "settle": (
+            ("name", "affiliate venue", str),
+            ("--failed", "record a failed settlement batch and why", str),
+        ),
+    },
     "book": {"": (("symbol", "instrument", str), ("--depth", "levels per side", int))},
     "trades": {"": (("--symbol", "only this instrument", str), ("--tail", "how many", int))},
     "accounts": {
@@ -68,6 +78,7 @@ HELP = {
     "sessions": "FIX sessions: list, show, logout, disconnect, reset-seq, disable, enable",
     "orders": "open orders: list, cancel one, cancel-all (the kill switch)",
     "instruments": "list, halt, resume, set-band, set-reference",
+    "affiliates": "the shared book: list, show, suspend, resume, settle",
     "book": "an instrument's order book by price level",
     "trades": "the latest trades",
     "accounts": "balances, deposits and withdrawals",

@@ -57,6 +57,7 @@ from engine.model.values import (
 from engine.persistence.journal import Journal
 from fixgw.fix.messages import utc_timestamp
 from fixgw.fix.sessions import SessionDirectory
+from fixgw.operator.affiliate_desk import AffiliateDesk
 from fixgw.roster import RosterEntry
 
 log = structlog.get_logger("fixgw.operator")
@@ -163,6 +164,8 @@ QUERIES = frozenset(
         "book",
         "trades",
         "accounts.show",
+        "affiliates.list",
+        "affiliates.show",
     }
 )
 
@@ -193,6 +196,12 @@ class OperatorDesk:
             "trades": self._trades,
             "accounts.show": self._account,
         }
+        self._affiliates: AffiliateDesk | None = None
+
+    def attach_affiliates(self, desk: AffiliateDesk) -> None:
+        """The shared book's operations, when the venue has affiliates."""
+        self._affiliates = desk
+        self._queries.update(desk.queries())
 
     # -- QUERIES --
 
@@ -418,6 +427,8 @@ class OperatorDesk:
             who = self._filter_session(args)
             symbol = self._filter_symbol(args)
             return self._outcome(apply(MassCancel(who, "", symbol, operator))), []
+        if op.startswith("affiliates.") and self._affiliates is not None:
+            return self._affiliates.act(op.removeprefix("affiliates."), args, operator, apply)
         if op.startswith("instruments."):
             return self._instrument_action(op.removeprefix("instruments."), args, operator, apply)
         if op in ("accounts.deposit", "accounts.withdraw"):

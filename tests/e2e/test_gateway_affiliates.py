@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from collections.abc import Iterator
+from itertools import count
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -137,17 +140,24 @@ def test_a_client_outside_the_shared_book_trades_locally_only(
         outsider.close()
 
 
+_watches = count(1)
+
+
 def wait_for_level(watcher: FixClient, level: tuple[str, str], timeout: float = 30) -> bool:
     """Subscribe to the book (snapshot and incremental updates) and wait until the offers
-    show `level` (price, size): the mirror follows the affiliate's own feed."""
+    show `level` (price, size; size "" for none at that price): the mirror follows the
+    affiliate's own feed."""
+    request_id = f"watch-{next(_watches)}"
     watcher.send(
         "V",
-        [(262, "watch"), (263, "1"), (264, "0"), (265, "1")],
+        [(262, request_id), (263, "1"), (264, "0"), (265, "1")],
         [(267, 269, [[(269, "1")]]), (146, 55, [[(55, "BTC-HKD")]])],
     )
     offers: dict[str, str] = {}
 
     def shows(msg: Received) -> bool:
+        if msg.get(262) != request_id:
+            return False
         if msg.type == "W":
             offers.clear()
             offers.update(zip(msg.all(270), msg.all(271), strict=True))
@@ -157,7 +167,50 @@ def wait_for_level(watcher: FixClient, level: tuple[str, str], timeout: float = 
                     offers.pop(price, None)
                 else:
                     offers[price] = size
-        return offers.get(level[0]) == level[1]
+        return offers.get(level[0], "") == level[1]
 
     watcher.expect(shows, timeout)
     return True
+
+
+def test_operators_see_suspend_resume_and_settle_the_shared_book(
+    linked: tuple[GatewayProcess, GatewayProcess], tmp_path: Path
+) -> None:
+    lionx, hk = linked
+    maker = client(lionx, "MM1", tmp_path / "lionx-mm", "LIONX")
+    buyer = client(hk, "CLIENT1", tmp_path / "hk-c1", "FIXGW")
+    try:
+        report(maker, new_order(maker, "2", "0.5", PX), "0")
+        assert wait_for_level(buyer, (PX, "0.5"))
+        (row,) = answer(hk, "affiliates", "list")["rows"]
+        assert (row["affiliate"], row["jurisdiction"], row["state"], row["link"]) == (
+            "LIONX",
+            "SG",
+            "enabled",
+            "up",
+        )
+        assert "suspended" in answer(hk, "affiliates", "suspend", "LIONX")["message"]
+        assert wait_for_level(buyer, (PX, "")) is True  # the offer is gone from the book
+        assert answer(hk, "affiliates", "resume", "LIONX")["ok"]
+        cid = new_order(buyer, "1", "0.3", PX)
+        assert report(buyer, cid, "F", timeout=20)[375] == "LIONX"
+        (shown,) = answer(hk, "affiliates", "show", "LIONX")["rows"]
+        assert shown["owed_home"] == "BTC 0.3; HKD -210000"
+        settled = answer(hk, "affiliates", "settle", "LIONX")["message"]
+        assert settled == "LIONX: settled, received BTC 0.3, paid HKD 210000"
+        (after,) = answer(hk, "affiliates", "show", "LIONX")["rows"]
+        assert after["owed_home"] == "nothing"
+    finally:
+        maker.close()
+        buyer.close()
+
+
+def answer(gateway: GatewayProcess, *args: str) -> dict[str, Any]:
+    done = subprocess.run(
+        [sys.executable, "-m", "fixgw.cli", *args, "--data-dir", str(gateway.workdir / "var"),
+         "--json"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, (done.stdout, done.stderr)
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result

@@ -1,0 +1,175 @@
+"""`fixgw affiliates list|show|suspend|resume|settle`: the shared book as an operator sees
+and runs it — each affiliate's link, mirrored levels, open routes, the platform's balances
+there, what is owed each way and the cover it counts against.
+
+Queries read the engine after the batch they arrive in; suspend, resume and settle become
+engine commands carrying the operator's name, journaled like any other. Resuming an
+affiliate the FATF list excludes is refused here, naming it and its jurisdiction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
+
+from engine.affiliates.shared_book import exposure
+from engine.matching.core import Engine
+from engine.model.commands import Command, SetAffiliateAccess, SettleAffiliate
+from engine.model.events import AffiliateAccessChanged, AffiliateSettled, Event, Rejected
+from fixgw.affiliates.registry import Affiliates
+
+Answer = dict[str, Any]
+Apply = Callable[[Command], list[Event]]
+
+
+class LinkView(Protocol):
+    def state(self) -> dict[str, Any]: ...
+    def remirror(self) -> None: ...
+
+
+class AffiliateDesk:
+    def __init__(self, engine: Engine, registry: Affiliates, links: Mapping[str, LinkView]) -> None:
+        self._engine = engine
+        self._registry = registry
+        self._links = links
+
+    def queries(self) -> dict[str, Callable[[Mapping[str, Any]], Answer]]:
+        return {"affiliates.list": self._list, "affiliates.show": self._show}
+
+    # -- QUERIES --
+
+    def _list(self, _args: Mapping[str, Any]) -> Answer:
+        return _ok(rows=[self._summary(name) for name in self._registry.by_name])
+
+    def _show(self, args: Mapping[str, Any]) -> Answer:
+        name = self._name(args)
+        engine = self._engine
+        shared = engine.shared
+        ledger = engine.ledger
+        row = self._summary(name)
+        link = self._links.get(name)
+        row.update(link.state() if link is not None else {"link": "none (disabled)"})
+        levels = []
+        for (affiliate, symbol, side), prices in sorted(shared.shown.items()):
+            if affiliate != name:
+                continue
+            spec = engine.instruments[symbol].spec
+            for price, order_id in sorted(prices.items()):
+                found = engine.books[symbol].order(order_id)
+                size = found[2] if found is not None else 0
+                levels.append(
+                    f"{symbol} {side.name.lower()} {spec.qty_text(size)} @ {spec.price_text(price)}"
+                )
+        row["mirrored"] = "; ".join(levels) or "none"
+        routes = []
+        for route in shared.routes_of(name):
+            spec = engine.instruments[route.symbol].spec
+            routes.append(
+                f"R{route.route_id} {route.side.name.lower()} {spec.qty_text(route.qty)} "
+                f"{route.symbol} @ {spec.price_text(route.price)} for order {route.order_id}, "
+                f"filled {spec.qty_text(route.filled)}"
+            )
+        row["open_routes"] = "; ".join(routes) or "none"
+        if ledger is not None:
+            row["balances_there"] = "; ".join(
+                f"{asset} {available} available, {reserved} held"
+                for asset, available, reserved, _ in ledger.statement(name)
+            )
+            owed = [
+                f"{asset} {ledger.decimal(asset, amount)}"
+                for (affiliate, asset), amount in sorted(shared.owed.items())
+                if affiliate == name and amount
+            ]
+            row["owed_home"] = "; ".join(owed) or "nothing"
+        return _ok(rows=[row])
+
+    def _summary(self, name: str) -> dict[str, Any]:
+        affiliate = self._registry.by_name[name]
+        engine = self._engine
+        shared = engine.shared
+        link = self._links.get(name)
+        if not affiliate.enabled:
+            state = "disabled in affiliates.toml"
+        elif name in shared.suspended:
+            state = "suspended"
+        else:
+            state = "enabled"
+        valued = exposure(shared, engine.instruments, engine.priced_by)
+        limit = shared.terms.limit
+        asset = shared.terms.valuation_asset
+        text = engine.ledger.decimal if engine.ledger is not None else _plain
+        return {
+            "affiliate": name,
+            "jurisdiction": affiliate.jurisdiction,
+            "state": state,
+            "link": ("up" if link.state()["link"] == "up" else "down") if link else "none",
+            "open_routes": sum(1 for _ in shared.routes_of(name)),
+            "unsettled_exposure": (
+                f"{asset} {text(asset, valued)} of {text(asset, limit)}"
+                f" ({100 * valued // limit if limit else 0} %)"
+            ),
+        }
+
+    def _name(self, args: Mapping[str, Any]) -> str:
+        name = str(args["name"])
+        if name not in self._registry.by_name:
+            listed = ", ".join(self._registry.by_name) or "none"
+            raise ValueError(f"no affiliate {name!r} (affiliates.toml lists {listed})")
+        return name
+
+    # -- ACTIONS --
+
+    def act(
+        self, verb: str, args: Mapping[str, Any], operator: str, apply: Apply
+    ) -> tuple[Answer, list[Callable[[], None]]]:
+        """The answer, and what to do once its command is journaled."""
+        name = self._name(args)
+        if verb == "suspend":
+            return self._outcome(apply(SetAffiliateAccess(name, False, operator))), []
+        if verb == "resume":
+            affiliate = self._registry.by_name[name]
+            if affiliate.fatf_refusal:
+                raise ValueError(
+                    f"{name} ({affiliate.jurisdiction}) may not be enabled: "
+                    f"{affiliate.fatf_refusal}"
+                )
+            if not affiliate.enabled:
+                raise ValueError(f"{name} is disabled in affiliates.toml: enable it there")
+            answer = self._outcome(apply(SetAffiliateAccess(name, True, operator)))
+            link = self._links.get(name)
+            # its depth again, from the link's copy: the affiliate sends only what changes
+            return answer, [link.remirror] if answer["ok"] and link is not None else []
+        if verb == "settle":
+            failure = str(args.get("failed") or "")
+            return self._outcome(apply(SettleAffiliate(name, operator, failure))), []
+        raise ValueError(f"unknown operation affiliates.{verb!r}")
+
+    def _outcome(self, events: list[Event]) -> Answer:
+        ledger = self._engine.ledger
+        for event in events:
+            if isinstance(event, Rejected):
+                return {"ok": False, "error": event.text}
+            if isinstance(event, AffiliateAccessChanged):
+                state = "resumed" if event.enabled else "suspended: its mirrored depth withdrawn"
+                return _ok(f"{event.affiliate} {state}")
+            if isinstance(event, AffiliateSettled):
+                if event.failure:
+                    return _ok(
+                        f"{event.affiliate}: settlement failed ({event.failure}); "
+                        "its obligations stay open"
+                    )
+                text = ledger.decimal if ledger is not None else _plain
+                moved = ", ".join(
+                    f"{'received' if amount > 0 else 'paid'} {asset} {text(asset, abs(amount))}"
+                    for asset, amount in event.moves
+                )
+                return _ok(f"{event.affiliate}: settled, {moved or 'nothing was owed'}")
+        return _ok()
+
+
+def _ok(message: str = "", rows: list[dict[str, Any]] | None = None) -> Answer:
+    return {"ok": True, "message": message, "rows": rows or []}
+
+
+def _plain(_asset: str, amount: int) -> str:
+    return str(amount)
