@@ -10,7 +10,8 @@ SOURCES := setup.py pyproject.toml $(shell find engine fixgw -name "*.pyx" -o -n
 # What runs a second time with FIXGW_PURE=1: the engine's contracts, rules, scenarios and
 # differential tests, the gateway's units, and the end-to-end order and recovery paths.
 PURE_SUITES := tests/engine tests/fixgw tests/e2e/test_gateway_orders.py \
-	tests/e2e/test_gateway_bad_input.py tests/e2e/test_gateway_recovery.py
+	tests/e2e/test_gateway_bad_input.py tests/e2e/test_gateway_recovery.py \
+	tests/e2e/test_gateway_affiliates.py
 
 .PHONY: help
 help: ## List the targets
@@ -40,6 +41,15 @@ run: build ## Start the FIX 4.4 gateway with the demo configuration (Ctrl-C stop
 .PHONY: demo
 demo: $(STAMP) ## Run the seeded engine demo and print the trades it produced
 	$(BIN)/fixgw demo
+
+# The link's password comes from the environment, never a file: FIXGW_LIONX_PASSWORD (the
+# demo's is in README.md); without it the Hong Kong venue refuses to start and says so.
+.PHONY: demo-affiliate
+demo-affiliate: build ## Two venues sharing one book: LIONX on 9877, this venue on 9876 (Ctrl-C stops both)
+	@echo "LIONX (the affiliate) on 127.0.0.1:9877, FIXGW on 127.0.0.1:9876; logons in README.md"
+	$(BIN)/fixgw serve --config sessions/demo-affiliate/lionx.toml & lionx=$$!; \
+	trap 'kill $$lionx 2>/dev/null' EXIT INT TERM; \
+	$(BIN)/fixgw serve --config sessions/demo-affiliate/hk.toml
 
 .PHONY: lint
 lint: $(STAMP) ## ruff and mypy

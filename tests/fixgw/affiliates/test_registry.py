@@ -11,6 +11,7 @@ import pytest
 from fixgw.affiliates.fatf import FatfList
 from fixgw.affiliates.registry import load_affiliates
 from fixgw.config import DEFAULT_INSTRUMENTS, load_asset_scales, load_instruments
+from fixgw.server import load_config
 
 LIST = FatfList(datetime.date(2023, 10, 27), frozenset({"HK", "SG"}), frozenset({"RU"}))
 INSTRUMENTS = {spec.symbol: spec for spec in load_instruments(DEFAULT_INSTRUMENTS)}
@@ -130,3 +131,16 @@ def test_cover_and_clashes_are_checked(tmp_path: Path) -> None:
         load(tmp_path, cover_in_btc + affiliate())
     with pytest.raises(ValueError, match="balances: unknown asset"):
         load(tmp_path, COVER + affiliate().replace('BTC = "5"', 'XRP = "5"'))
+
+
+def test_the_two_venue_demo_agrees_with_itself() -> None:
+    """make demo-affiliate: both configurations load, and what this venue says it prefunded
+    at LIONX is what LIONX's roster funds this venue's account with."""
+    demo = Path(DEFAULT_INSTRUMENTS).parent / "demo-affiliate"
+    lionx = load_config(demo / "lionx.toml").venue()
+    hk = load_config(demo / "hk.toml").venue()
+    here = hk.affiliates.by_name["LIONX"]
+    there = lionx.roster[here.link.sender_comp_id]
+    assert dict(there.opening_deposits) == dict(here.opening_balances)
+    assert there.participant.shared_book and there.jurisdiction == "HK"
+    assert load_config(demo / "lionx.toml").port == here.link.port
