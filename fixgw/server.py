@@ -16,6 +16,7 @@ import resource
 import signal
 import sys
 import threading
+import time
 import tomllib
 from dataclasses import dataclass
 from ipaddress import IPv4Address
@@ -371,12 +372,24 @@ class Gateway:
                 home / "quickfix.cfg",
             )
             initiators.append(fix.SocketInitiator(link, store, settings, logs))
+            link.expect(
+                [(r.route_id, r.symbol, r.side) for r in self.engine.shared.routes_of(name)]
+            )
             links[name] = link
         if links:
             self.runner.route_to(self._send_routes)
         if venue.affiliates.by_name:
             self.runner.attach_affiliates(AffiliateDesk(self.engine, venue.affiliates, links))
         return links, initiators
+
+    def _ask_about_routes(self) -> None:
+        """Once a second: a status request for any route its affiliate has been silent on."""
+        while not self.stopping.wait(1.0):
+            for link in self.links.values():
+                try:
+                    link.query_unanswered(time.monotonic())
+                except Exception:
+                    log.exception("could not ask about routes", affiliate=link.affiliate.name)
 
     def _send_routes(self, routes: list[RouteSent]) -> None:
         for route in routes:
@@ -392,6 +405,10 @@ class Gateway:
         self.acceptor.start()
         for initiator in self.initiators:
             initiator.start()
+        if self.links:
+            threading.Thread(
+                target=self._ask_about_routes, name="fixgw-routes", daemon=True
+            ).start()
         self.admin.start(self.runner.put)
 
     def stop(self) -> None:

@@ -16,6 +16,7 @@ it can send is one the venue holds exactly; anything else is logged and left out
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,7 @@ from fixgw.fix.text import MessageFields, Unreadable
 log = structlog.get_logger("fixgw.affiliates")
 
 MIRROR_DEPTH = 10  # levels a side: what one refresh can carry within the reader's bounds
+STATUS_AFTER = 5.0  # seconds a route may go unanswered before the affiliate is asked about it
 FIX_SIDE = {Side.BUY: "1", Side.SELL: "2"}
 BOOK_SIDES = {"0": Side.BUY, "1": Side.SELL}  # MDEntryType: bid, offer
 ENDED = {"2": "filled", "4": "cancelled", "8": "rejected", "C": "expired", "3": "done for day"}
@@ -58,6 +60,10 @@ class AffiliateLink(fix.Application):  # type: ignore[misc]
         self._lock = threading.Lock()
         self._session: fix.SessionID | None = None
         self._depth: dict[tuple[str, Side], dict[int, int]] = {}  # the affiliate's top levels
+        # routes waiting for a word from the affiliate: route -> (symbol, side, monotonic
+        # time of the last send or query); and the lots of each route's fills seen here
+        self._unanswered: dict[int, tuple[str, Side, float]] = {}
+        self._filled: dict[int, int] = {}
         self.logged_on = threading.Event()
 
     # -- QuickFIX callbacks --
@@ -76,6 +82,7 @@ class AffiliateLink(fix.Application):  # type: ignore[misc]
                 self._depth.clear()
             self._subscribe()
             self.logged_on.set()
+            self.query_unanswered(now=float("inf"))  # whatever was open when the link dropped
             log.info("affiliate link up", affiliate=self.affiliate.name)
         except Exception:
             log.exception("affiliate logon handling failed", affiliate=self.affiliate.name)
@@ -163,9 +170,11 @@ class AffiliateLink(fix.Application):  # type: ignore[misc]
             return  # not a route of this venue's
         route_id = int(cl_ord_id[1:])
         name = self.affiliate.name
-        if fields.get(150) == "F":
-            symbol = self._local.get(fields.get(55) or "")
-            spec = self._instruments.get(symbol or "")
+        with self._lock:
+            self._unanswered.pop(route_id, None)
+        exec_type = fields.get(150)
+        spec = self._instruments.get(self._local.get(fields.get(55) or "") or "")
+        if exec_type == "F":
             if spec is None:
                 log.warning("a fill for an instrument not shared", affiliate=name, route=route_id)
                 return
@@ -173,15 +182,35 @@ class AffiliateLink(fix.Application):  # type: ignore[misc]
                 qty = spec.lot_unit.count(fields.get(32) or "", "LastQty", "lot")
                 price = spec.tick_unit.count(fields.get(31) or "", "LastPx", "tick")
             except ValueRejected as bad:
-                log.error(
-                    "unreadable fill from affiliate", affiliate=name, route=route_id, why=str(bad)
-                )
+                log.error("unreadable affiliate fill", affiliate=name, route=route_id, why=str(bad))
                 return
+            self._filled[route_id] = self._filled.get(route_id, 0) + qty
             self._submit(RouteFilled(name, route_id, qty, price, fields.get(17) or ""))
         status = fields.get(39) or ""
-        if status in ENDED:
-            text = f"{ENDED[status]}: {fields.get(58) or ''}".rstrip(": ")
-            self._submit(RouteEnded(name, route_id, text))
+        if status not in ENDED:
+            return
+        if exec_type == "I" and status != "8" and not self._all_fills_seen(route_id, fields, spec):
+            # a status answer saying done before the fills it counts reached this link: the
+            # affiliate's resend brings them; ending now would hand back filled lots
+            log.warning("a route done with fills not yet seen", affiliate=name, route=route_id)
+            return
+        text = f"{ENDED[status]}: {fields.get(58) or ''}".rstrip(": ")
+        self._submit(RouteEnded(name, route_id, text))
+        self._filled.pop(route_id, None)
+
+    def _all_fills_seen(
+        self, route_id: int, fields: MessageFields, spec: InstrumentSpec | None
+    ) -> bool:
+        """Whether a status answer's CumQty is what this link has seen filled."""
+        if spec is None:
+            return False
+        cum = fields.get(14) or "0"
+        if not cum.strip("0."):
+            return self._filled.get(route_id, 0) == 0
+        try:
+            return spec.lot_unit.count(cum, "CumQty", "lot") == self._filled.get(route_id, 0)
+        except ValueRejected:
+            return False
 
     def _depth_changes(self, fields: MessageFields, full: bool) -> list[Command]:
         """The affiliate's levels after this refresh, as a MirrorDepth per side it changed."""
@@ -245,6 +274,32 @@ class AffiliateLink(fix.Application):  # type: ignore[misc]
             request.addGroup(group)
         self._send(request)
 
+    def expect(self, routes: list[tuple[int, str, Side]]) -> None:
+        """Routes a restarted venue found open in its journal: asked about at logon, since
+        the affiliate may have filled them, or never seen them, while this venue was down."""
+        with self._lock:
+            for route_id, symbol, side in routes:
+                self._unanswered[route_id] = (symbol, side, 0.0)
+
+    def query_unanswered(self, now: float) -> None:
+        """An OrderStatusRequest for every route the affiliate has said nothing about for
+        STATUS_AFTER seconds (all of them, with `now` infinite); its answer fills or ends
+        the route like any execution report (an unknown one is rejected: the route ends)."""
+        with self._lock:
+            due = [
+                (route_id, symbol, side)
+                for route_id, (symbol, side, since) in self._unanswered.items()
+                if now - since >= STATUS_AFTER
+            ]
+            for route_id, symbol, side in due:
+                self._unanswered[route_id] = (symbol, side, time.monotonic())
+        for route_id, symbol, side in due:
+            shared = self.affiliate.instruments[symbol]
+            request = message(
+                "H", [(11, f"R{route_id}"), (55, shared.affiliate_symbol), (54, FIX_SIDE[side])]
+            )
+            self._send(request)
+
     def send_route(self, route: RouteSent) -> None:
         """The engine's route as an IOC limit order at the affiliate (after its commit)."""
         spec = self._instruments[route.symbol]
@@ -262,9 +317,12 @@ class AffiliateLink(fix.Application):  # type: ignore[misc]
                 (60, utc_timestamp(route.ts)),
             ],
         )
-        if not self._send(order):
-            # not sent: the link is down. The affiliate never saw it, so it ends unfilled
-            self._submit(RouteEnded(self.affiliate.name, route.route_id, "not sent: link down"))
+        sent = self._send(order)
+        with self._lock:
+            # unsent (the link is down), it is asked about at the next logon rather than
+            # ended now: only the affiliate can say it never saw it
+            since = time.monotonic() if sent else 0.0
+            self._unanswered[route.route_id] = (route.symbol, route.side, since)
 
     def _send(self, msg: fix.Message) -> bool:
         with self._lock:
