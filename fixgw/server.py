@@ -26,7 +26,7 @@ from typing import Any, NoReturn
 import quickfix as fix
 import structlog
 
-from engine.model.commands import MoveFunds
+from engine.model.commands import MoveFunds, WithdrawMirror
 from engine.model.events import RouteSent
 from engine.model.instruments import InstrumentSpec
 from engine.persistence.journal import Journal, JournalError, Position
@@ -373,9 +373,18 @@ class Gateway:
             )
             initiators.append(fix.SocketInitiator(link, store, settings, logs))
             link.expect(
-                [(r.route_id, r.symbol, r.side) for r in self.engine.shared.routes_of(name)]
+                [
+                    (r.route_id, r.symbol, r.side, r.filled)
+                    for r in self.engine.shared.routes_of(name)
+                ]
             )
             links[name] = link
+        # depth mirrored before a stop is stale now: gone until each link's fresh snapshot
+        stale = sorted({key[0] for key in self.engine.shared.shown})
+        if stale:
+            self.runner.process_batch(
+                [AffiliateReport(WithdrawMirror(name, "restarted")) for name in stale]
+            )
         if links:
             self.runner.route_to(self._send_routes)
         if venue.affiliates.by_name:

@@ -25,6 +25,7 @@ cdef class Engine(EngineState):
         int mode, ts, list events, int skip,
     )
     cdef int _passed_by(self, Participant participant, int mode)
+    cpdef _remainder_reason(self, Order order)
     cdef Trade _trade(
         self, Order taker, Order maker, price, long long qty, ts
     )

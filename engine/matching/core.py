@@ -330,15 +330,17 @@ class Engine(EngineState):
                 events.extend(shared_book.reshow(self, ts))
                 return
             leaves += bounced
+        if not leaves and mode != bc.REST and order.order_id in self.shared.routed:
+            # all of an IOC or market order went to affiliates: what they do not fill is
+            # cancelled when they answer, never rested
+            shared_book.defer_close(self, order, "cancel", self._remainder_reason(order), ts, "")
         if leaves and outcome != bc.RESTED:
             if outcome == bc.STP_CANCELLED:
                 reason = CancelReason.SELF_TRADE
             elif outcome == bc.FOK_UNFILLED:
                 reason = CancelReason.FOK_UNFILLED
-            elif order.order_type is MARKET:
-                reason = CancelReason.MARKET_REMAINDER
             else:
-                reason = CancelReason.IOC_REMAINDER
+                reason = self._remainder_reason(order)
             closed = self._close(order, reason, ts)
             if closed is not None:
                 events.append(closed)
@@ -346,6 +348,13 @@ class Engine(EngineState):
             self._retire(order)
         if bounced:
             events.extend(shared_book.reshow(self, ts))
+
+    def _remainder_reason(self, order: Order) -> CancelReason:
+        return (
+            CancelReason.MARKET_REMAINDER
+            if order.order_type is MARKET
+            else CancelReason.IOC_REMAINDER
+        )
 
     def _passed_by(self, participant: Participant, mode: int) -> int:
         """The classes an order passes by: affiliate venues' liquidity, unless its owner is
@@ -405,7 +414,7 @@ class Engine(EngineState):
     ) -> OrderCancelled | CancelPending | None:
         if leaves == 0:
             return self._close(order, CancelReason.SELF_TRADE, ts)
-        order.leaves_qty = leaves
+        order.leaves_qty -= qty  # not the book's figure: it may have lots routed elsewhere
         order.qty -= qty
         order.move(Change.RESTATE)
         if self._accounts is not None:

@@ -39,7 +39,10 @@ from engine.model.refusal import Refused
 from engine.model.terms import (
     BUY,
     DAY,
+    FOK,
+    IOC,
     LIMIT,
+    MARKET,
     SELL,
     CancelReason,
     OrderStatus,
@@ -235,6 +238,8 @@ def route(
     else:
         asset, reserved = spec.base_asset, qty * spec.base_per_lot
     if engine.ledger is not None:
+        if engine.ledger.available(affiliate, asset) < reserved:
+            return None  # the account there shrank since the depth was shown (a withdrawal)
         engine.ledger.reserve(affiliate, asset, reserved)
     route_id = shared.next_route_id
     shared.next_route_id += 1
@@ -280,6 +285,13 @@ def route_filled(engine: Engine, cmd: RouteFilled, ts: int) -> list[Event]:
             raise Refused(
                 RejectCode.INVALID_PRICE,
                 f"a fill at {cmd.price} on route {found.route_id} limited to {found.price}",
+            )
+        low, high = engine.instruments[found.symbol].band()
+        if not low <= cmd.price <= high:  # no affiliate sets the venue's prices at will
+            raise Refused(
+                RejectCode.PRICE_OUTSIDE_BAND,
+                f"a fill at {cmd.price} on route {found.route_id}, outside the band "
+                f"{low} to {high}: refused, for the operator to settle with the affiliate",
             )
     except Refused as refusal:
         return _refused(engine, ts, refusal, RequestKind.AFFILIATE)
@@ -380,6 +392,13 @@ def route_ended(engine: Engine, cmd: RouteEnded, ts: int) -> list[Event]:
     shared.routed[order.order_id] -= returned
     if not shared.routed[order.order_id]:
         del shared.routed[order.order_id]
+    if order.order_id not in shared.closing and not _may_rest(order):
+        reason = (
+            CancelReason.MARKET_REMAINDER
+            if order.order_type is MARKET
+            else (CancelReason.IOC_REMAINDER)
+        )
+        shared.closing[order.order_id] = ("cancel", reason.value, "")
     if order.order_id in shared.closing:
         _settle_order(engine, order, ts, events)
         return events
@@ -391,6 +410,10 @@ def route_ended(engine: Engine, cmd: RouteEnded, ts: int) -> list[Event]:
     engine.books[order.symbol].cancel(order.order_id)
     engine._match(order, participant, state, order.price, in_book, bc.REST, ts, events, LOCAL_ONLY)
     return events
+
+
+def _may_rest(order: Order) -> bool:
+    return order.order_type is LIMIT and order.time_in_force not in (IOC, FOK)
 
 
 def _settle_order(engine: Engine, order: Order, ts: int, events: list[Event]) -> None:
@@ -526,7 +549,8 @@ def settle_affiliate(engine: Engine, cmd: SettleAffiliate, ts: int) -> list[Even
             else:  # paid into it
                 engine.ledger.deposit(cmd.affiliate, asset, -amount)
         del shared.owed[cmd.affiliate, asset]
-    return [AffiliateSettled(ts, cmd.affiliate, moves, cmd.operator, "")]
+    # what the account there can pay for changed: every mirrored side is cut again to fit
+    return [AffiliateSettled(ts, cmd.affiliate, moves, cmd.operator, ""), *reshow(engine, ts)]
 
 
 HANDLERS: dict[type[Any], Callable[[Engine, Any, int], list[Event]]] = {

@@ -223,3 +223,5 @@ def _restore_shared_book(engine: Engine, rows: list[Any]) -> None:
     shared.closing.update((order_id, tuple(entry)) for order_id, entry in closing)
     shared.owed.update(((affiliate, asset), amount) for (affiliate, asset), amount in owed)
     shared.suspended.update(suspended)
+    for order_id in shared.closing:  # expired already: only their routes remain (defer_close)
+        engine._gtd_expiries.pop(order_id, None)

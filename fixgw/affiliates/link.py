@@ -171,7 +171,9 @@ class AffiliateLink(fix.Application):  # type: ignore[misc]
         route_id = int(cl_ord_id[1:])
         name = self.affiliate.name
         with self._lock:
-            self._unanswered.pop(route_id, None)
+            known = self._unanswered.get(route_id)
+            if known is not None:  # heard of: asked about again only after another silence
+                self._unanswered[route_id] = (known[0], known[1], time.monotonic())
         exec_type = fields.get(150)
         spec = self._instruments.get(self._local.get(fields.get(55) or "") or "")
         if exec_type == "F":
@@ -196,6 +198,8 @@ class AffiliateLink(fix.Application):  # type: ignore[misc]
             return
         text = f"{ENDED[status]}: {fields.get(58) or ''}".rstrip(": ")
         self._submit(RouteEnded(name, route_id, text))
+        with self._lock:
+            self._unanswered.pop(route_id, None)
         self._filled.pop(route_id, None)
 
     def _all_fills_seen(
@@ -274,12 +278,14 @@ class AffiliateLink(fix.Application):  # type: ignore[misc]
             request.addGroup(group)
         self._send(request)
 
-    def expect(self, routes: list[tuple[int, str, Side]]) -> None:
-        """Routes a restarted venue found open in its journal: asked about at logon, since
-        the affiliate may have filled them, or never seen them, while this venue was down."""
+    def expect(self, routes: list[tuple[int, str, Side, int]]) -> None:
+        """Routes a restarted venue found open in its journal, with the lots already filled:
+        asked about at logon, since the affiliate may have filled them, or never seen them,
+        while this venue was down."""
         with self._lock:
-            for route_id, symbol, side in routes:
+            for route_id, symbol, side, filled in routes:
                 self._unanswered[route_id] = (symbol, side, 0.0)
+                self._filled[route_id] = filled
 
     def query_unanswered(self, now: float) -> None:
         """An OrderStatusRequest for every route the affiliate has said nothing about for

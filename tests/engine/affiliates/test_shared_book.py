@@ -51,6 +51,7 @@ from engine.model.terms import (
     RejectCode,
     Role,
     Side,
+    StpMode,
     TimeInForce,
 )
 from engine.persistence.snapshot import capture, restore
@@ -78,11 +79,14 @@ TERMS = SharedBookTerms({"LIONX": frozenset({"BTC-HKD"})}, "HKD", COVER)
 class SharedVenue:
     """A funded engine with one affiliate, LIONX, prefunded with 2,000,000 HKD and 5 BTC."""
 
-    def __init__(self, book_class: type[Book], cover: int = COVER) -> None:
+    def __init__(
+        self, book_class: type[Book], cover: int = COVER, extra: tuple[Participant, ...] = ()
+    ) -> None:
         terms = SharedBookTerms(TERMS.affiliates, "HKD", cover)
-        names = [p.name for p in PARTICIPANTS]
+        everyone = (*extra, *PARTICIPANTS)
+        names = [p.name for p in everyone]
         self.ledger = Ledger(names, SCALES)
-        self.engine = Engine(SPECS, PARTICIPANTS, book_class, ledger=self.ledger, shared_book=terms)
+        self.engine = Engine(SPECS, everyone, book_class, ledger=self.ledger, shared_book=terms)
         self.now = 1_000_000_000
         self._ids = count(1)
         for name in names[:-1]:
@@ -337,8 +341,9 @@ def test_settlement_moves_both_legs_or_none(venue: SharedVenue) -> None:
     (failed,) = venue.apply(SettleAffiliate("LIONX", "ops", "no delivery by LIONX"))
     assert isinstance(failed, AffiliateSettled) and failed.moves == ()
     assert venue.engine.shared.owed == {("LIONX", "BTC"): bought, ("LIONX", "HKD"): -paid}
-    (settled,) = venue.apply(SettleAffiliate("LIONX", "ops"))
+    settled, *reshown = venue.apply(SettleAffiliate("LIONX", "ops"))
     assert isinstance(settled, AffiliateSettled)
+    assert all(isinstance(e, MirrorShown) for e in reshown)  # cut again to the account
     assert settled.moves == (("BTC", bought), ("HKD", -paid))
     assert venue.engine.shared.owed == {}
     # the account at LIONX is back where it started: the BTC came home, the HKD went out
@@ -405,3 +410,54 @@ def test_a_suspended_affiliate_shows_nothing_until_resumed(venue: SharedVenue) -
     assert of(Trade, venue.apply(RouteFilled("LIONX", sent.route_id, 40, PX, "E1")))
     venue.apply(SetAffiliateAccess("LIONX", True, "ops"))
     assert venue.mirror(SELL, PX, 100).levels == (PX, 100)
+
+
+def test_a_fill_price_outside_the_band_is_refused(venue: SharedVenue) -> None:
+    """No affiliate sets the venue's prices: a fill far outside the band (here 10 % around
+    500,000) is refused, and the reference price stays."""
+    venue.mirror(BUY, PX, 100)
+    (sent,) = of(RouteSent, venue.order("CLIENT2", SELL, PX, 4))
+    for price in (10**15, PX + PX // 5):
+        (refused,) = venue.apply(RouteFilled("LIONX", sent.route_id, 4, price, f"E{price}"))
+        assert isinstance(refused, Rejected) and refused.code is RejectCode.PRICE_OUTSIDE_BAND
+    assert venue.engine.instruments["BTC-HKD"].reference_price == PX
+    assert of(Trade, venue.apply(RouteFilled("LIONX", sent.route_id, 4, PX + 100, "E1")))
+
+
+@pytest.mark.parametrize("order_type", [OrderType.LIMIT, OrderType.MARKET])
+def test_an_ioc_or_market_order_routed_whole_never_rests(
+    venue: SharedVenue, order_type: OrderType
+) -> None:
+    venue.mirror(SELL, PX, 4)
+    price = PX if order_type is OrderType.LIMIT else 0
+    command = NewOrder("CLIENT1", "ioc", "BTC-HKD", BUY, order_type, TimeInForce.IOC, 4, price)
+    (sent,) = of(RouteSent, venue.apply(command))
+    venue.apply(RouteFilled("LIONX", sent.route_id, 1, PX, "E1"))
+    (cancelled,) = of(OrderCancelled, venue.apply(RouteEnded("LIONX", sent.route_id, "IOC")))
+    assert (cancelled.qty, cancelled.cum_qty, cancelled.status) == (3, 1, OrderStatus.CANCELLED)
+    assert venue.classes_at(bc.BUY, PX) == [] and venue.engine.order(sent.order_id) is None
+
+
+def test_a_self_trade_cut_keeps_the_routed_lots(book_class: type[Book]) -> None:
+    """STP decrement on an order that already routed lots: only the cut leaves it."""
+    decrement = Participant("DEC", 9, Role.CUSTOMER, StpMode.DECREMENT, shared_book=True)
+    venue = SharedVenue(book_class, extra=(decrement,))
+    venue.mirror(SELL, PX, 4)
+    venue.rest("DEC", SELL, PX + 1, 3)
+    events = venue.order("DEC", BUY, PX + 1, 10)
+    (sent,) = of(RouteSent, events)
+    order = venue.engine.order(sent.order_id)
+    assert order is not None and (order.leaves_qty, order.qty) == (7, 7)  # 4 routed, 3 rest
+    assert of(Trade, venue.apply(RouteFilled("LIONX", sent.route_id, 4, PX, "E1")))
+    assert order.leaves_qty == 3 and venue.classes_at(bc.BUY, PX + 1) == [(bc.CUSTOMER, 3)]
+
+
+def test_a_route_the_account_there_can_no_longer_pay_for_is_not_sent(
+    venue: SharedVenue,
+) -> None:
+    venue.mirror(BUY, PX, 5_000)  # all 5 BTC at LIONX
+    venue.apply(MoveFunds("LIONX", "BTC", -BTC, "ops"))  # 1 BTC taken out meanwhile
+    events = venue.order("CLIENT2", SELL, PX, 5_000)
+    sent = of(RouteSent, events)
+    assert sum(r.qty for r in sent) <= 4_000  # what the account still holds, no more
+    assert venue.reserved("LIONX", "BTC") == sum(r.qty for r in sent) * BASE_PER_LOT
