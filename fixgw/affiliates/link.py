@@ -36,6 +36,7 @@ from fixgw.fix.text import MessageFields, Unreadable
 log = structlog.get_logger("fixgw.affiliates")
 
 MIRROR_DEPTH = 10  # levels a side: what one refresh can carry within the reader's bounds
+KEPT_LEVELS = 4 * MIRROR_DEPTH  # of the affiliate's book a side, whatever it sends
 STATUS_AFTER = 5.0  # seconds a route may go unanswered before the affiliate is asked about it
 FIX_SIDE = {Side.BUY: "1", Side.SELL: "2"}
 BOOK_SIDES = {"0": Side.BUY, "1": Side.SELL}  # MDEntryType: bid, offer
@@ -186,7 +187,8 @@ class AffiliateLink(fix.Application):  # type: ignore[misc]
             except ValueRejected as bad:
                 log.error("unreadable affiliate fill", affiliate=name, route=route_id, why=str(bad))
                 return
-            self._filled[route_id] = self._filled.get(route_id, 0) + qty
+            if known is not None:  # a route of this venue's: the engine judges the rest
+                self._filled[route_id] = self._filled.get(route_id, 0) + qty
             self._submit(RouteFilled(name, route_id, qty, price, fields.get(17) or ""))
         status = fields.get(39) or ""
         if status not in ENDED:
@@ -246,6 +248,9 @@ class AffiliateLink(fix.Application):  # type: ignore[misc]
                 levels.pop(price, None)
             else:
                 levels[price] = size
+                if len(levels) > KEPT_LEVELS:  # an affiliate that never deletes: the worst go
+                    worst = max(levels) if book_side is Side.SELL else min(levels)
+                    del levels[worst]
             touched.add((local, book_side))
         return [self._mirror(local, side) for local, side in sorted(touched)]
 

@@ -13,7 +13,7 @@ from engine.model.commands import Command, MirrorDepth, RouteEnded, RouteFilled
 from engine.model.events import RouteSent
 from engine.model.terms import Side
 from fixgw.affiliates.fatf import FatfList
-from fixgw.affiliates.link import MIRROR_DEPTH, AffiliateLink
+from fixgw.affiliates.link import KEPT_LEVELS, MIRROR_DEPTH, AffiliateLink
 from fixgw.affiliates.registry import load_affiliates
 from fixgw.config import DEFAULT_INSTRUMENTS, load_asset_scales, load_instruments
 from fixgw.fix.messages import message
@@ -134,3 +134,26 @@ def test_a_route_that_could_not_be_sent_is_asked_about_not_ended() -> None:
     heard.link.send_route(route)  # the link is down: nothing goes out
     assert heard.commands == []
     assert heard.link._unanswered[9] == ("BTC-HKD", Side.BUY, 0.0)
+
+
+def test_a_restored_route_ends_on_a_status_answer_that_counts_its_known_fills() -> None:
+    heard = Heard()
+    heard.link.expect([(5, "BTC-HKD", Side.BUY, 1_000)])  # 0.1 filled before the restart
+    done = execution(t11="R5", t150="I", t39="4", t55="BTC-HKD", t14="0.1", t58="IOC")
+    assert heard.read(done) == [RouteEnded("LIONX", 5, "cancelled: IOC")]
+
+
+def test_an_affiliate_that_never_deletes_levels_is_held_to_a_bounded_copy() -> None:
+    """Message after message of new offers, none ever deleted: the copy keeps the best."""
+    heard = Heard()
+    for batch in range(10):
+        flood = [
+            [(279, "0"), (269, "1"), (55, "BTC-HKD"), (270, str(700_100 - 10 * batch - i)),
+             (271, "0.1")]
+            for i in range(10)
+        ]  # fmt: skip
+        (mirrored,) = heard.read(refresh("X", flood))
+    assert len(heard.link._depth["BTC-HKD", Side.SELL]) == KEPT_LEVELS
+    assert isinstance(mirrored, MirrorDepth)
+    assert mirrored.levels[:2] == (700_100 - 99, 1_000)  # the best are kept
+    assert len(mirrored.levels) == 2 * MIRROR_DEPTH
