@@ -24,7 +24,7 @@ import structlog
 
 from engine.matching.core import Engine, EngineFault
 from engine.model.commands import Command, EndOfDay, ExpireOrders, MassCancel
-from engine.model.events import Event, RouteSent
+from engine.model.events import CoverAlert, Event, RouteSent
 from engine.persistence.journal import EVERY_SESSION, Journal, JournalBatch, JournalError, Position
 from engine.persistence.snapshot import SnapshotCache, capture_parts
 from fixgw.answers import StateAnswers
@@ -557,7 +557,20 @@ class Runner:
             timer.lap("reports")
         market_data.extend(self._publisher.publish(events))
         if self._route_sink is not None:
-            self._routes += [event for event in events if type(event) is RouteSent]
+            for event in events:
+                if type(event) is RouteSent:
+                    self._routes.append(event)
+                elif type(event) is CoverAlert:
+                    _log_cover(event)
         if timer is not None:
             timer.lap("market data")
         return events
+
+
+def _log_cover(alert: CoverAlert) -> None:
+    """The operators' alert: the unsettled exposure to the affiliates against the cover."""
+    share = 100 * alert.exposure // alert.limit if alert.limit else 0
+    if alert.raised:
+        log.warning("OPERATOR ALERT: unsettled exposure to affiliates", percent_of_cover=share)
+    else:
+        log.info("unsettled exposure to affiliates back under the alert level", percent=share)

@@ -32,6 +32,7 @@ class SharedBookTerms:
     affiliates: Mapping[str, frozenset[str]]
     valuation_asset: str
     limit: int
+    alert_at: int = 0  # exposure that raises the operators' alert; 0: none
 
 
 NO_SHARED_BOOK = SharedBookTerms({}, "", 0)
@@ -134,6 +135,7 @@ class SharedBook:
         # owes into it (< 0): the open settlement obligations
         self.owed: dict[tuple[str, str], int] = {}
         self.suspended: set[str] = set()  # affiliates whose depth is not shown
+        self.alerting = False  # the exposure is at or past the alert level
         self.next_route_id = 1
 
     # -- QUERIES --
@@ -155,6 +157,7 @@ class SharedBook:
             sorted([k, list(v)] for k, v in self.closing.items()),
             sorted([list(k), v] for k, v in self.owed.items() if v),
             sorted(self.suspended),
+            self.alerting,
         ]
 
 

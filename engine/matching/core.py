@@ -302,6 +302,7 @@ class Engine(EngineState):
             skip,
         )
         bounced = 0
+        sent_any = False
         for kind, order_id, _account, price, cut, rest, _prio in fired:
             if kind == bc.EV_FILL:
                 maker = self._orders.get(order_id)
@@ -311,6 +312,7 @@ class Engine(EngineState):
                         bounced += cut
                     else:
                         events.append(sent)
+                        sent_any = True
                     continue
                 events.append(self._trade(order, maker, price, cut, ts))
                 state.reference_price = price
@@ -328,6 +330,8 @@ class Engine(EngineState):
                     order, participant, state, limit, in_book + bounced, mode, ts, events, local
                 )
                 events.extend(shared_book.reshow(self, ts))
+                if sent_any:
+                    events.extend(shared_book.cover_alert(self, ts))
                 return
             leaves += bounced
         if not leaves and mode != bc.REST and order.order_id in self.shared.routed:
@@ -348,6 +352,8 @@ class Engine(EngineState):
             self._retire(order)
         if bounced:
             events.extend(shared_book.reshow(self, ts))
+        if sent_any:
+            events.extend(shared_book.cover_alert(self, ts))
 
     def _remainder_reason(self, order: Order) -> CancelReason:
         return (

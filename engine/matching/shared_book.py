@@ -26,6 +26,7 @@ from engine.model.events import (
     AffiliateAccessChanged,
     AffiliateSettled,
     CancelPending,
+    CoverAlert,
     Event,
     Fill,
     MirrorShown,
@@ -252,6 +253,19 @@ def route(
     )
 
 
+def cover_alert(engine: Engine, ts: int) -> list[Event]:
+    """A CoverAlert when the exposure has just crossed the alert level, either way."""
+    shared = engine.shared
+    alert_at = shared.terms.alert_at
+    if not alert_at:
+        return []
+    now = exposure(shared, engine.instruments, engine.priced_by)
+    if (now >= alert_at) == shared.alerting:
+        return []
+    shared.alerting = not shared.alerting
+    return [CoverAlert(ts, now, shared.terms.limit, shared.alerting)]
+
+
 def reshow(engine: Engine, ts: int) -> list[Event]:
     """Every mirrored side cut again to what fits now (after a route the cover refused)."""
     return [_show(engine, key, ts) for key in sorted(engine.shared.requested)]
@@ -347,6 +361,7 @@ def route_filled(engine: Engine, cmd: RouteFilled, ts: int) -> list[Event]:
         )
     ]
     _settle_order(engine, order, ts, events)
+    events += cover_alert(engine, ts)
     return events
 
 
@@ -384,7 +399,8 @@ def route_ended(engine: Engine, cmd: RouteEnded, ts: int) -> list[Event]:
         engine.ledger.release(found.affiliate, asset, found.reserved)
         found.reserved = 0
     events: list[Event] = [
-        RouteClosed(ts, found.route_id, found.affiliate, found.filled, returned, cmd.text)
+        RouteClosed(ts, found.route_id, found.affiliate, found.filled, returned, cmd.text),
+        *cover_alert(engine, ts),
     ]
     if not returned:
         return events
@@ -550,7 +566,8 @@ def settle_affiliate(engine: Engine, cmd: SettleAffiliate, ts: int) -> list[Even
                 engine.ledger.deposit(cmd.affiliate, asset, -amount)
         del shared.owed[cmd.affiliate, asset]
     # what the account there can pay for changed: every mirrored side is cut again to fit
-    return [AffiliateSettled(ts, cmd.affiliate, moves, cmd.operator, ""), *reshow(engine, ts)]
+    settled = AffiliateSettled(ts, cmd.affiliate, moves, cmd.operator, "")
+    return [settled, *reshow(engine, ts), *cover_alert(engine, ts)]
 
 
 HANDLERS: dict[type[Any], Callable[[Engine, Any, int], list[Event]]] = {

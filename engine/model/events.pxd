@@ -195,6 +195,12 @@ cdef class AffiliateAccessChanged:
     cdef readonly object enabled
     cdef readonly object operator
 
+cdef class CoverAlert:
+    cdef readonly object ts
+    cdef readonly object exposure
+    cdef readonly object limit
+    cdef readonly object raised
+
 cdef class AffiliateSettled:
     cdef readonly object ts
     cdef readonly object affiliate

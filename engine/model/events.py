@@ -273,6 +273,17 @@ class AffiliateAccessChanged:
 
 
 @dataclass(frozen=True)
+class CoverAlert:
+    """The unsettled exposure to the affiliates crossed the alert level of the cover
+    (`raised`), or fell back under it: for the operators, in the log and `fixgw affiliates`."""
+
+    ts: int
+    exposure: int  # minor units of the valuation asset
+    limit: int
+    raised: bool
+
+
+@dataclass(frozen=True)
 class AffiliateSettled:
     """A settlement batch: `moves` are (asset, amount) the platform received out of its
     account at the affiliate (> 0) or paid into it (< 0); none if it failed, and why."""
@@ -302,5 +313,6 @@ Event = (
     | MirrorShown
     | CancelPending
     | AffiliateAccessChanged
+    | CoverAlert
     | AffiliateSettled
 )

@@ -206,7 +206,7 @@ def _restore(engine: Engine, state: dict[str, Any]) -> None:
 def _restore_shared_book(engine: Engine, rows: list[Any]) -> None:
     """The shared book as `SharedBook.state_rows` listed it; its mirrored orders are back in
     the books already, with the rest of the book."""
-    next_route_id, requested, shown, routes, routed, closing, owed, suspended = rows
+    next_route_id, requested, shown, routes, routed, closing, owed, suspended, alerting = rows
     shared = engine.shared
     shared.next_route_id = next_route_id
     for (affiliate, symbol, side), levels in requested:
@@ -223,5 +223,6 @@ def _restore_shared_book(engine: Engine, rows: list[Any]) -> None:
     shared.closing.update((order_id, tuple(entry)) for order_id, entry in closing)
     shared.owed.update(((affiliate, asset), amount) for (affiliate, asset), amount in owed)
     shared.suspended.update(suspended)
+    shared.alerting = bool(alerting)
     for order_id in shared.closing:  # expired already: only their routes remain (defer_close)
         engine._gtd_expiries.pop(order_id, None)

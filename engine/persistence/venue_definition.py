@@ -70,6 +70,7 @@ class VenueDefinition:
                 "affiliates": {name: sorted(symbols) for name, symbols in terms.affiliates.items()},
                 "valuation_asset": terms.valuation_asset,
                 "limit": terms.limit,
+                "alert_at": terms.alert_at,
             }
         return json.dumps(body, sort_keys=True, separators=(",", ":"))
 
@@ -95,6 +96,7 @@ class VenueDefinition:
                     {str(n): frozenset(map(str, s)) for n, s in shared["affiliates"].items()},
                     str(shared["valuation_asset"]),
                     int(shared["limit"]),
+                    int(shared.get("alert_at", 0)),
                 )
         except (KeyError, TypeError, ValueError, AttributeError) as bad:
             raise DefinitionError(f"the journal's venue definition cannot be read: {bad}") from None

@@ -112,6 +112,7 @@ class Affiliates:
             },
             self.cover.valuation_asset,
             limit,
+            limit * self.cover.alert_percent // 100,
         )
 
 

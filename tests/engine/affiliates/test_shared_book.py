@@ -34,6 +34,7 @@ from engine.model.events import (
     AffiliateAccessChanged,
     AffiliateSettled,
     CancelPending,
+    CoverAlert,
     Event,
     MirrorShown,
     OrderAccepted,
@@ -80,9 +81,13 @@ class SharedVenue:
     """A funded engine with one affiliate, LIONX, prefunded with 2,000,000 HKD and 5 BTC."""
 
     def __init__(
-        self, book_class: type[Book], cover: int = COVER, extra: tuple[Participant, ...] = ()
+        self,
+        book_class: type[Book],
+        cover: int = COVER,
+        extra: tuple[Participant, ...] = (),
+        alert_at: int = 0,
     ) -> None:
-        terms = SharedBookTerms(TERMS.affiliates, "HKD", cover)
+        terms = SharedBookTerms(TERMS.affiliates, "HKD", cover, alert_at)
         everyone = (*extra, *PARTICIPANTS)
         names = [p.name for p in everyone]
         self.ledger = Ledger(names, SCALES)
@@ -461,3 +466,18 @@ def test_a_route_the_account_there_can_no_longer_pay_for_is_not_sent(
     sent = of(RouteSent, events)
     assert sum(r.qty for r in sent) <= 4_000  # what the account still holds, no more
     assert venue.reserved("LIONX", "BTC") == sum(r.qty for r in sent) * BASE_PER_LOT
+
+
+def test_the_operators_are_alerted_past_the_alert_level_and_when_back_under(
+    book_class: type[Book],
+) -> None:
+    venue = SharedVenue(book_class, cover=1_000_000 * HKD, alert_at=800_000 * HKD)
+    venue.mirror(SELL, PX, 1_000, PX + 1, 1_000)
+    first = venue.order("CLIENT1", BUY, PX, 1_000)  # 500,000 HKD open: under 80 %
+    assert not of(CoverAlert, first)
+    second = venue.order("CLIENT2", BUY, PX + 1, 700)  # 850,050 HKD: past it
+    (raised,) = of(CoverAlert, second)
+    assert raised.raised and raised.exposure == (1_000 * PX + 700 * (PX + 1)) * QUOTE_PER_TICK_LOT
+    (route,) = of(RouteSent, second)
+    (lowered,) = of(CoverAlert, venue.apply(RouteEnded("LIONX", route.route_id, "missed")))
+    assert not lowered.raised and lowered.exposure == 1_000 * PX * QUOTE_PER_TICK_LOT
