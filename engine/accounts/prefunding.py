@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from engine.accounts.funding import buy_hold, hold_rate, need
 from engine.accounts.ledger import InsufficientFunds, Ledger
 from engine.model.commands import NewOrder, ReplaceOrder
-from engine.model.instruments import InstrumentState
+from engine.model.instruments import InstrumentSpec, InstrumentState
 from engine.model.orders import Order
 from engine.model.refusal import Refused
 from engine.model.terms import (
@@ -145,15 +145,19 @@ class Accounts:
             seller_fee,
         )
         seller.reserved -= base_amount
-        reserved = buyer.reserved - quote_amount - buyer_fee
+        self._keep_for_rest(buyer, spec, buyer.reserved - quote_amount - buyer_fee)
+        return maker_fee, taker_fee
+
+    def _keep_for_rest(self, buyer: Order, spec: InstrumentSpec, reserved: int) -> None:
+        """After a buyer paid a fill out of its reservation (`reserved` left): hold what its
+        remaining lots need at its funding price, and give the excess back at once."""
         if buyer.is_open:
             cost = buyer.reserve_price * buyer.leaves_qty * spec.quote_per_tick_lot
             target = buy_hold(cost, self._hold_ppm[buyer.participant])
             if reserved != target:
-                ledger.release(buyer.participant, spec.quote_asset, reserved - target)
+                self.ledger.release(buyer.participant, spec.quote_asset, reserved - target)
                 reserved = target
         buyer.reserved = reserved
-        return maker_fee, taker_fee
 
     def settle_routed(self, order: Order, price: int, qty: int) -> int:
         """The local order's side of a fill at an affiliate venue, from its reservation as
@@ -169,14 +173,7 @@ class Accounts:
                 order.participant, spec.quote_asset, paid, spec.base_asset, base_amount,
                 spec.quote_asset, fee,
             )  # fmt: skip
-            reserved = order.reserved - paid
-            if order.is_open:
-                cost = order.reserve_price * order.leaves_qty * spec.quote_per_tick_lot
-                target = buy_hold(cost, self._hold_ppm[order.participant])
-                if reserved != target:
-                    ledger.release(order.participant, spec.quote_asset, reserved - target)
-                    reserved = target
-            order.reserved = reserved
+            self._keep_for_rest(order, spec, order.reserved - paid)
         else:
             ledger.trade_away(
                 order.participant, spec.base_asset, base_amount, spec.quote_asset,

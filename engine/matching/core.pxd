@@ -34,6 +34,7 @@ cdef class Engine(EngineState):
     cpdef _close(self, Order order, reason, ts, str orig=*)
     cdef OrderCancelled _cancelled(self, Order order, long long qty, reason, ts, str orig)
     cdef list _expire(self, list due, ts)
+    cpdef _expired(self, Order order, long long qty, ts)
     cpdef _retire(self, Order order)
     cdef str _rename(self, Order order, str client_order_id)
     cpdef Rejected _rejected(

@@ -475,28 +475,30 @@ class Engine(EngineState):
                 if order.order_id not in self.shared.closing:
                     shared_book.defer_close(self, order, "expire", CancelReason.USER, ts, "")
                 continue
-            order.leaves_qty = 0
-            order.move(Change.EXPIRE)
-            self._retire(order)
-            events.append(
-                OrderExpired(
-                    ts,
-                    self._exec_id(),
-                    order.order_id,
-                    order.participant,
-                    order.client_order_id,
-                    order.symbol,
-                    order.side,
-                    qty,
-                    order.cum_qty,
-                    order.notional,
-                    order.qty,
-                    order.order_type,
-                    order.time_in_force,
-                    order.price,
-                )
-            )
+            events.append(self._expired(order, qty, ts))
         return events
+
+    def _expired(self, order: Order, qty: int, ts: int) -> OrderExpired:
+        """End an order as expired, `qty` of it taken out of the book just now."""
+        order.leaves_qty = 0
+        order.move(Change.EXPIRE)
+        self._retire(order)
+        return OrderExpired(
+            ts,
+            self._exec_id(),
+            order.order_id,
+            order.participant,
+            order.client_order_id,
+            order.symbol,
+            order.side,
+            qty,
+            order.cum_qty,
+            order.notional,
+            order.qty,
+            order.order_type,
+            order.time_in_force,
+            order.price,
+        )
 
     def _retire(self, order: Order) -> None:
         if order.reserved and self._accounts is not None:

@@ -30,7 +30,6 @@ from engine.model.events import (
     Event,
     Fill,
     MirrorShown,
-    OrderExpired,
     RouteClosed,
     RouteSent,
     Trade,
@@ -447,28 +446,7 @@ def _settle_order(engine: Engine, order: Order, ts: int, events: list[Event]) ->
     if not order.leaves_qty:
         engine._retire(order)  # its routes filled all it had left after all
     elif how == "expire":
-        qty = order.leaves_qty
-        order.leaves_qty = 0
-        order.move(Change.EXPIRE)
-        engine._retire(order)
-        events.append(
-            OrderExpired(
-                ts,
-                engine._exec_id(),
-                order.order_id,
-                order.participant,
-                order.client_order_id,
-                order.symbol,
-                order.side,
-                qty,
-                order.cum_qty,
-                order.notional,
-                order.qty,
-                order.order_type,
-                order.time_in_force,
-                order.price,
-            )
-        )
+        events.append(engine._expired(order, order.leaves_qty, ts))
     else:
         closed = engine._close(order, CancelReason(reason), ts, orig)
         assert closed is not None  # no route is left to defer it
