@@ -254,12 +254,13 @@ class Gateway:
         self.timer = threading.Thread(
             target=self.runner.run_timer, args=(self.stopping,), name="fixgw-timer", daemon=True
         )
+        self.data_tags = data_tags(config.dictionary)
         self.app = GatewayApp(
             roster,
             RequestReader(instruments),
             self.runner,
             self.sessions,
-            data_tags(config.dictionary),
+            self.data_tags,
             config.heartbeat_seconds,
         )
         self.settings = fix.SessionSettings(str(settings_path))
@@ -365,7 +366,10 @@ class Gateway:
             home = self.config.data_dir / "affiliates" / name
             home.mkdir(mode=0o700, parents=True, exist_ok=True)
             link = AffiliateLink(
-                affiliate, instruments, lambda command: self.runner.put(AffiliateReport(command))
+                affiliate,
+                instruments,
+                lambda command: self.runner.put(AffiliateReport(command)),
+                self.data_tags,
             )
             settings, store, logs = link_parts(
                 initiator_settings(affiliate, self.config.data_dir, self.config.dictionary),
@@ -401,8 +405,16 @@ class Gateway:
                     log.exception("could not ask about routes", affiliate=link.affiliate.name)
 
     def _send_routes(self, routes: list[RouteSent]) -> None:
+        """On the sequencing thread after the commit: nothing here may stop the runner. A
+        route not handed to its link stays open and is asked about at the next logon."""
         for route in routes:
-            self.links[route.affiliate].send_route(route)
+            link = self.links.get(route.affiliate)
+            try:
+                if link is None:
+                    raise LookupError(f"no link to {route.affiliate}")
+                link.send_route(route)
+            except Exception:
+                log.exception("could not send a route", route=route.route_id)
 
     def _fail(self, reason: str) -> None:
         self.fatal.append(reason)

@@ -97,8 +97,10 @@ def _check_levels(levels: tuple[int, ...], side: Side) -> None:
     last = 0
     for i in range(0, len(levels), 2):
         price, qty = levels[i], levels[i + 1]
-        if price <= 0 or qty <= 0:
-            raise Refused(RejectCode.INVALID_SETTING, "a level's price and quantity are positive")
+        if not (0 < price <= INT64_MAX and 0 < qty <= INT64_MAX):  # as the book holds them
+            raise Refused(
+                RejectCode.INVALID_SETTING, "a level's price and quantity are positive int64s"
+            )
         if last and (price >= last if side is BUY else price <= last):
             raise Refused(RejectCode.INVALID_SETTING, "levels run best price first, no repeats")
         last = price

@@ -52,9 +52,14 @@ class AffiliateLink(fix.Application):  # type: ignore[misc]
         affiliate: Affiliate,
         instruments: Mapping[str, InstrumentSpec],
         submit: Callable[[Command], None],
+        data_tags: frozenset[int],
     ) -> None:
+        """`data_tags` are the dictionary's length-prefixed data fields: a message carrying
+        one is refused whole, as a client's is (fixgw/fix/text.py), since its value may hold
+        SOH and splitting the text on SOH would read fields the affiliate hid in it."""
         super().__init__()
         self.affiliate = affiliate
+        self._data_tags = data_tags
         self._instruments = instruments
         self._submit = submit
         self._local = {a.affiliate_symbol: a.local_symbol for a in affiliate.instruments.values()}
@@ -146,9 +151,10 @@ class AffiliateLink(fix.Application):  # type: ignore[misc]
     def read(self, text: str) -> None:
         """One application message from the affiliate, as text."""
         try:
-            fields = MessageFields(text, frozenset())
+            fields = MessageFields(text, self._data_tags)
         except Unreadable as bad:
-            log.warning(
+            # a route it concerned is asked about again after STATUS_AFTER
+            log.error(
                 "unreadable message from affiliate", affiliate=self.affiliate.name, why=str(bad)
             )
             return

@@ -481,3 +481,12 @@ def test_the_operators_are_alerted_past_the_alert_level_and_when_back_under(
     (route,) = of(RouteSent, second)
     (lowered,) = of(CoverAlert, venue.apply(RouteEnded("LIONX", route.route_id, "missed")))
     assert not lowered.raised and lowered.exposure == 1_000 * PX * QUOTE_PER_TICK_LOT
+
+
+def test_a_level_beyond_what_the_book_holds_is_refused_whole(venue: SharedVenue) -> None:
+    venue.mirror(SELL, PX, 100)
+    untouched = venue.untouched()
+    for levels in ((PX + 1, 1, 2**63, 1), (PX + 1, 2**63)):
+        (refused,) = venue.apply(MirrorDepth("LIONX", "BTC-HKD", SELL, levels))
+        assert isinstance(refused, Rejected) and refused.code is RejectCode.INVALID_SETTING
+        assert venue.untouched() == untouched

@@ -17,7 +17,10 @@ from fixgw.affiliates.link import KEPT_LEVELS, MIRROR_DEPTH, AffiliateLink
 from fixgw.affiliates.registry import load_affiliates
 from fixgw.config import DEFAULT_INSTRUMENTS, load_asset_scales, load_instruments
 from fixgw.fix.messages import message
+from fixgw.fix.text import data_tags
+from tests.support.launch import REPO
 
+DATA_TAGS = data_tags(REPO / "spec" / "FIX44.xml")
 INSTRUMENTS = {spec.symbol: spec for spec in load_instruments(DEFAULT_INSTRUMENTS)}
 LIST = FatfList(datetime.date(2023, 10, 27), frozenset({"SG", "HK"}), frozenset())
 REGISTRY = load_affiliates(
@@ -34,7 +37,9 @@ class Heard:
 
     def __init__(self) -> None:
         self.commands: list[Command] = []
-        self.link = AffiliateLink(REGISTRY.by_name["LIONX"], INSTRUMENTS, self.commands.append)
+        self.link = AffiliateLink(
+            REGISTRY.by_name["LIONX"], INSTRUMENTS, self.commands.append, DATA_TAGS
+        )
 
     def read(self, msg: fix.Message) -> list[Command]:
         self.commands.clear()
@@ -157,3 +162,16 @@ def test_an_affiliate_that_never_deletes_levels_is_held_to_a_bounded_copy() -> N
     assert isinstance(mirrored, MirrorDepth)
     assert mirrored.levels[:2] == (700_100 - 99, 1_000)  # the best are kept
     assert len(mirrored.levels) == 2 * MIRROR_DEPTH
+
+
+def test_fields_hidden_in_a_data_field_are_never_read() -> None:
+    """EncodedText (355) may hold SOH: a message carrying it is refused whole, so a fill an
+    affiliate tucks inside one is not taken for the route's."""
+    heard = Heard()
+    hidden = "11=R1\x01150=F\x0139=2\x0155=BTC-HKD\x0131=1\x0132=50\x0117=X"
+    raw = (
+        "8=FIX.4.4\x019=99\x0135=8\x0111=R2\x01150=0\x0139=0\x0155=BTC-HKD\x01"
+        f"354={len(hidden)}\x01355={hidden}\x0110=000\x01"
+    )
+    heard.link.read(raw)
+    assert heard.commands == []
