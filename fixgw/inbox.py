@@ -67,9 +67,13 @@ class OperatorCommand:
 @dataclass(frozen=True, slots=True)
 class AffiliateReport:
     """What an affiliate venue's link reported (its depth, a route's fill or end, the link
-    dropping), as the command that applies it: journaled, answered to no FIX session."""
+    dropping), as the command that applies it: journaled, answered to no FIX session.
+    The last command a message of the affiliate's became carries its MsgSeqNum, journaled
+    as the link's position under `session` (`link:NAME`), as a client's is."""
 
     command: Command
+    session: str = ""
+    msg_seq: int = 0
 
 
 @dataclass(frozen=True, slots=True)

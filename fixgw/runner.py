@@ -23,7 +23,14 @@ from typing import Any
 import structlog
 
 from engine.matching.core import Engine, EngineFault
-from engine.model.commands import Command, EndOfDay, ExpireOrders, MassCancel
+from engine.model.commands import (
+    Command,
+    EndOfDay,
+    ExpireOrders,
+    MassCancel,
+    RouteEnded,
+    RouteFilled,
+)
 from engine.model.events import CoverAlert, Event, RouteSent
 from engine.persistence.journal import EVERY_SESSION, Journal, JournalBatch, JournalError, Position
 from engine.persistence.snapshot import SnapshotCache, capture_parts
@@ -63,22 +70,37 @@ SNAPSHOT_RETRY_EVERY = 1_000
 
 def _client_order_ids(batch: list[Item]) -> list[str]:
     """The ClOrdIDs and request ids (MDReqID, SecurityReqID, MassStatusReqID,
-    OrdStatusReqID) of a batch's client requests: what a test's crash point
+    OrdStatusReqID) of a batch's client requests, and the ClOrdIDs (`R<route id>`) of the
+    routes its affiliates' reports concern: what a test's crash point
     (fixgw/crash_points.py) names."""
-    return [
+    names = [
         name
         for item in batch
         if isinstance(item, Request | EdgeRefusal)
         for name in (item.echo.client_order_id, item.echo.request_id)
         if name
     ]
+    names += [
+        f"R{item.command.route_id}"
+        for item in batch
+        if isinstance(item, AffiliateReport) and isinstance(item.command, RouteFilled | RouteEnded)
+    ]
+    return names
 
 
-def _msg_seq(item: Request | EdgeRefusal | BusinessRejection) -> int:
-    """The MsgSeqNum of the client message an item came as (0 if it has none)."""
+Positioned = Request | EdgeRefusal | BusinessRejection | AffiliateReport
+
+
+def _msg_seq(item: Positioned) -> int:
+    """The MsgSeqNum of the message an item came as (0 if it has none)."""
     if isinstance(item, BusinessRejection):
         return int(item.seq_num) if item.seq_num.isdigit() else 0
     return item.msg_seq
+
+
+def _session_of(item: Positioned) -> str:
+    """The session the item's message came on, as the journal keys its position."""
+    return item.session if isinstance(item, AffiliateReport) else item.participant
 
 
 class Runner:
@@ -290,6 +312,8 @@ class Runner:
                 self._note_processed(item, self._seq != seq_before)
                 if self._seq == seq_before:  # answered, not applied: no command rebuilds it
                     answers += range(answered, len(outgoing))
+            elif type(item) is AffiliateReport and item.msg_seq:
+                self._note_processed(item, self._seq != seq_before)
         if answers:
             self._keep_answers(outgoing, answers)
         if self._pending.checkpoints:  # so that recovery reads only the commands since
@@ -331,15 +355,13 @@ class Runner:
                     self._take_snapshot(writer)
         return running
 
-    def _note_processed(
-        self, item: Request | EdgeRefusal | BusinessRejection, applied: bool
-    ) -> None:
+    def _note_processed(self, item: Positioned, applied: bool) -> None:
         """Journal the session's position with the batch: on the row of the command the
         message became, or in the batch's positions if it became none."""
         msg_seq = _msg_seq(item)
         if not msg_seq:
             return
-        participant = item.participant
+        participant = _session_of(item)
         position = Position(msg_seq, self._last_ts)  # the stamp the item was processed at
         self._positions[participant] = position
         if applied:
@@ -352,9 +374,10 @@ class Runner:
         """Whether QuickFIX counts every client message of the batch as received (for a
         test's crash point, fixgw/crash_points.py)."""
         return all(
-            self._sessions.numbers(item.participant)[0] > _msg_seq(item)
+            self._sessions.numbers(_session_of(item))[0] > _msg_seq(item)
             for item in batch
-            if isinstance(item, Request | EdgeRefusal | BusinessRejection)
+            if isinstance(item, Request | EdgeRefusal | BusinessRejection | AffiliateReport)
+            and _msg_seq(item)
         )
 
     def _keep_answers(self, outgoing: list[Outgoing], places: list[int]) -> None:

@@ -26,13 +26,20 @@ from typing import Any, NoReturn
 import quickfix as fix
 import structlog
 
-from engine.model.commands import MoveFunds, WithdrawMirror
+from engine.model.commands import Command, MoveFunds, WithdrawMirror
 from engine.model.events import RouteSent
 from engine.model.instruments import InstrumentSpec
 from engine.persistence.journal import Journal, JournalError, Position
 from engine.persistence.recovery import RecoveryError, recover
 from fixgw.affiliates.fatf import DEFAULT_FATF_LIST
-from fixgw.affiliates.link import AffiliateLink, initiator_settings, link_parts
+from fixgw.affiliates.link import (
+    AffiliateLink,
+    Submit,
+    initiator_settings,
+    link_parts,
+    link_session,
+)
+from fixgw.affiliates.registry import Affiliate
 from fixgw.app import GatewayApp
 from fixgw.config import Venue, load_venue
 from fixgw.crash_points import CrashPoint
@@ -276,8 +283,8 @@ class Gateway:
         self.acceptor = fix.SocketAcceptor(
             self.app, self.store_factory, self.settings, self.log_factory
         )
-        self.links, self.initiators = self._affiliate_links(venue, instruments)
         self.notes: list[str] = []
+        self.links, self.initiators = self._affiliate_links(venue, instruments)
         if config.session_store == "file":
             self._deliver_owed(writer)
             self._rewind_inbound(roster, tracked=handed is not None)
@@ -365,20 +372,17 @@ class Gateway:
             affiliate.link.password()  # refuse to start without it, naming the variable
             home = self.config.data_dir / "affiliates" / name
             home.mkdir(mode=0o700, parents=True, exist_ok=True)
-            link = AffiliateLink(
-                affiliate,
-                instruments,
-                lambda command: self.runner.put(AffiliateReport(command)),
-                self.data_tags,
-            )
+            key = link_session(name)
+            link = AffiliateLink(affiliate, instruments, self._reporter(key), self.data_tags)
             settings, store, logs = link_parts(
                 initiator_settings(affiliate, self.config.data_dir, self.config.dictionary),
                 home / "quickfix.cfg",
             )
             initiators.append(fix.SocketInitiator(link, store, settings, logs))
+            self._rewind_link(key, affiliate)
             link.expect(
                 [
-                    (r.route_id, r.symbol, r.side, r.filled)
+                    (r.route_id, r.symbol, r.side, r.filled, list(r.exec_ids))
                     for r in self.engine.shared.routes_of(name)
                 ]
             )
@@ -394,6 +398,24 @@ class Gateway:
         if venue.affiliates.by_name:
             self.runner.attach_affiliates(AffiliateDesk(self.engine, venue.affiliates, links))
         return links, initiators
+
+    def _reporter(self, key: str) -> Submit:
+        """What a link's callbacks queue for the sequencer, with the link's journal key."""
+
+        def report(command: Command, msg_seq: int) -> None:
+            self.runner.put(AffiliateReport(command, key, msg_seq))
+
+        return report
+
+    def _rewind_link(self, key: str, affiliate: Affiliate) -> None:
+        """Before the link starts: set its session back to the message after the last one
+        the journal has of it (its store may have counted more), so the affiliate is asked
+        to resend what the venue received and never journaled."""
+        link = affiliate.link
+        session_id = fix.SessionID(link.begin_string, link.sender_comp_id, link.target_comp_id)
+        self.sessions.add_link(key, session_id)
+        last = self.runner.positions.get(key, Position(0, None)).msg_seq
+        self.notes += self.sessions.rewind_inbound({key: (last, False)})
 
     def _ask_about_routes(self) -> None:
         """Once a second: a status request for any route its affiliate has been silent on."""

@@ -8,6 +8,13 @@ top levels) becomes `MirrorDepth`, its execution reports for routes `RouteFilled
 comes back here after the batch that decided it is committed (`send_route`): an IOC
 NewOrderSingle whose ClOrdID, `R<route id>`, ties it to the route.
 
+Each message's last command carries the message's MsgSeqNum, journaled as the link's
+position (`link:NAME`) like a client session's: at start the gateway sets the session back
+to the message after it (fixgw/fix/sessions.py), so what the link received but the journal
+never got is asked for again with a ResendRequest. Of a resend, execution reports count
+(a fill the engine already has is known by its ExecID) and depth does not: a fresh snapshot
+follows every logon.
+
 Prices and quantities are read with the local instrument's rule: the registry makes the
 affiliate's tick a multiple of the local one and its lot the same, so every price and size
 it can send is one the venue holds exactly; anything else is logged and left out.
@@ -42,6 +49,14 @@ FIX_SIDE = {Side.BUY: "1", Side.SELL: "2"}
 BOOK_SIDES = {"0": Side.BUY, "1": Side.SELL}  # MDEntryType: bid, offer
 ENDED = {"2": "filled", "4": "cancelled", "8": "rejected", "C": "expired", "3": "done for day"}
 
+Submit = Callable[[Command, int], None]  # a command, and the MsgSeqNum it completes (or 0)
+
+
+def link_session(name: str) -> str:
+    """The key the journal keeps the affiliate link's inbound position under: never a
+    participant's name, which cannot hold a colon."""
+    return f"link:{name}"
+
 
 class AffiliateLink(fix.Application):  # type: ignore[misc]
     """One affiliate's session; every callback is guarded, since an exception escaping one
@@ -51,7 +66,7 @@ class AffiliateLink(fix.Application):  # type: ignore[misc]
         self,
         affiliate: Affiliate,
         instruments: Mapping[str, InstrumentSpec],
-        submit: Callable[[Command], None],
+        submit: Submit,
         data_tags: frozenset[int],
     ) -> None:
         """`data_tags` are the dictionary's length-prefixed data fields: a message carrying
@@ -70,6 +85,7 @@ class AffiliateLink(fix.Application):  # type: ignore[misc]
         # time of the last send or query); and the lots of each route's fills seen here
         self._unanswered: dict[int, tuple[str, Side, float]] = {}
         self._filled: dict[int, int] = {}
+        self._exec_ids: dict[int, set[str]] = {}  # of the fills counted in `_filled`
         self.logged_on = threading.Event()
 
     # -- QuickFIX callbacks --
@@ -99,7 +115,7 @@ class AffiliateLink(fix.Application):  # type: ignore[misc]
                 was_up, self._session = self._session is not None, None
             self.logged_on.clear()
             if was_up:
-                self._submit(WithdrawMirror(self.affiliate.name, "link down"))
+                self._submit(WithdrawMirror(self.affiliate.name, "link down"), 0)
                 log.warning("affiliate link down", affiliate=self.affiliate.name)
         except Exception:
             log.exception("affiliate logout handling failed", affiliate=self.affiliate.name)
@@ -144,7 +160,7 @@ class AffiliateLink(fix.Application):  # type: ignore[misc]
         with self._lock:
             sides = sorted(self._depth)
         for local, side in sides:
-            self._submit(self._mirror(local, side))
+            self._submit(self._mirror(local, side), 0)
 
     # -- what the affiliate says --
 
@@ -159,22 +175,26 @@ class AffiliateLink(fix.Application):  # type: ignore[misc]
             )
             return
         msg_type = fields.get(35)
+        commands: list[Command] = []
         if msg_type == "8":
-            self._execution_report(fields)
-        elif msg_type in ("W", "X"):
-            for command in self._depth_changes(fields, full=msg_type == "W"):
-                self._submit(command)
+            commands = self._execution_report(fields)
+        elif msg_type in ("W", "X") and fields.get(43) != "Y":
+            commands = self._depth_changes(fields, full=msg_type == "W")
         elif msg_type == "Y":
             log.warning(
                 "affiliate refused the market data request",
                 affiliate=self.affiliate.name,
                 text=fields.get(58),
             )
+        seq = fields.get(34) or ""
+        for place, command in enumerate(commands, 1):
+            self._submit(command, int(seq) if place == len(commands) and seq.isdigit() else 0)
 
-    def _execution_report(self, fields: MessageFields) -> None:
+    def _execution_report(self, fields: MessageFields) -> list[Command]:
+        """A route's fill and end: RouteFilled, RouteEnded, both, or nothing."""
         cl_ord_id = fields.get(11) or ""
         if not cl_ord_id.startswith("R") or not cl_ord_id[1:].isdigit():
-            return  # not a route of this venue's
+            return []  # not a route of this venue's
         route_id = int(cl_ord_id[1:])
         name = self.affiliate.name
         with self._lock:
@@ -183,32 +203,38 @@ class AffiliateLink(fix.Application):  # type: ignore[misc]
                 self._unanswered[route_id] = (known[0], known[1], time.monotonic())
         exec_type = fields.get(150)
         spec = self._instruments.get(self._local.get(fields.get(55) or "") or "")
+        commands: list[Command] = []
         if exec_type == "F":
             if spec is None:
                 log.warning("a fill for an instrument not shared", affiliate=name, route=route_id)
-                return
+                return []
             try:
                 qty = spec.lot_unit.count(fields.get(32) or "", "LastQty", "lot")
                 price = spec.tick_unit.count(fields.get(31) or "", "LastPx", "tick")
             except ValueRejected as bad:
                 log.error("unreadable affiliate fill", affiliate=name, route=route_id, why=str(bad))
-                return
-            if known is not None:  # a route of this venue's: the engine judges the rest
+                return []
+            exec_id = fields.get(17) or ""
+            seen = self._exec_ids.setdefault(route_id, set())
+            if known is not None and exec_id not in seen:  # the engine judges the rest
+                seen.add(exec_id)
                 self._filled[route_id] = self._filled.get(route_id, 0) + qty
-            self._submit(RouteFilled(name, route_id, qty, price, fields.get(17) or ""))
+            commands.append(RouteFilled(name, route_id, qty, price, exec_id))
         status = fields.get(39) or ""
         if status not in ENDED:
-            return
+            return commands
         if exec_type == "I" and status != "8" and not self._all_fills_seen(route_id, fields, spec):
             # a status answer saying done before the fills it counts reached this link: the
             # affiliate's resend brings them; ending now would hand back filled lots
             log.warning("a route done with fills not yet seen", affiliate=name, route=route_id)
-            return
+            return commands
         text = f"{ENDED[status]}: {fields.get(58) or ''}".rstrip(": ")
-        self._submit(RouteEnded(name, route_id, text))
+        commands.append(RouteEnded(name, route_id, text))
         with self._lock:
             self._unanswered.pop(route_id, None)
         self._filled.pop(route_id, None)
+        self._exec_ids.pop(route_id, None)
+        return commands
 
     def _all_fills_seen(
         self, route_id: int, fields: MessageFields, spec: InstrumentSpec | None
@@ -289,14 +315,15 @@ class AffiliateLink(fix.Application):  # type: ignore[misc]
             request.addGroup(group)
         self._send(request)
 
-    def expect(self, routes: list[tuple[int, str, Side, int]]) -> None:
-        """Routes a restarted venue found open in its journal, with the lots already filled:
-        asked about at logon, since the affiliate may have filled them, or never seen them,
-        while this venue was down."""
+    def expect(self, routes: list[tuple[int, str, Side, int, list[str]]]) -> None:
+        """Routes a restarted venue found open in its journal, with the lots already filled
+        and the ExecIDs of those fills: asked about at logon, since the affiliate may have
+        filled them, or never seen them, while this venue was down."""
         with self._lock:
-            for route_id, symbol, side, filled in routes:
+            for route_id, symbol, side, filled, exec_ids in routes:
                 self._unanswered[route_id] = (symbol, side, 0.0)
                 self._filled[route_id] = filled
+                self._exec_ids[route_id] = set(exec_ids)
 
     def query_unanswered(self, now: float) -> None:
         """An OrderStatusRequest for every route the affiliate has said nothing about for

@@ -33,6 +33,7 @@ class SessionDirectory:
     def __init__(self) -> None:
         self._sessions: dict[str, fix.SessionID] = {}
         self._participants: dict[str, str] = {}  # SessionID text -> participant
+        self._links: dict[str, fix.SessionID] = {}  # journal key -> an affiliate link's
         self.last_seen: dict[str, int] = {}  # participant -> ns of its last message
         self.disabled: set[str] = set()  # mirrors the engine's disabled participants
         self.closing = False
@@ -41,7 +42,7 @@ class SessionDirectory:
     # -- QUERIES --
 
     def session(self, participant: str) -> fix.Session | None:
-        session_id = self._sessions.get(participant)
+        session_id = self._sessions.get(participant) or self._links.get(participant)
         return fix.Session.lookupSession(session_id) if session_id is not None else None
 
     def logged_on(self, participant: str) -> bool:
@@ -49,42 +50,15 @@ class SessionDirectory:
         return session is not None and bool(session.isLoggedOn())
 
     def rewind_inbound(self, processed: dict[str, tuple[int, bool]]) -> list[str]:
-        """Before the acceptor starts, make each session expect the message after the last
-        one the journal says was processed: participant -> (that MsgSeqNum, whether the
-        store was reset after it). A store that got further (received, never processed)
-        is set back, so QuickFIX asks the client to resend the rest (FIX ResendRequest). A
-        store exactly one behind — QuickFIX counts a message only once fromApp has
-        returned, by when the engine thread may have journaled it — is set on, so that
-        message is not asked for and processed twice. A store reset since holds only what
-        came after the reset's Logon (1), none of it processed: whatever it got past 2 is
-        asked for again. Returns what it did."""
+        """Before the acceptor and the links start, make each session expect the message
+        after the last one the journal says was processed: participant (or link) -> (that
+        MsgSeqNum, whether the store was reset after it); see `rewind`. Returns what it
+        did."""
         notes = []
         for participant, (last, reset_since) in sorted(processed.items()):
             session = self.session(participant)
-            if session is None:
-                continue
-            expected = int(session.getExpectedTargetNum())
-            if reset_since:
-                if expected > 2:
-                    session.setNextTargetMsgSeqNum(2)
-                    notes.append(
-                        f"{participant}: its numbers were reset after the last message the "
-                        f"journal has, QuickFIX's store is up to {expected - 1}; 2 onwards "
-                        "will be asked for again"
-                    )
-            elif expected == last:
-                session.setNextTargetMsgSeqNum(last + 1)
-                notes.append(
-                    f"{participant}: message {last} was processed before QuickFIX's store "
-                    "counted it; the next one is expected"
-                )
-            elif expected > last + 1:
-                session.setNextTargetMsgSeqNum(last + 1)
-                notes.append(
-                    f"{participant}: the journal has its messages up to {last}, QuickFIX's "
-                    f"store up to {expected - 1}; {last + 1} onwards will be asked for again "
-                    "(session messages among them come back as gap fills)"
-                )
+            if session is not None:
+                notes += rewind(session, participant, last, reset_since)
         return notes
 
     def next_out(self, participant: str) -> int:
@@ -108,6 +82,12 @@ class SessionDirectory:
             session_id.getTargetCompID().getValue(),
         )
         self._participants[session_id.toString()] = participant
+
+    def add_link(self, key: str, session_id: fix.SessionID) -> None:
+        """An affiliate link's initiator session, under the key its position is journaled
+        with (fixgw/affiliates/link.py): rewound with the clients' at start, never logged
+        out or re-enabled with them."""
+        self._links[key] = session_id
 
     def participant_of(self, session_id: fix.SessionID) -> str:
         """The participant of a session QuickFIX created (one SWIG call and a lookup)."""
@@ -190,3 +170,36 @@ class SessionDirectory:
             log.warning("session not found", participant=participant)
         except Exception:  # one message that cannot be sent must not stop the others
             log.exception("could not send", participant=participant)
+
+
+def rewind(session: fix.Session, name: str, last: int, reset_since: bool) -> list[str]:
+    """Make the session expect the message after `last`, the last one the journal has. A
+    store that got further (received, never processed) is set back, so QuickFIX asks the
+    counterparty to resend the rest (FIX ResendRequest). A store exactly one behind —
+    QuickFIX counts a message only once fromApp has returned, by when the engine thread may
+    have journaled it — is set on, so that message is not asked for and processed twice. A
+    store reset since holds only what came after the reset's Logon (1), none of it
+    processed: whatever it got past 2 is asked for again."""
+    expected = int(session.getExpectedTargetNum())
+    if reset_since:
+        if expected <= 2:
+            return []
+        session.setNextTargetMsgSeqNum(2)
+        return [
+            f"{name}: its numbers were reset after the last message the journal has, "
+            f"QuickFIX's store is up to {expected - 1}; 2 onwards will be asked for again"
+        ]
+    if expected == last:
+        session.setNextTargetMsgSeqNum(last + 1)
+        return [
+            f"{name}: message {last} was processed before QuickFIX's store counted it; the "
+            "next one is expected"
+        ]
+    if expected > last + 1:
+        session.setNextTargetMsgSeqNum(last + 1)
+        return [
+            f"{name}: the journal has its messages up to {last}, QuickFIX's store up to "
+            f"{expected - 1}; {last + 1} onwards will be asked for again (session messages "
+            "among them come back as gap fills)"
+        ]
+    return []

@@ -52,30 +52,44 @@ def test_a_suspended_member_is_refused_too(tmp_path: Path) -> None:
 LINK_PASSWORD = "pw-hk-venue"
 
 
-@pytest.fixture
-def linked(tmp_path: Path) -> Iterator[tuple[GatewayProcess, GatewayProcess]]:
+def start_lionx(workdir: Path, port: int = 0, crash_at: str = "") -> GatewayProcess:
     """LIONX, an affiliate venue (a fixgw of its own, CompID LIONX), where this venue is the
-    participant FIXGW (role affiliate_venue, prefunded 2,000,000 HKD and 5 BTC); and this
-    venue, FIXGW, linked to it, with CLIENT1 in the shared book and CLIENT2 not."""
-    (tmp_path / "lionx").mkdir()
-    (tmp_path / "hk").mkdir()
-    lionx = GatewayProcess(
-        tmp_path / "lionx",
+    participant FIXGW (role affiliate_venue, prefunded 2,000,000 HKD and 5 BTC)."""
+    return GatewayProcess(
+        workdir,
         comp_id="LIONX",
         extra_roster=(
             '[participants.FIXGW]\nrole = "affiliate_venue"\naccount = 50\n'
             'jurisdiction = "HK"\nfunding = { HKD = "2000000", BTC = "5" }\n'
             f'password_hash = "{hash_password(LINK_PASSWORD)}"\n'
         ),
+        port=port,
+        environment={"FIXGW_CRASH_AT": crash_at} if crash_at else None,
     )
-    affiliates = SHIPPED.replace("port = 9877", f"port = {lionx.port}")
-    (tmp_path / "hk" / "affiliates.toml").write_text(affiliates)
-    hk = GatewayProcess(
-        tmp_path / "hk",
+
+
+def start_hk(workdir: Path, lionx_port: int, crash_at: str = "") -> GatewayProcess:
+    """This venue, FIXGW, linked to LIONX (reconnecting every second), with CLIENT1 in the
+    shared book and CLIENT2 not."""
+    affiliates = SHIPPED.replace("port = 9877", f"port = {lionx_port}").replace(
+        "reconnect_seconds = 5", "reconnect_seconds = 1"
+    )
+    (workdir / "affiliates.toml").write_text(affiliates)
+    return GatewayProcess(
+        workdir,
         files_settings='affiliates = "affiliates.toml"\n',
         participant_settings={"CLIENT1": 'jurisdiction = "HK"\nshared_book = true\n'},
-        environment={"FIXGW_LIONX_PASSWORD": LINK_PASSWORD},
+        environment={"FIXGW_LIONX_PASSWORD": LINK_PASSWORD}
+        | ({"FIXGW_CRASH_AT": crash_at} if crash_at else {}),
     )
+
+
+@pytest.fixture
+def linked(tmp_path: Path) -> Iterator[tuple[GatewayProcess, GatewayProcess]]:
+    (tmp_path / "lionx").mkdir()
+    (tmp_path / "hk").mkdir()
+    lionx = start_lionx(tmp_path / "lionx")
+    hk = start_hk(tmp_path / "hk", lionx.port)
     try:
         yield lionx, hk
     finally:
@@ -214,3 +228,103 @@ def answer(gateway: GatewayProcess, *args: str) -> dict[str, Any]:
     assert done.returncode == 0, (done.stdout, done.stderr)
     result: dict[str, Any] = json.loads(done.stdout)
     return result
+
+
+def open_routes(gateway: GatewayProcess) -> Any:
+    (shown,) = answer(gateway, "affiliates", "show", "LIONX")["rows"]
+    return shown["open_routes"]
+
+
+def test_this_venue_killed_mid_route_resolves_it_from_the_affiliate_s_resend(
+    tmp_path: Path,
+) -> None:
+    """The venue dies (as kill -9) after its link received the affiliate's fill of route R1,
+    before the journal had it; QuickFIX's store of the link had counted it. After the
+    restart the link is set back, the affiliate resends the fill, and the client's order
+    is filled exactly once; the state replays to the same hash."""
+    (tmp_path / "lionx").mkdir()
+    (tmp_path / "hk").mkdir()
+    lionx = start_lionx(tmp_path / "lionx")
+    crashing = start_hk(tmp_path / "hk", lionx.port, crash_at="before-commit:R1")
+    maker = client(lionx, "MM1", tmp_path / "lionx-mm", "LIONX")
+    buyer = client(crashing, "CLIENT1", tmp_path / "hk-c1", "FIXGW")
+    try:
+        report(maker, new_order(maker, "2", "0.5", PX, cid="ask"), "0")
+        assert wait_for_level(buyer, (PX, "0.5"))
+        report(buyer, new_order(buyer, "1", "0.3", PX, cid="buy"), "0")
+        assert report(maker, "ask", "F", timeout=20)[32] == "0.3"  # filled at the affiliate
+        assert crashing.exited() == 137
+        buyer.close()
+
+        hk = start_hk(tmp_path / "hk", lionx.port)
+        buyer = FixClient(
+            "CLIENT1", PASSWORDS["CLIENT1"], hk.port, tmp_path / "hk-c1", target="FIXGW",
+            reset=False,
+        )  # fmt: skip
+        assert buyer.connect()
+        filled = report(buyer, "buy", "F", timeout=30)
+        assert (filled[32], filled[39], filled[375]) == ("0.3", "2", "LIONX")
+        buyer.send("H", [(11, "buy"), (55, "BTC-HKD"), (54, "1")])
+        status = report(buyer, "buy", "I")
+        assert (status[39], status[14]) == ("2", "0.3")
+        assert [m for m in buyer.skipped if m.type == "8" and m.get(150) == "F"] == []
+        assert open_routes(hk) == "none"
+        (shown,) = answer(hk, "affiliates", "show", "LIONX")["rows"]
+        assert shown["owed_home"] == "BTC 0.3; HKD -210000"
+        final = hk.stop()
+        assert "link:LIONX: the journal has its messages up to" in final
+        hash_seen = hk.final_output.split("state hash ")[1].strip()
+        verified = journal_verify(tmp_path / "hk")
+        assert verified.endswith(hash_seen), verified
+    finally:
+        maker.close()
+        buyer.close()
+        lionx.stop()
+
+
+def test_the_affiliate_killed_mid_route_withdraws_its_depth_and_settles_after(
+    tmp_path: Path,
+) -> None:
+    """LIONX dies (as kill -9) after journaling its fill of route R1 and before sending any
+    report of it: the link drops, the affiliate's depth leaves this venue's book at once,
+    the order waits with the quantity routed; LIONX restarts on its port, the link comes
+    back, the fill arrives once and the route ends."""
+    (tmp_path / "lionx").mkdir()
+    (tmp_path / "hk").mkdir()
+    crashing = start_lionx(tmp_path / "lionx", crash_at="after-commit:R1")
+    hk = start_hk(tmp_path / "hk", crashing.port)
+    maker = client(crashing, "MM1", tmp_path / "lionx-mm", "LIONX")
+    buyer = client(hk, "CLIENT1", tmp_path / "hk-c1", "FIXGW")
+    lionx = None
+    try:
+        report(maker, new_order(maker, "2", "0.5", PX, cid="ask"), "0")
+        assert wait_for_level(buyer, (PX, "0.5"))
+        report(buyer, new_order(buyer, "1", "0.3", PX, cid="buy"), "0")
+        assert crashing.exited() == 137
+        maker.close()
+        assert wait_for_level(buyer, (PX, ""))  # withdrawn with the link
+        assert open_routes(hk).startswith("R1 buy 0.3 BTC-HKD @ 700000 for order")
+
+        lionx = start_lionx(tmp_path / "lionx", port=crashing.port)
+        filled = report(buyer, "buy", "F", timeout=30)
+        assert (filled[32], filled[39], filled[375]) == ("0.3", "2", "LIONX")
+        buyer.send("H", [(11, "buy"), (55, "BTC-HKD"), (54, "1")])
+        assert report(buyer, "buy", "I")[14] == "0.3"
+        assert [m for m in buyer.skipped if m.type == "8" and m.get(150) == "F"] == []
+        assert open_routes(hk) == "none"
+    finally:
+        maker.close()
+        buyer.close()
+        hk.stop()
+        if lionx is not None:
+            lionx.stop()
+
+
+def journal_verify(workdir: Path) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "fixgw.cli", "journal", "verify", "--data-dir",
+         str(workdir / "var")],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, (done.stdout, done.stderr)
+    return done.stdout.strip().splitlines()[0]

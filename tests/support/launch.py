@@ -93,11 +93,13 @@ class GatewayProcess:
         files_settings: str = "",
         comp_id: str = "FIXGW",
         extra_roster: str = "",
+        port: int = 0,
     ) -> None:
         """`wrapper` is a command the gateway runs under (for example `setpriv ...`);
-        `environment` is added to this process's for the gateway's."""
+        `environment` is added to this process's for the gateway's; `port` (a free one by
+        default) lets a restart listen where its peers expect it."""
         self.workdir = workdir
-        self.port = free_port()
+        self.port = port or free_port()
         config = write_config(
             workdir,
             cancel_on_disconnect,
@@ -131,8 +133,12 @@ class GatewayProcess:
         )
         assert self.proc.stdout is not None and self.proc.stderr is not None
         GatewayProcess.running.add(self)
-        self.ready = self.proc.stdout.readline()
         self._out: list[str] = []
+        # log lines (a link logging on, say) may come before the line that says it listens
+        self.ready = self.proc.stdout.readline()
+        while self.ready and "listening" not in self.ready:
+            self._out.append(self.ready)
+            self.ready = self.proc.stdout.readline()
         self._err: list[str] = []
         self._drains = [
             threading.Thread(target=_drain, args=(self.proc.stdout, self._out), daemon=True),
@@ -143,7 +149,7 @@ class GatewayProcess:
         if "listening" not in self.ready:
             self.proc.wait(timeout=30)
             self._join()
-            raise AssertionError(f"gateway did not start: {self.ready}{''.join(self._err)}")
+            raise AssertionError(f"gateway did not start: {''.join(self._out)}{''.join(self._err)}")
 
     def alive(self) -> bool:
         return self.proc.poll() is None

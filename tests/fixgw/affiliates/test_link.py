@@ -37,12 +37,16 @@ class Heard:
 
     def __init__(self) -> None:
         self.commands: list[Command] = []
-        self.link = AffiliateLink(
-            REGISTRY.by_name["LIONX"], INSTRUMENTS, self.commands.append, DATA_TAGS
-        )
+        self.positions: list[int] = []  # the MsgSeqNum each command carried (0: none)
+        self.link = AffiliateLink(REGISTRY.by_name["LIONX"], INSTRUMENTS, self.heard, DATA_TAGS)
+
+    def heard(self, command: Command, msg_seq: int) -> None:
+        self.commands.append(command)
+        self.positions.append(msg_seq)
 
     def read(self, msg: fix.Message) -> list[Command]:
         self.commands.clear()
+        self.positions.clear()
         self.link.read(msg.toString())
         return list(self.commands)
 
@@ -143,9 +147,44 @@ def test_a_route_that_could_not_be_sent_is_asked_about_not_ended() -> None:
 
 def test_a_restored_route_ends_on_a_status_answer_that_counts_its_known_fills() -> None:
     heard = Heard()
-    heard.link.expect([(5, "BTC-HKD", Side.BUY, 1_000)])  # 0.1 filled before the restart
+    heard.link.expect([(5, "BTC-HKD", Side.BUY, 1_000, ["X5"])])  # 0.1 filled before
     done = execution(t11="R5", t150="I", t39="4", t55="BTC-HKD", t14="0.1", t58="IOC")
     assert heard.read(done) == [RouteEnded("LIONX", 5, "cancelled: IOC")]
+
+
+def test_a_fill_resent_after_a_restart_is_not_counted_twice() -> None:
+    """The venue restarted with 0.1 of route 6 filled (ExecID X6) and asks for a resend: the
+    affiliate sends that fill again (PossDup), then its status answer counts 0.1 in all.
+    Counting the resent fill again would leave the route open for good."""
+    heard = Heard()
+    heard.link.expect([(6, "BTC-HKD", Side.BUY, 1_000, ["X6"])])
+    again = execution(
+        t43="Y", t11="R6", t150="F", t39="1", t55="BTC-HKD", t31="700000", t32="0.1", t17="X6",
+        t14="0.1",
+    )  # fmt: skip
+    assert heard.read(again) == [RouteFilled("LIONX", 6, 1_000, 700_000, "X6")]  # engine dedupes
+    done = execution(t11="R6", t150="I", t39="4", t55="BTC-HKD", t14="0.1", t58="IOC")
+    assert heard.read(done) == [RouteEnded("LIONX", 6, "cancelled: IOC")]
+
+
+def test_a_message_s_last_command_carries_its_sequence_number() -> None:
+    """The journaled position moves only once everything a message became is applied: a
+    fill and end in one report, the position on the end."""
+    heard = Heard()
+    last = execution(
+        t34="41", t11="R8", t150="F", t39="2", t55="BTC-HKD", t31="700000", t32="0.1", t17="X8",
+        t14="0.1",
+    )  # fmt: skip
+    assert len(heard.read(last)) == 2
+    assert heard.positions == [0, 41]
+
+
+def test_depth_resent_after_a_restart_is_left_to_the_fresh_snapshot() -> None:
+    heard = Heard()
+    stale = refresh("X", [[(279, "0"), (269, "1"), (55, "BTC-HKD"), (270, "700000"), (271, "1")]])
+    stale.getHeader().setField(43, "Y")
+    assert heard.read(stale) == []
+    assert heard.link._depth == {}
 
 
 def test_an_affiliate_that_never_deletes_levels_is_held_to_a_bounded_copy() -> None:
