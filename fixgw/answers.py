@@ -60,7 +60,8 @@ class StateAnswers:
             order = self.engine.order_status(item.participant, 0, command.client_order_id)
         except Refused:
             return False
-        out.append((item.participant, self._writer.status_report(order, f"S{ts}", ts, [])))
+        status = self.engine.reported_status(order)
+        out.append((item.participant, self._writer.status_report(order, status, f"S{ts}", ts, [])))
         return True
 
     def _order_status(
@@ -76,7 +77,8 @@ class StateAnswers:
             msg = self._writer.unknown_order_status(item.echo, query.request_id, refusal.text, ts)
         else:
             extra = [(790, query.request_id)] if query.request_id else []
-            msg = self._writer.status_report(order, f"S{ts}", ts, extra)
+            status = self.engine.reported_status(order)
+            msg = self._writer.status_report(order, status, f"S{ts}", ts, extra)
         out.append((item.participant, msg))
 
     def _mass_status(
@@ -95,7 +97,7 @@ class StateAnswers:
             return
         self._mass_status_asked[item.participant] = (now, asked + 1)
         orders = [
-            o
+            (o, self.engine.reported_status(o))
             for o in self.engine.open_orders_of(item.participant)
             if not query.symbol or o.symbol == query.symbol
         ]

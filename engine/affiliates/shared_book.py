@@ -21,7 +21,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 from engine.model.instruments import InstrumentState
-from engine.model.terms import BUY, Side
+from engine.model.terms import BUY, CancelReason, Side
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,10 @@ class SharedBookTerms:
 
 
 NO_SHARED_BOOK = SharedBookTerms({}, "", 0)
+
+# the cancels a participant or an operator asks for: answered Pending Cancel at once when
+# the order has lots routed, unlike an IOC's remainder or a self-trade cut
+ASKED_TO_CANCEL = frozenset((CancelReason.USER, CancelReason.MASS_CANCEL, CancelReason.OPERATOR))
 
 MirrorKey = tuple[str, str, Side]  # (affiliate, symbol, side of the affiliate's orders)
 
@@ -137,6 +141,15 @@ class SharedBook:
         self.suspended: set[str] = set()  # affiliates whose depth is not shown
         self.alerting = False  # the exposure is at or past the alert level
         self.next_route_id = 1
+
+    def cancel_pending(self, order_id: int) -> str | None:
+        """While a cancel someone asked for waits on the order's routes (FIX's Pending
+        Cancel): the ClOrdID the order had before that cancel ("" if it kept its own);
+        None when no such cancel is pending."""
+        closing = self.closing.get(order_id)
+        if closing is None or closing[0] != "cancel":
+            return None
+        return closing[2] if CancelReason(closing[1]) in ASKED_TO_CANCEL else None
 
     # -- QUERIES --
 

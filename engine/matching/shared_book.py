@@ -12,7 +12,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from engine.affiliates.shared_book import MirrorKey, Route, cap_levels, exposure
+from engine.affiliates.shared_book import (
+    ASKED_TO_CANCEL,
+    MirrorKey,
+    Route,
+    cap_levels,
+    exposure,
+)
 from engine.book import codes as bc
 from engine.model.commands import (
     MirrorDepth,
@@ -30,10 +36,12 @@ from engine.model.events import (
     Event,
     Fill,
     MirrorShown,
+    Rejected,
     RouteClosed,
     RouteSent,
     Trade,
 )
+from engine.model.instruments import HALTED
 from engine.model.orders import Change, Order
 from engine.model.refusal import Refused
 from engine.model.terms import (
@@ -56,8 +64,8 @@ if TYPE_CHECKING:
     from engine.matching.core import Engine
 
 LOCAL_ONLY = 1 << bc.AFFILIATE_VENUE  # the classes an order that may not route passes by
+EVERY_CLASS = (1 << bc.PRIORITY_CLASSES) - 1  # resting without trading (a halt)
 MAX_LEVELS = 50  # per side: what a client could ever reach, and a bound on the work
-ASKED_TO_CANCEL = frozenset((CancelReason.USER, CancelReason.MASS_CANCEL, CancelReason.OPERATOR))
 
 
 def _refused(engine: Engine, ts: int, refusal: Refused, kind: RequestKind) -> list[Event]:
@@ -356,7 +364,7 @@ def route_filled(engine: Engine, cmd: RouteFilled, ts: int) -> list[Event]:
             order.side,
             bc.AFFILIATE_VENUE,
             _affiliate_fill(engine, found),
-            engine._fill(order),
+            _client_fill(engine, order),
             0,
             fee,
         )
@@ -364,6 +372,31 @@ def route_filled(engine: Engine, cmd: RouteFilled, ts: int) -> list[Event]:
     _settle_order(engine, order, ts, events)
     events += cover_alert(engine, ts)
     return events
+
+
+def _client_fill(engine: Engine, order: Order) -> Fill:
+    """The client's side of a routed trade. While a cancel it asked for is pending, the
+    fill reports the order by the ClOrdID it had before that cancel, with OrdStatus
+    Pending Cancel even when nothing is left (FIX 4.4 Appendix D: Pending Cancel takes
+    precedence over Partially Filled and Filled)."""
+    before_cancel = engine.shared.cancel_pending(order.order_id)
+    if before_cancel is None:
+        return engine._fill(order)
+    return Fill(
+        engine._exec_id(),
+        order.order_id,
+        order.participant,
+        before_cancel or order.client_order_id,
+        order.side,
+        order.cum_qty,
+        order.leaves_qty,
+        order.notional,
+        OrderStatus.PENDING_CANCEL,
+        order.qty,
+        order.order_type,
+        order.time_in_force,
+        order.price,
+    )
 
 
 def _affiliate_fill(engine: Engine, found: Route) -> Fill:
@@ -424,9 +457,40 @@ def route_ended(engine: Engine, cmd: RouteEnded, ts: int) -> list[Event]:
     participant = engine.participants[order.participant]
     state = engine.instruments[order.symbol]
     in_book = order.leaves_qty - shared.routed.get(order.order_id, 0)
-    engine.books[order.symbol].cancel(order.order_id)
-    engine._match(order, participant, state, order.price, in_book, bc.REST, ts, events, LOCAL_ONLY)
+    book = engine.books[order.symbol]
+    book.cancel(order.order_id)
+    if state.status is not HALTED:
+        engine._match(
+            order, participant, state, order.price, in_book, bc.REST, ts, events, LOCAL_ONLY
+        )
+    elif not _crosses_local(engine, order):  # nothing trades in a halt: it rests again
+        engine._match(
+            order, participant, state, order.price, in_book, bc.REST, ts, events, EVERY_CLASS
+        )
+    else:
+        closed = engine._close(order, CancelReason.HALTED, ts)
+        if closed is not None:
+            events.append(closed)
     return events
+
+
+def _crosses_local(engine: Engine, order: Order) -> bool:
+    """Whether local liquidity rests at or through the order's price (affiliates' mirrored
+    levels aside: those two never trade, and may be seen crossed)."""
+    book = engine.books[order.symbol]
+    opposite = SELL if order.side is BUY else BUY
+    mirrored: dict[int, int] = {}
+    for (_, symbol, side), levels in engine.shared.shown.items():
+        if symbol == order.symbol and side is opposite:
+            for price, order_id in levels.items():
+                found = book.order(order_id)
+                mirrored[price] = mirrored.get(price, 0) + (found[2] if found else 0)
+    for price, size, _ in book.depth(opposite, book.level_count(opposite)):
+        if (price > order.price) if order.side is BUY else (price < order.price):
+            return False
+        if size > mirrored.get(price, 0):
+            return True
+    return False
 
 
 def _may_rest(order: Order) -> bool:
@@ -447,12 +511,31 @@ def _settle_order(engine: Engine, order: Order, ts: int, events: list[Event]) ->
     how, reason, orig = closing
     if not order.leaves_qty:
         engine._retire(order)  # its routes filled all it had left after all
+        if how == "cancel" and reason == CancelReason.USER.value:  # its OrderCancelRequest's
+            events.append(_too_late(engine, order, ts, orig))
     elif how == "expire":
         events.append(engine._expired(order, order.leaves_qty, ts))
     else:
         closed = engine._close(order, CancelReason(reason), ts, orig)
         assert closed is not None  # no route is left to defer it
         events.append(closed)
+
+
+def _too_late(engine: Engine, order: Order, ts: int, orig: str) -> Rejected:
+    """The pending cancel's answer when the routes filled everything: refused, too late to
+    cancel, the order Filled."""
+    return Rejected(
+        ts,
+        engine._exec_id(),
+        RequestKind.CANCEL,
+        order.participant,
+        order.client_order_id,
+        order.order_id,
+        RejectCode.ORDER_ALREADY_DONE,
+        f"too late to cancel: order {order.order_id} was filled at an affiliate venue",
+        order.status,
+        orig,
+    )
 
 
 def defer_close(
@@ -492,6 +575,7 @@ def defer_close(
 
 
 def check_replace(engine: Engine, order: Order) -> None:
+    check_cancel(engine, order)
     routed = engine.shared.routed.get(order.order_id, 0)
     if routed:
         raise Refused(
@@ -504,8 +588,9 @@ def check_replace(engine: Engine, order: Order) -> None:
 
 def check_cancel(engine: Engine, order: Order) -> None:
     if order.order_id in engine.shared.closing:
+        pending = engine.shared.cancel_pending(order.order_id) is not None
         raise Refused(
-            RejectCode.ORDER_ALREADY_DONE,
+            RejectCode.PENDING_CANCEL if pending else RejectCode.ORDER_ALREADY_DONE,
             f"order {order.order_id} is already being cancelled: it ends when its "
             f"{engine.shared.routed[order.order_id]} lots routed to an affiliate venue do",
             order.order_id,

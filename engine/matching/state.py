@@ -168,13 +168,23 @@ class EngineState:
         self._client_ids[participant][client_order_id] = order_id
         self._client_id_digest.add((participant, client_order_id, order_id))
 
+    def reported_status(self, order: Order) -> OrderStatus:
+        """OrdStatus as reports give it: FIX 4.4 ranks Pending Cancel above every other
+        status, so it is what an order shows while a cancel asked for waits on its routes."""
+        if (
+            order.order_id in self.shared.closing
+            and self.shared.cancel_pending(order.order_id) is not None
+        ):
+            return OrderStatus.PENDING_CANCEL
+        return order.status
+
     def _status_for(self, participant: str, order_id: int) -> OrderStatus | None:
         """The status of one of the participant's own orders, open or finished; None for an
         unknown order or another participant's (a reject says nothing about those). Read
         from the fingerprint, not a revived copy: too-late cancels are common."""
         order = self._orders.get(order_id)
         if order is not None:
-            owner, status = order.participant, order.status
+            owner, status = order.participant, self.reported_status(order)
         else:
             row = self._finished.get(order_id)
             if row is None:

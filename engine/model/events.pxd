@@ -26,6 +26,7 @@ cdef class Rejected:
     cdef readonly object code
     cdef readonly object text
     cdef readonly object order_status
+    cdef readonly object orig_client_order_id
 
 cdef class Fill:
     cdef readonly object exec_id

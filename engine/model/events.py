@@ -54,6 +54,7 @@ class Rejected:
     code: RejectCode
     text: str
     order_status: OrderStatus | None = None  # of the order it names, if the engine knows it
+    orig_client_order_id: str = ""  # a cancel refused by the engine after it was pending
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,7 @@ class OrderStatus(StrEnum):
     PARTIALLY_FILLED = "1"
     FILLED = "2"
     CANCELLED = "4"
+    PENDING_CANCEL = "6"  # reported only: a cancel waits on routes (the order stays 0 or 1)
     REJECTED = "8"
     EXPIRED = "C"
 
@@ -72,6 +73,7 @@ class CancelReason(StrEnum):
     SELF_TRADE = "self_trade_prevention"
     MASS_CANCEL = "mass_cancel"
     OPERATOR = "venue_operator"
+    HALTED = "instrument_halted"  # lots a route gave back during a halt would have crossed
 
 
 class RequestKind(StrEnum):
@@ -98,6 +100,7 @@ class RejectCode(StrEnum):
     POST_ONLY_WOULD_TAKE = "post_only_would_take"
     UNKNOWN_ORDER = "unknown_order"
     ORDER_ALREADY_DONE = "order_already_done"
+    PENDING_CANCEL = "pending_cancel"  # a cancel or replace of an order being cancelled
     INSUFFICIENT_FUNDS = "insufficient_funds"
     UNKNOWN_ASSET = "unknown_asset"
     PARTICIPANT_DISABLED = "participant_disabled"

@@ -29,6 +29,7 @@ from engine.model.orders import Order
 from engine.model.terms import (
     EXPIRED,
     LIMIT,
+    OrderStatus,
     OrderType,
     RejectCode,
     RequestKind,
@@ -50,6 +51,7 @@ ORD_REJ_REASON = {
 }
 CXL_REJ_REASON = {
     RejectCode.ORDER_ALREADY_DONE: "0",
+    RejectCode.PENDING_CANCEL: "3",
     RejectCode.UNKNOWN_ORDER: "1",
     RejectCode.DUPLICATE_CLIENT_ORDER_ID: "6",
 }
@@ -292,7 +294,7 @@ class ReportWriter:
             fields = [
                 (37, str(e.order_id) if e.order_id else (echo.order_id if echo else "") or "NONE"),
                 (11, e.client_order_id),
-                (41, echo.orig_client_order_id if echo else ""),
+                (41, echo.orig_client_order_id if echo else e.orig_client_order_id),
                 # FIX 4.4: the order's status after the reject; 8 only for an unknown order
                 (39, e.order_status.value if e.order_status is not None else "8"),
                 (434, "1" if e.request is RequestKind.CANCEL else "2"),
@@ -426,16 +428,22 @@ class ReportWriter:
         )
 
     def status_report(
-        self, order: Order, exec_id: str, ts: int, extra: list[tuple[int, str]]
+        self,
+        order: Order,
+        status: OrderStatus,
+        exec_id: str,
+        ts: int,
+        extra: list[tuple[int, str]],
     ) -> fix.Message:
-        """ExecType=I: the order as it stands, for status and mass-status requests."""
+        """ExecType=I: the order as it stands, for status and mass-status requests; `status`
+        is the engine's reported status (Pending Cancel over the order's own)."""
         spec = self._instruments[order.symbol]
         fields = [
             (37, str(order.order_id)),
             (11, order.client_order_id),
             (17, exec_id),
             (150, "I"),
-            (39, order.status.value),
+            (39, status.value),
             (55, order.symbol),
             (54, FIX_SIDE[order.side]),
             (38, spec.qty_text(order.qty)),
@@ -471,14 +479,18 @@ class ReportWriter:
             fields.append((790, request_id))
         return message("8", fields)
 
-    def mass_status(self, orders: list[Order], request_id: str, ts: int) -> list[fix.Message]:
-        """One status report per open order, numbered; one empty report if there are none."""
+    def mass_status(
+        self, orders: list[tuple[Order, OrderStatus]], request_id: str, ts: int
+    ) -> list[fix.Message]:
+        """One status report per open order (with its reported status), numbered; one empty
+        report if there are none."""
         if not orders:
             return [self._no_orders(request_id, f"S{ts}", ts, "no open orders")]
         last = len(orders) - 1
         return [
             self.status_report(
                 order,
+                status,
                 f"S{ts}-{i}",
                 ts,
                 [
@@ -487,7 +499,7 @@ class ReportWriter:
                     (912, "Y" if i == last else "N"),
                 ],
             )
-            for i, order in enumerate(orders)
+            for i, (order, status) in enumerate(orders)
         ]
 
     @staticmethod

@@ -287,8 +287,8 @@ def test_the_affiliate_killed_mid_route_withdraws_its_depth_and_settles_after(
 ) -> None:
     """LIONX dies (as kill -9) after journaling its fill of route R1 and before sending any
     report of it: the link drops, the affiliate's depth leaves this venue's book at once,
-    the order waits with the quantity routed; LIONX restarts on its port, the link comes
-    back, the fill arrives once and the route ends."""
+    the order waits with the quantity routed (and the client's cancel with it); LIONX
+    restarts on its port, the link comes back, the fill arrives once and the route ends."""
     (tmp_path / "lionx").mkdir()
     (tmp_path / "hk").mkdir()
     crashing = start_lionx(tmp_path / "lionx", crash_at="after-commit:R1")
@@ -304,12 +304,28 @@ def test_the_affiliate_killed_mid_route_withdraws_its_depth_and_settles_after(
         maker.close()
         assert wait_for_level(buyer, (PX, ""))  # withdrawn with the link
         assert open_routes(hk).startswith("R1 buy 0.3 BTC-HKD @ 700000 for order")
+        # the client cancels while its order waits on the route: Pending Cancel, which a
+        # second cancel and a status request both see (FIX 4.4 OrdStatus precedence)
+        cancel = [(41, "buy"), (55, "BTC-HKD"), (54, "1"), (38, "0.3"), (60, "20261207-10:00:00")]
+        buyer.send("F", [(11, "c1"), *cancel])
+        pending = report(buyer, "c1", "6")
+        assert (pending[39], pending[41], pending[151]) == ("6", "buy", "0.3")
+        buyer.send("F", [(11, "c2"), *cancel[1:], (41, "c1")])
+        refused = buyer.expect(lambda m: m.type == "9" and m.get(11) == "c2")
+        assert (refused[102], refused[39], refused[434]) == ("3", "6", "1")
+        buyer.send("H", [(11, "c1"), (55, "BTC-HKD"), (54, "1")])
+        assert report(buyer, "c1", "I")[39] == "6"
 
         lionx = start_lionx(tmp_path / "lionx", port=crashing.port)
+        # the affiliate filled it all before it died: the fill (by the order's ClOrdID
+        # before the cancel, still Pending Cancel), then the cancel refused as too late
         filled = report(buyer, "buy", "F", timeout=30)
-        assert (filled[32], filled[39], filled[375]) == ("0.3", "2", "LIONX")
-        buyer.send("H", [(11, "buy"), (55, "BTC-HKD"), (54, "1")])
-        assert report(buyer, "buy", "I")[14] == "0.3"
+        assert (filled[32], filled[39], filled[151], filled[375]) == ("0.3", "6", "0", "LIONX")
+        late = buyer.expect(lambda m: m.type == "9" and m.get(11) == "c1")
+        assert (late[41], late[39], late[102]) == ("buy", "2", "0")
+        buyer.send("H", [(11, "c1"), (55, "BTC-HKD"), (54, "1")])
+        done = report(buyer, "c1", "I")
+        assert (done[39], done[14]) == ("2", "0.3")
         assert [m for m in buyer.skipped if m.type == "8" and m.get(150) == "F"] == []
         assert open_routes(hk) == "none"
     finally:

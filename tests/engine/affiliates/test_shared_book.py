@@ -28,6 +28,7 @@ from engine.model.commands import (
     RouteFilled,
     SetAffiliateAccess,
     SettleAffiliate,
+    SetTradingStatus,
     WithdrawMirror,
 )
 from engine.model.events import (
@@ -44,12 +45,14 @@ from engine.model.events import (
     RouteSent,
     Trade,
 )
+from engine.model.instruments import TradingStatus
 from engine.model.terms import (
     CancelReason,
     OrderStatus,
     OrderType,
     Participant,
     RejectCode,
+    RequestKind,
     Role,
     Side,
     StpMode,
@@ -249,6 +252,30 @@ def test_a_returned_rest_trades_locally_before_it_rests(venue: SharedVenue) -> N
     assert venue.classes_at(bc.SELL, PX) == [(bc.AFFILIATE_VENUE, 200)]
 
 
+def test_lots_returned_during_a_halt_rest_again_without_trading(venue: SharedVenue) -> None:
+    """Nothing trades while an instrument is halted, not even lots an affiliate gave back:
+    they rest again if no local order crosses them (an affiliate's level may)."""
+    venue.mirror(SELL, PX, 1_000)
+    (sent,) = of(RouteSent, venue.order("CLIENT1", BUY, PX, 800))
+    venue.apply(SetTradingStatus("BTC-HKD", TradingStatus.HALTED))
+    events = venue.apply(RouteEnded("LIONX", sent.route_id, "rejected"))
+    assert of(Trade, events) == [] and of(OrderCancelled, events) == []
+    assert venue.classes_at(bc.BUY, PX) == [(bc.CUSTOMER, 800)]
+
+
+def test_lots_returned_during_a_halt_that_would_cross_are_cancelled(venue: SharedVenue) -> None:
+    venue.mirror(SELL, PX, 1_000)
+    (sent,) = of(RouteSent, venue.order("CLIENT1", BUY, PX, 800))
+    venue.rest("MM1", SELL, PX, 500)  # rests: the buy is all at the affiliate
+    venue.apply(SetTradingStatus("BTC-HKD", TradingStatus.HALTED))
+    events = venue.apply(RouteEnded("LIONX", sent.route_id, "rejected"))
+    assert of(Trade, events) == []
+    (cancelled,) = of(OrderCancelled, events)
+    assert (cancelled.qty, cancelled.reason) == (800, CancelReason.HALTED)
+    assert venue.classes_at(bc.BUY, PX) == []
+    assert venue.reserved("CLIENT1", "HKD") == 0
+
+
 def test_outside_the_shared_book_and_fill_or_kill_never_route(venue: SharedVenue) -> None:
     venue.mirror(SELL, PX, 1_000)
     local = venue.order("LOCAL1", BUY, PX, 100, TimeInForce.IOC)
@@ -290,13 +317,55 @@ def test_a_cancel_while_routed_is_pending_until_the_route_ends(venue: SharedVenu
     assert isinstance(pending, CancelPending)
     assert (pending.qty, pending.routed, pending.status) == (500, 1_000, OrderStatus.NEW)
     assert venue.classes_at(bc.BUY, PX) == []
-    again = venue.apply(CancelOrder("CLIENT1", "x2", "x1"))
-    assert isinstance(again[0], Rejected) and again[0].code is RejectCode.ORDER_ALREADY_DONE
-    replace = venue.apply(ReplaceOrder("CLIENT1", "r1", "x1", 1_500, PX - 1))
-    assert isinstance(replace[0], Rejected)
-    venue.apply(RouteFilled("LIONX", sent.route_id, 600, PX, "E1"))
+    # FIX 4.4: a second cancel, or a replace, of an order pending cancel is refused with
+    # CxlRejReason 3 (already pending), the order's status Pending Cancel
+    for second in (
+        CancelOrder("CLIENT1", "x2", "x1"),
+        ReplaceOrder("CLIENT1", "r1", "x1", 1_500, PX - 1),
+    ):
+        (again,) = venue.apply(second)
+        assert isinstance(again, Rejected)
+        assert (again.code, again.order_status) == (
+            RejectCode.PENDING_CANCEL,
+            OrderStatus.PENDING_CANCEL,
+        )
+    # a fill while the cancel is pending names the order as it was before the cancel, and
+    # reports it Pending Cancel (which ranks above Partially Filled)
+    (trade,) = of(Trade, venue.apply(RouteFilled("LIONX", sent.route_id, 600, PX, "E1")))
+    assert (trade.taker.client_order_id, trade.taker.status, trade.taker.leaves_qty) == (
+        accepted.client_order_id,
+        OrderStatus.PENDING_CANCEL,
+        900,
+    )
     (cancelled,) = of(OrderCancelled, venue.apply(RouteEnded("LIONX", sent.route_id, "done")))
     assert (cancelled.qty, cancelled.cum_qty, cancelled.reason) == (900, 600, CancelReason.USER)
+    assert (cancelled.client_order_id, cancelled.orig_client_order_id) == (
+        "x1",
+        accepted.client_order_id,
+    )
+    assert venue.reserved("CLIENT1", "HKD") == 0
+
+
+def test_a_pending_cancel_the_routes_fill_whole_is_refused_too_late(venue: SharedVenue) -> None:
+    """FIX 4.4 Appendix D: the fill reports Pending Cancel with nothing left, then the cancel
+    is rejected (too late to cancel) with the order Filled."""
+    venue.mirror(SELL, PX, 1_000)
+    events = venue.order("CLIENT1", BUY, PX, 1_000)
+    (sent,) = of(RouteSent, events)
+    accepted = of(OrderAccepted, events)[0]
+    (pending,) = venue.apply(CancelOrder("CLIENT1", "x1", accepted.client_order_id))
+    assert isinstance(pending, CancelPending) and pending.qty == 0
+    filled = venue.apply(RouteFilled("LIONX", sent.route_id, 1_000, PX, "E1"))
+    (trade,) = of(Trade, filled)
+    assert (trade.taker.status, trade.taker.leaves_qty) == (OrderStatus.PENDING_CANCEL, 0)
+    (late,) = of(Rejected, filled)
+    assert (late.request, late.client_order_id, late.orig_client_order_id) == (
+        RequestKind.CANCEL,
+        "x1",
+        accepted.client_order_id,
+    )
+    assert (late.code, late.order_status) == (RejectCode.ORDER_ALREADY_DONE, OrderStatus.FILLED)
+    assert of(OrderCancelled, venue.apply(RouteEnded("LIONX", sent.route_id, "filled"))) == []
     assert venue.reserved("CLIENT1", "HKD") == 0
 
 
