@@ -29,6 +29,7 @@ import structlog
 from engine.model.commands import Command, MoveFunds, WithdrawMirror
 from engine.model.events import RouteSent
 from engine.model.instruments import InstrumentSpec
+from engine.model.terms import Role
 from engine.persistence.journal import Journal, JournalError, Position
 from engine.persistence.recovery import RecoveryError, recover
 from fixgw.affiliates.fatf import DEFAULT_FATF_LIST
@@ -395,8 +396,14 @@ class Gateway:
             )
         if links:
             self.runner.route_to(self._send_routes)
-        if venue.affiliates.by_name:
-            self.runner.attach_affiliates(AffiliateDesk(self.engine, venue.affiliates, links))
+        trading_here = {
+            name: entry.jurisdiction
+            for name, entry in venue.roster.items()
+            if entry.participant.role is Role.AFFILIATE_VENUE
+        }
+        if venue.affiliates.by_name or trading_here:
+            desk = AffiliateDesk(self.engine, venue.affiliates, links, trading_here)
+            self.runner.attach_affiliates(desk)
         return links, initiators
 
     def _reporter(self, key: str) -> Submit:

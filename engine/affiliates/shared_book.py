@@ -138,6 +138,10 @@ class SharedBook:
         # (affiliate, asset) -> what the platform is owed out of its account there (> 0) or
         # owes into it (< 0): the open settlement obligations
         self.owed: dict[tuple[str, str], int] = {}
+        # (affiliate venue trading here as a participant, asset) -> what the next batch
+        # moves out of its account here to the affiliate (> 0) or into it from the affiliate
+        # (< 0); prefunded, so never part of the exposure the cover bounds
+        self.incoming: dict[tuple[str, str], int] = {}
         self.suspended: set[str] = set()  # affiliates whose depth is not shown
         self.alerting = False  # the exposure is at or past the alert level
         self.next_route_id = 1
@@ -158,6 +162,9 @@ class SharedBook:
 
     def routes_of(self, affiliate: str) -> Iterator[Route]:
         return (r for r in self.routes.values() if r.affiliate == affiliate)
+
+    def incoming_rows(self) -> list[list[object]]:
+        return [[[name, asset], amount] for (name, asset), amount in sorted(self.incoming.items())]
 
     def state_rows(self) -> list[object]:
         """Everything, as plain values in a fixed order (the state hash and snapshots)."""

@@ -37,6 +37,7 @@ from engine.model.instruments import InstrumentState
 from engine.model.orders import Change, Order
 from engine.model.refusal import Refused
 from engine.model.terms import (
+    AFFILIATE,
     BUY,
     DAY,
     FILLED,
@@ -366,7 +367,7 @@ class Engine(EngineState):
         """The classes an order passes by: affiliate venues' liquidity, unless its owner is
         in the shared book and it is not fill-or-kill (a route can fail, and an FOK order
         must never be part filled)."""
-        if participant.shared_book and mode != bc.FOK:
+        if participant.shared_book and mode != bc.FOK and participant.role is not AFFILIATE:
             return 0
         return shared_book.LOCAL_ONLY
 
@@ -380,6 +381,11 @@ class Engine(EngineState):
         maker_fee = taker_fee = 0
         if self._accounts is not None:
             maker_fee, taker_fee = self._accounts.settle(maker, taker, price, qty)
+            parties = self._affiliate_parties
+            if parties:
+                for order in (maker, taker):
+                    if order.participant in parties:
+                        shared_book.owe_home(self, order, price, qty)
         if not maker.is_open:
             self._retire(maker)
         trade_id = self.next_trade_id

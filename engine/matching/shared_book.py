@@ -600,13 +600,34 @@ def check_cancel(engine: Engine, order: Order) -> None:
 # -- SETTLEMENT --
 
 
+def owe_home(engine: Engine, order: Order, price: int, qty: int) -> None:
+    """A fill of an affiliate venue trading here as a participant (its own clients' orders,
+    paid from its account here): settled with the affiliate like a route of this venue's
+    there. What it bought goes out of its account to it, and its payment comes in to
+    restore its prefunding; the reverse for a sale."""
+    spec = engine.instruments[order.symbol].spec
+    base = qty * spec.base_per_lot
+    quote = price * qty * spec.quote_per_tick_lot
+    sign = 1 if order.side is BUY else -1
+    incoming = engine.shared.incoming
+    name = order.participant
+    incoming[name, spec.base_asset] = incoming.get((name, spec.base_asset), 0) + sign * base
+    incoming[name, spec.quote_asset] = incoming.get((name, spec.quote_asset), 0) - sign * quote
+
+
 def settle_affiliate(engine: Engine, cmd: SettleAffiliate, ts: int) -> list[Event]:
+    """A batch with an affiliate this venue routes to (the obligations of its routes, in
+    this venue's account there) or with one that trades here as a participant (those of
+    its fills, in its account here): the same moves, out of or into the account."""
     shared = engine.shared
+    trades_here = cmd.affiliate in engine._affiliate_parties
+    obligations = shared.incoming if trades_here else shared.owed
     try:
-        _affiliate(engine, cmd.affiliate)
+        if not trades_here:
+            _affiliate(engine, cmd.affiliate)
         moves = tuple(
             (asset, amount)
-            for (name, asset), amount in sorted(shared.owed.items())
+            for (name, asset), amount in sorted(obligations.items())
             if name == cmd.affiliate and amount
         )
         if not cmd.failure and engine.ledger is not None:
@@ -625,13 +646,15 @@ def settle_affiliate(engine: Engine, cmd: SettleAffiliate, ts: int) -> list[Even
         return [AffiliateSettled(ts, cmd.affiliate, (), cmd.operator, cmd.failure)]
     for asset, amount in moves:
         if engine.ledger is not None:
-            if amount > 0:  # comes home out of the account at the affiliate
+            if amount > 0:  # out of the account (home from there, or to the affiliate)
                 engine.ledger.withdraw(cmd.affiliate, asset, amount)
             else:  # paid into it
                 engine.ledger.deposit(cmd.affiliate, asset, -amount)
-        del shared.owed[cmd.affiliate, asset]
-    # what the account there can pay for changed: every mirrored side is cut again to fit
+        del obligations[cmd.affiliate, asset]
     settled = AffiliateSettled(ts, cmd.affiliate, moves, cmd.operator, "")
+    if trades_here:
+        return [settled]
+    # what the account there can pay for changed: every mirrored side is cut again to fit
     return [settled, *reshow(engine, ts), *cover_alert(engine, ts)]
 
 

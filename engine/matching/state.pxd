@@ -23,6 +23,7 @@ cdef class EngineState:
     cdef public SetDigest _client_id_digest
     cdef public set disabled
     cdef public object shared
+    cdef public frozenset _affiliate_parties
     cdef public dict priced_by
     cdef public object next_order_id
     cdef public object next_exec_id

@@ -29,6 +29,7 @@ from engine.model.terms import (
     OrderStatus,
     Participant,
     RejectCode,
+    Role,
     Side,
 )
 from engine.model.values import ValueRejected
@@ -36,7 +37,7 @@ from engine.model.values import ValueRejected
 # Names how `EngineState.state_hash` is computed. A journal keeps the hashes it recorded, so
 # when the computation changes this does too, and recovery can tell a checkpoint of an
 # earlier scheme (not comparable) from one that disagrees (see persistence.recovery).
-STATE_HASH_SCHEME = "v2"
+STATE_HASH_SCHEME = "v3"  # v3: affiliate venues' fills here owe a settlement
 
 
 class EngineState:
@@ -77,6 +78,13 @@ class EngineState:
         self._client_id_digest = SetDigest()
         self.disabled: set[str] = set()
         self.shared = SharedBook(shared_book)
+        # affiliate venues trading here as participants: their fills are settled with them
+        # like the platform's own routes there (engine/matching/shared_book.py `owe_home`)
+        self._affiliate_parties = frozenset(
+            name
+            for name, p in self.participants.items()
+            if p.role is Role.AFFILIATE_VENUE and name not in shared_book.affiliates
+        )
         # each asset of a shared instrument valued at its instrument's last trade, for the
         # unsettled exposure (engine/affiliates/shared_book.py `value`)
         self.priced_by = {
@@ -150,6 +158,8 @@ class EngineState:
             feed("disabled", sorted(self.disabled))
         if self.shared.terms.affiliates:  # only a venue that shares its book has this state
             feed("shared book", self.shared.state_rows())
+        if self.shared.incoming:  # nor one without affiliates trading here this
+            feed("incoming settlements", self.shared.incoming_rows())
         return f"{STATE_HASH_SCHEME}:{digest.hexdigest()}"
 
     # -- THE STATE'S OWN BOOKKEEPING --

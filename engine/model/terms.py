@@ -132,6 +132,7 @@ class Participant:
 # against 9 for a module name, and an order makes several such comparisons (bench/README.md).
 BUY, SELL = Side.BUY, Side.SELL
 MARKET, LIMIT = OrderType.MARKET, OrderType.LIMIT
+AFFILIATE = Role.AFFILIATE_VENUE
 DAY, GTC, IOC, FOK, GTD = (
     TimeInForce.DAY,
     TimeInForce.GTC,

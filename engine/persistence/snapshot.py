@@ -131,6 +131,8 @@ def capture_parts(engine: Engine, cache: SnapshotCache | None = None) -> list[st
     }
     if engine.shared.terms.affiliates:
         rest["shared_book"] = engine.shared.state_rows()
+    if engine.shared.incoming:
+        rest["incoming_settlements"] = engine.shared.incoming_rows()
     tail = _dumps(rest)
     return [
         head[:-1],
@@ -193,6 +195,8 @@ def _restore(engine: Engine, state: dict[str, Any]) -> None:
         engine.ledger.restore(tuple(row) for row in state["balances"])
     if "shared_book" in state:
         _restore_shared_book(engine, state["shared_book"])
+    for (participant, asset), amount in state.get("incoming_settlements", []):
+        engine.shared.incoming[participant, asset] = amount
     engine._client_id_digest = SetDigest()
     for name, entries in state["client_ids"].items():
         if name not in engine.participants:

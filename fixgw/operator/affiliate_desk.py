@@ -1,6 +1,7 @@
 """`fixgw affiliates list|show|suspend|resume|settle`: the shared book as an operator sees
 and runs it — each affiliate's link, mirrored levels, open routes, the platform's balances
-there, what is owed each way and the cover it counts against.
+there, what is owed each way and the cover it counts against; and each affiliate venue that
+trades here as a participant (roster role `affiliate_venue`), with what its fills here owe.
 
 Queries read the engine after the batch they arrive in; suspend, resume and settle become
 engine commands carrying the operator's name, journaled like any other. Resuming an
@@ -28,10 +29,22 @@ class LinkView(Protocol):
 
 
 class AffiliateDesk:
-    def __init__(self, engine: Engine, registry: Affiliates, links: Mapping[str, LinkView]) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        registry: Affiliates,
+        links: Mapping[str, LinkView],
+        trading_here: Mapping[str, str],
+    ) -> None:
+        """`trading_here`: the affiliate venues of the roster, each with its jurisdiction."""
         self._engine = engine
         self._registry = registry
         self._links = links
+        self._trading_here = {
+            name: jurisdiction
+            for name, jurisdiction in trading_here.items()
+            if name not in registry.by_name
+        }
 
     def queries(self) -> dict[str, Callable[[Mapping[str, Any]], Answer]]:
         return {"affiliates.list": self._list, "affiliates.show": self._show}
@@ -39,10 +52,40 @@ class AffiliateDesk:
     # -- QUERIES --
 
     def _list(self, _args: Mapping[str, Any]) -> Answer:
-        return _ok(rows=[self._summary(name) for name in self._registry.by_name])
+        rows = [self._summary(name) for name in self._registry.by_name]
+        return _ok(rows=rows + [self._participant(name) for name in self._trading_here])
+
+    def _participant(self, name: str) -> dict[str, Any]:
+        """An affiliate venue trading here: prefunded in its account here, so nothing it
+        owes counts against the cover; `to_settle` is what the next batch moves."""
+        engine = self._engine
+        text = engine.ledger.decimal if engine.ledger is not None else _plain
+        moves = [
+            f"{'deliver' if amount > 0 else 'receive'} {asset} {text(asset, abs(amount))}"
+            for (party, asset), amount in sorted(engine.shared.incoming.items())
+            if party == name and amount
+        ]
+        return {
+            "affiliate": name,
+            "jurisdiction": self._trading_here[name],
+            "state": "trades here as a participant",
+            "link": "its own FIX session",
+            "open_routes": 0,
+            "unsettled_exposure": "none: prefunded here",
+            "to_settle": "; ".join(moves) or "nothing",
+        }
 
     def _show(self, args: Mapping[str, Any]) -> Answer:
         name = self._name(args)
+        if name in self._trading_here:
+            row = self._participant(name)
+            ledger = self._engine.ledger
+            if ledger is not None:
+                row["balances_here"] = "; ".join(
+                    f"{asset} {available} available, {reserved} held"
+                    for asset, available, reserved, _ in ledger.statement(name)
+                )
+            return _ok(rows=[row])
         engine = self._engine
         shared = engine.shared
         ledger = engine.ledger
@@ -112,9 +155,9 @@ class AffiliateDesk:
 
     def _name(self, args: Mapping[str, Any]) -> str:
         name = str(args["name"])
-        if name not in self._registry.by_name:
-            listed = ", ".join(self._registry.by_name) or "none"
-            raise ValueError(f"no affiliate {name!r} (affiliates.toml lists {listed})")
+        if name not in self._registry.by_name and name not in self._trading_here:
+            listed = ", ".join([*self._registry.by_name, *self._trading_here]) or "none"
+            raise ValueError(f"no affiliate {name!r} (affiliates here: {listed})")
         return name
 
     # -- ACTIONS --
@@ -124,6 +167,11 @@ class AffiliateDesk:
     ) -> tuple[Answer, list[Callable[[], None]]]:
         """The answer, and what to do once its command is journaled."""
         name = self._name(args)
+        if name in self._trading_here and verb in ("suspend", "resume"):
+            raise ValueError(
+                f"{name} trades here as a participant, with no link or mirrored depth to "
+                f"{verb}: `fixgw sessions disable` acts on its session"
+            )
         if verb == "suspend":
             return self._outcome(apply(SetAffiliateAccess(name, False, operator))), []
         if verb == "resume":
@@ -159,8 +207,13 @@ class AffiliateDesk:
                         "its obligations stay open"
                     )
                 text = ledger.decimal if ledger is not None else _plain
+                out, into = (
+                    ("delivered", "received")
+                    if event.affiliate in self._trading_here
+                    else ("received", "paid")
+                )
                 moved = ", ".join(
-                    f"{'received' if amount > 0 else 'paid'} {asset} {text(asset, abs(amount))}"
+                    f"{out if amount > 0 else into} {asset} {text(asset, abs(amount))}"
                     for asset, amount in event.moves
                 )
                 return _ok(f"{event.affiliate}: settled, {moved or 'nothing was owed'}")

@@ -210,13 +210,31 @@ def test_operators_see_suspend_resume_and_settle_the_shared_book(
         assert report(buyer, cid, "F", timeout=20)[375] == "LIONX"
         (shown,) = answer(hk, "affiliates", "show", "LIONX")["rows"]
         assert shown["owed_home"] == "BTC 0.3; HKD -210000"
+        # the other direction: at LIONX, this venue is an affiliate trading there
+        (there,) = answer(lionx, "affiliates", "show", "FIXGW")["rows"]
+        assert there["to_settle"] == "deliver BTC 0.3; receive HKD 210000"
+        # both venues hold the same figures for this venue's account at LIONX
+        assert balances(shown["balances_there"]) == balances(there["balances_here"])
         settled = answer(hk, "affiliates", "settle", "LIONX")["message"]
         assert settled == "LIONX: settled, received BTC 0.3, paid HKD 210000"
         (after,) = answer(hk, "affiliates", "show", "LIONX")["rows"]
         assert after["owed_home"] == "nothing"
+        done = answer(lionx, "affiliates", "settle", "FIXGW")["message"]
+        assert done == "FIXGW: settled, delivered BTC 0.3, received HKD 210000"
+        (there,) = answer(lionx, "affiliates", "show", "FIXGW")["rows"]
+        assert there["to_settle"] == "nothing"
+        assert balances(after["balances_there"]) == balances(there["balances_here"])
+        assert balances(there["balances_here"]) == {"BTC": "5", "HKD": "2000000"}  # prefunded
     finally:
         maker.close()
         buyer.close()
+
+
+def balances(statement: str) -> dict[str, str]:
+    """`BTC 5 available, 0 held; HKD ...` as asset -> available, for BTC and HKD (the
+    assets both venues' accounts hold)."""
+    found = dict(part.split(" ")[:2] for part in statement.split("; "))
+    return {asset: found.get(asset, "0") for asset in ("BTC", "HKD")}
 
 
 def answer(gateway: GatewayProcess, *args: str) -> dict[str, Any]:
