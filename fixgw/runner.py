@@ -34,6 +34,7 @@ from engine.model.commands import (
 from engine.model.events import CoverAlert, Event, RouteSent
 from engine.persistence.journal import EVERY_SESSION, Journal, JournalBatch, JournalError, Position
 from engine.persistence.snapshot import SnapshotCache, capture_parts
+from fixgw.affiliates.schedule import SettlementSchedule
 from fixgw.answers import StateAnswers
 from fixgw.crash_points import CrashPoint
 from fixgw.fix.inbound import Echo
@@ -151,6 +152,7 @@ class Runner:
         # routes the engine decided, for the affiliate links once their batch is committed
         self._route_sink: Callable[[list[RouteSent]], None] | None = None
         self._routes: list[RouteSent] = []
+        self._settlement: SettlementSchedule | None = None
         # one token per queued item; a C-level queue, so waking the engine thread costs the
         # putting thread next to nothing
         self._wake: queue.SimpleQueue[bool] = queue.SimpleQueue()
@@ -186,6 +188,10 @@ class Runner:
     def attach_affiliates(self, desk: AffiliateDesk) -> None:
         """The operators' `fixgw affiliates` commands; before the runner starts."""
         self._desk.attach_affiliates(desk)
+
+    def settle_on(self, times: tuple[int, ...]) -> None:
+        """The intraday settlement times (fixgw/affiliates/schedule.py); before the start."""
+        self._settlement = SettlementSchedule(times, self._last_ts) if times else None
 
     def route_to(self, sink: Callable[[list[RouteSent]], None]) -> None:
         """Where the routes of each committed batch go (the affiliate links), on the
@@ -544,6 +550,10 @@ class Runner:
             due = self.engine.next_expiry()
             if due is not None and due <= ts:
                 self._apply(ExpireOrders(), ts, None, out, market_data)
+            if self._settlement is not None and self._settlement.due(ts):
+                self._settlement.settle(
+                    self.engine, lambda command: self._apply(command, ts, None, out, market_data)
+                )
 
     def note_position(self, participant: str, msg_seq: int) -> None:
         """Journal a session's position with the next commit, stamped now: at start, or

@@ -41,6 +41,7 @@ from fixgw.affiliates.link import (
     link_session,
 )
 from fixgw.affiliates.registry import Affiliate
+from fixgw.affiliates.schedule import parse_times
 from fixgw.app import GatewayApp
 from fixgw.config import Venue, load_venue
 from fixgw.crash_points import CrashPoint
@@ -89,6 +90,7 @@ class GatewayConfig:
     dictionary: Path
     fatf_list: Path
     affiliates: Path | None  # none: no shared book
+    affiliate_settlement_utc: tuple[int, ...]  # ns after UTC midnight; none: operators only
 
     def venue(self) -> Venue:
         return load_venue(self.instruments, self.roster, self.fatf_list, self.affiliates)
@@ -127,6 +129,10 @@ def load_config(
         data_dir=(data_dir or base / gateway.get("data_dir", "var")).resolve(),
         heartbeat_seconds=int(gateway.get("heartbeat_seconds", 30)),
         end_of_day_utc=gateway.get("end_of_day_utc", "16:00"),
+        affiliate_settlement_utc=parse_times(
+            list(gateway.get("affiliate_settlement_utc", [])),
+            f"{path}: affiliate_settlement_utc",
+        ),
         durability=durability or gateway.get("durability", "full"),
         journal_max_pages=int(gateway.get("journal_max_pages", 0)),
         snapshot_every=int(gateway.get("snapshot_every", 100_000)),
@@ -253,6 +259,7 @@ class Gateway:
             crash=CrashPoint.from_environment(),
             timer=StageTimer.from_environment() if config.order_path == "inline" else None,
         )
+        self.runner.settle_on(config.affiliate_settlement_utc)
         self.sessions.disabled = set(self.engine.disabled)
         if self.recovered.last_seq == 0 and deposits:
             # A new venue: the roster's and the affiliates' opening balances, journaled like

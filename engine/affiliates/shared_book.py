@@ -160,6 +160,12 @@ class SharedBook:
     def shares(self, affiliate: str, symbol: str) -> bool:
         return symbol in self.terms.affiliates.get(affiliate, ())
 
+    def unsettled(self) -> list[str]:
+        """The affiliates with open obligations either way, by name."""
+        owing = [name for (name, _), amount in self.owed.items() if amount]
+        owing += [name for (name, _), amount in self.incoming.items() if amount]
+        return sorted(set(owing))
+
     def routes_of(self, affiliate: str) -> Iterator[Route]:
         return (r for r in self.routes.values() if r.affiliate == affiliate)
 
