@@ -94,6 +94,10 @@ bench-journal: build ## Journal throughput by batch size and durability, commit 
 bench-accounts: build ## Order path with accounts (prefunding, DVP) vs without, same flow
 	$(BIN)/python -m bench.accounts
 
+.PHONY: bench-shared
+bench-shared: build ## Shared book: a fill at the affiliate vs one here, and a busy affiliate feed's cost
+	$(BIN)/python -m bench.shared_book
+
 .PHONY: bench-micro
 bench-micro: build ## pytest-benchmark micro-benchmarks of single book operations
 	$(BIN)/pytest bench/micro --benchmark-only -p no:cacheprovider

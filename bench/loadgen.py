@@ -70,8 +70,10 @@ def field(message: bytes, tag: bytes) -> bytes:
 class Link:
     """One logged-on session: its socket, read buffer and next sequence number."""
 
-    def __init__(self, port: int, comp_id: str, password: str, begin: str) -> None:
-        raw = RawSession(port, comp_id, begin)
+    def __init__(
+        self, port: int, comp_id: str, password: str, begin: str, target: str = "FIXGW"
+    ) -> None:
+        raw = RawSession(port, comp_id, begin, target)
         reply = raw.logon(password)
         if reply.get(35) != "A":
             raise SystemExit(f"{comp_id}: logon refused: {reply}")

@@ -32,8 +32,11 @@ def parse(raw: bytes) -> dict[int, str]:
 
 
 class RawSession:
-    def __init__(self, port: int, comp_id: str, begin_string: str = "FIX.4.4") -> None:
+    def __init__(
+        self, port: int, comp_id: str, begin_string: str = "FIX.4.4", target: str = "FIXGW"
+    ) -> None:
         self.comp_id = comp_id
+        self.target = target
         self.begin_string = begin_string
         self.seq = 1
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
@@ -54,7 +57,7 @@ class RawSession:
         """Frame the next message of this session (and advance the sequence number);
         `header_extra` are header fields after SendingTime (PossResend 97, ...)."""
         stamp = time.strftime("%Y%m%d-%H:%M:%S", time.gmtime())
-        header: list[tuple[int, Value]] = [(35, msg_type), (49, self.comp_id), (56, "FIXGW"),
+        header: list[tuple[int, Value]] = [(35, msg_type), (49, self.comp_id), (56, self.target),
                                            (34, str(self.seq)), (52, stamp),
                                            *header_extra]  # fmt: skip
         self.seq += 1

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from engine.matching.core import Engine
+from engine.matching.state import STATE_HASH_SCHEME
 from engine.model.commands import EndOfDay
 from engine.persistence.journal import PAGE_SIZE, Journal, JournalBatch, JournalError
 from engine.persistence.recovery import RecoveryError, recover, replay, verify
@@ -204,7 +205,10 @@ def test_checkpoints_of_an_earlier_hash_scheme_are_counted_not_compared(
         "3 checkpoints recorded under an earlier state-hash scheme were not compared"
     )
     assert engine.state_hash() == original.state_hash()
-    db.execute("UPDATE checkpoints SET state_hash = 'v2:not-the-hash' WHERE seq = 2000")
+    scheme = STATE_HASH_SCHEME
+    db.execute(f"UPDATE checkpoints SET state_hash = '{scheme}:not-the-hash' WHERE seq = 2000")
     db.commit()
-    with pytest.raises(RecoveryError, match=r"after command 2000 is v2:.* recorded v2:not-the"):
+    with pytest.raises(
+        RecoveryError, match=rf"after command 2000 is {scheme}:.* recorded {scheme}:not-the"
+    ):
         recover(new_engine, Journal(tmp_path / "j.sqlite"))
