@@ -14,7 +14,7 @@ from libcpp.vector cimport vector
 cdef enum:
     BUY = 0
     SELL = 1
-    N_CLASSES = 3
+    N_CLASSES = 4
     REST = 0
     IOC = 1
     FOK = 2

@@ -14,6 +14,9 @@ from libc.string cimport memcpy, memset
 import array
 
 cdef array.array _INT64_TEMPLATE = array.array("q")
+# the classes at one price in the order they trade (engine/book/codes.py DRAIN_ORDER)
+cdef int DRAIN_ORDER[N_CLASSES]
+DRAIN_ORDER[:] = [0, 1, 3, 2]
 cdef tuple _NO_EVENTS = ()
 
 
@@ -101,12 +104,12 @@ cdef class OrderBook:
         """Every resting order as (side, price, class, id, account, leaves), bids then asks,
         each in the order it would trade."""
         cdef Resting* r
-        cdef int s, c
+        cdef int s, i
         out = []
         for s in range(2):
             for entry in deref(self._side(s)):
-                for c in range(N_CLASSES):
-                    r = entry.second.head[c]
+                for i in range(N_CLASSES):
+                    r = entry.second.head[DRAIN_ORDER[i]]
                     while r != NULL:
                         out.append((s, r.price, r.prio, r.order_id, r.account, r.qty))
                         r = r.next
@@ -128,12 +131,13 @@ cdef class OrderBook:
         cdef int64_t available = 0
         cdef Resting* maker
         cdef PriceLevel* level
-        cdef int c
+        cdef int c, i
         for entry in deref(self._side(SELL if side == BUY else BUY)):
             level = entry.second
             if (level.price > price) if side == BUY else (level.price < price):
                 break
-            for c in range(N_CLASSES):
+            for i in range(N_CLASSES):
+                c = DRAIN_ORDER[i]
                 if skip & (1 << c):
                     continue
                 maker = level.head[c]
@@ -240,7 +244,7 @@ cdef class OrderBook:
         if price <= 0 or qty <= 0:
             raise ValueError(f"order {order_id}: price and quantity must be positive")
         if prio < 0 or prio >= N_CLASSES:
-            raise ValueError(f"priority class {prio} is not 0, 1 or 2")
+            raise ValueError(f"priority class {prio} is not 0, 1, 2 or 3")
         if mode < REST or mode > POST_ONLY:
             raise ValueError(f"execution mode {mode} is unknown")
         if stp < STP_CANCEL_RESTING or stp > STP_DECREMENT:
@@ -269,13 +273,14 @@ cdef class OrderBook:
         cdef int64_t leaves = qty
         cdef int64_t cut
         cdef bint stopped = False
-        cdef int c
+        cdef int c, i
         best = opposite.begin()
         while leaves > 0 and best != opposite.end() and not stopped:
             level = deref(best).second
             if (level.price > price) if side == BUY else (level.price < price):
                 break
-            for c in range(N_CLASSES):
+            for i in range(N_CLASSES):
+                c = DRAIN_ORDER[i]
                 if skip & (1 << c):
                     continue
                 while leaves > 0 and level.head[c] != NULL and not stopped:
@@ -439,6 +444,7 @@ def codes():
     """The integer vocabulary compiled into this module, for the contract test."""
     return {
         "BUY": BUY, "SELL": SELL, "PRIORITY_CLASSES": N_CLASSES,
+        "DRAIN_ORDER": tuple(DRAIN_ORDER[i] for i in range(N_CLASSES)),
         "REST": REST, "IOC": IOC, "FOK": FOK, "POST_ONLY": POST_ONLY,
         "STP_CANCEL_RESTING": STP_CANCEL_RESTING, "STP_CANCEL_INCOMING": STP_CANCEL_INCOMING,
         "STP_CANCEL_BOTH": STP_CANCEL_BOTH, "STP_DECREMENT": STP_DECREMENT,

@@ -11,11 +11,17 @@ from typing import Final
 BUY: Final = 0
 SELL: Final = 1
 
-# Priority classes (DESIGN §4): drained in this order at one price.
+# Priority classes (DESIGN §4), drained at one price in DRAIN_ORDER: customers, affiliate
+# venues (one trading here as a participant, then an affiliate's depth mirrored here, which
+# a route must still fetch), the affiliated market maker. Mirrored depth has a code of its
+# own so that an order that may not route passes by it alone, never by an affiliate's
+# orders resting here.
 CUSTOMER: Final = 0
 AFFILIATE_VENUE: Final = 1
 MARKET_MAKER: Final = 2
-PRIORITY_CLASSES: Final = 3
+MIRRORED: Final = 3
+PRIORITY_CLASSES: Final = 4
+DRAIN_ORDER: Final = (CUSTOMER, AFFILIATE_VENUE, MIRRORED, MARKET_MAKER)
 
 # How an incoming order executes.
 REST: Final = 0  # trade what crosses, rest the remainder (GTC, DAY, GTD)

@@ -14,6 +14,7 @@ from sortedcontainers import SortedDict
 
 from engine.book.codes import (
     BUY,
+    DRAIN_ORDER,
     EV_FILL,
     EV_STP_INCOMING,
     EV_STP_RESTING,
@@ -85,7 +86,7 @@ def check_order(
     if price <= 0 or qty <= 0:
         raise ValueError(f"order {order_id}: price and quantity must be positive")
     if not 0 <= prio < PRIORITY_CLASSES:
-        raise ValueError(f"priority class {prio} is not 0, 1 or 2")
+        raise ValueError(f"priority class {prio} is not 0, 1, 2 or 3")
     if mode not in (REST, IOC, FOK, POST_ONLY):
         raise ValueError(f"execution mode {mode} is unknown")
     if stp not in (STP_CANCEL_RESTING, STP_CANCEL_INCOMING, STP_CANCEL_BOTH, STP_DECREMENT):
@@ -149,8 +150,8 @@ class PyOrderBook:
         out = []
         for side in (BUY, SELL):
             for level in self._sides[side].values():
-                for queue in level.queues:
-                    for r in queue.values():
+                for prio_class in DRAIN_ORDER:
+                    for r in level.queues[prio_class].values():
                         out.append((side, r.price, r.prio, r.order_id, r.account, r.qty))
         return out
 
@@ -191,9 +192,10 @@ class PyOrderBook:
             key, level = opposite.peekitem(position)
             if (level.price > price) if side == BUY else (level.price < price):
                 break
-            for prio_class, queue in enumerate(level.queues):
+            for prio_class in DRAIN_ORDER:
                 if skip & (1 << prio_class):
                     continue
+                queue = level.queues[prio_class]
                 while leaves and queue and not stopped:
                     maker = next(iter(queue.values()))
                     if maker.account != account:
@@ -333,9 +335,10 @@ class PyOrderBook:
         for level in self._sides[SELL if side == BUY else BUY].values():
             if (level.price > price) if side == BUY else (level.price < price):
                 break
-            for prio_class, queue in enumerate(level.queues):
+            for prio_class in DRAIN_ORDER:
                 if skip & (1 << prio_class):
                     continue
+                queue = level.queues[prio_class]
                 for maker in queue.values():
                     if maker.account == account:
                         if stp == STP_CANCEL_RESTING:

@@ -63,7 +63,7 @@ from engine.model.values import INT64_MAX
 if TYPE_CHECKING:
     from engine.matching.core import Engine
 
-LOCAL_ONLY = 1 << bc.AFFILIATE_VENUE  # the classes an order that may not route passes by
+LOCAL_ONLY = 1 << bc.MIRRORED  # what an order that may not route passes by: mirrored depth
 EVERY_CLASS = (1 << bc.PRIORITY_CLASSES) - 1  # resting without trading (a halt)
 MAX_LEVELS = 50  # per side: what a client could ever reach, and a bound on the work
 
@@ -174,7 +174,7 @@ def _show(engine: Engine, key: MirrorKey, ts: int) -> MirrorShown:
             continue
         order_id = engine.next_order_id
         outcome, _, _ = book.submit(
-            order_id, account, int(side), price, qty, bc.AFFILIATE_VENUE, bc.POST_ONLY, 0
+            order_id, account, int(side), price, qty, bc.MIRRORED, bc.POST_ONLY, 0
         )
         if outcome != bc.RESTED:
             continue  # it would cross: the local book is better there
@@ -362,7 +362,7 @@ def route_filled(engine: Engine, cmd: RouteFilled, ts: int) -> list[Event]:
             cmd.price,
             cmd.qty,
             order.side,
-            bc.AFFILIATE_VENUE,
+            bc.MIRRORED,  # the class of the liquidity it took: the affiliate's, mirrored
             _affiliate_fill(engine, found),
             _client_fill(engine, order),
             0,

@@ -10,7 +10,7 @@ from engine.book.books import Book
 from engine.matching.core import Engine
 from engine.model.commands import MoveFunds, SettleAffiliate
 from engine.model.events import AffiliateSettled, Rejected, RouteSent, Trade
-from engine.model.terms import Participant, RejectCode, Role
+from engine.model.terms import Participant, RejectCode, Role, TimeInForce
 from engine.persistence.snapshot import capture, restore
 from tests.engine.accounts.test_accounts import SCALES, SPECS
 from tests.engine.affiliates.test_shared_book import (
@@ -96,3 +96,22 @@ def test_its_obligations_are_in_the_state_hash_and_snapshots(book_class: type[Bo
     assert twin.state_hash() == venue.engine.state_hash()
     twin.shared.incoming.clear()  # the hash covers them: without them it differs
     assert twin.state_hash() != venue.engine.state_hash()
+
+
+def test_orders_that_may_not_route_pass_by_mirrored_depth_but_trade_with_it(
+    book_class: type[Book],
+) -> None:
+    """Its orders rest here like any participant's: a client outside the shared book, or a
+    fill-or-kill order, passes by an affiliate's mirrored depth (a route could fail) and
+    still trades with them."""
+    venue = venue_with_partner(book_class)
+    venue.mirror(SELL, PX, 1_000)
+    partner = venue.rest("PARTNER", SELL, PX + 1, 600)
+    local = venue.order("LOCAL1", BUY, PX + 1, 300, TimeInForce.IOC)
+    assert of(RouteSent, local) == []
+    assert [(t.maker.order_id, t.price, t.qty) for t in of(Trade, local)] == [
+        (partner, PX + 1, 300)
+    ]
+    fok = venue.order("CLIENT1", BUY, PX + 1, 300, TimeInForce.FOK)
+    assert of(RouteSent, fok) == []
+    assert [(t.maker.order_id, t.qty) for t in of(Trade, fok)] == [(partner, 300)]

@@ -158,7 +158,7 @@ def test_mirrored_asks_are_cut_to_what_the_account_there_can_pay(venue: SharedVe
     per_lot = (PX + 10) * QUOTE_PER_TICK_LOT
     second = (2_000_000 * HKD - 3_000 * PX * QUOTE_PER_TICK_LOT) // per_lot
     assert shown.levels == (PX, 3_000, PX + 10, second)
-    assert venue.classes_at(bc.SELL, PX) == [(bc.AFFILIATE_VENUE, 3_000)]
+    assert venue.classes_at(bc.SELL, PX) == [(bc.MIRRORED, 3_000)]
 
 
 def test_the_cover_bounds_all_mirrored_sides_together(book_class: type[Book]) -> None:
@@ -192,7 +192,7 @@ def test_at_one_price_customers_then_the_affiliate_then_the_market_maker(
     (sent,) = of(RouteSent, events)
     assert (local.maker.order_id, local.qty, local.maker_class) == (customer, 500, 0)
     assert (sent.affiliate, sent.price, sent.qty, sent.side) == ("LIONX", PX, 700, BUY)
-    assert venue.classes_at(bc.SELL, PX) == [(bc.AFFILIATE_VENUE, 300), (bc.MARKET_MAKER, 500)]
+    assert venue.classes_at(bc.SELL, PX) == [(bc.MIRRORED, 300), (bc.MARKET_MAKER, 500)]
     order = venue.engine.order(sent.order_id)
     assert order is not None and (order.leaves_qty, order.status) == (
         700,
@@ -212,7 +212,7 @@ def test_a_route_fills_and_settles_the_client_and_the_account_there(venue: Share
     assert (trade.price, trade.qty, trade.maker_class, trade.maker.participant) == (
         PX - 2,
         400,
-        bc.AFFILIATE_VENUE,
+        bc.MIRRORED,
         "LIONX",
     )
     assert (trade.taker.cum_qty, trade.taker.leaves_qty) == (400, 200)
@@ -249,7 +249,7 @@ def test_a_returned_rest_trades_locally_before_it_rests(venue: SharedVenue) -> N
     assert (trade.maker.order_id, trade.qty) == (maker, 500)
     assert venue.classes_at(bc.BUY, PX) == [(bc.CUSTOMER, 300)]
     # it never goes back to the affiliate: the mirrored level still shows 200 it passed by
-    assert venue.classes_at(bc.SELL, PX) == [(bc.AFFILIATE_VENUE, 200)]
+    assert venue.classes_at(bc.SELL, PX) == [(bc.MIRRORED, 200)]
 
 
 def test_lots_returned_during_a_halt_rest_again_without_trading(venue: SharedVenue) -> None:

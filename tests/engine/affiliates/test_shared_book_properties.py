@@ -152,7 +152,7 @@ def account_for(command: Command, events: list[Event], mine: Books) -> None:
             mine.route_qty[event.route_id] = event.qty
             mine.route_side[event.route_id] = event.side
             mine.open.append(event.route_id)
-        elif isinstance(event, Trade) and event.maker_class == bc.AFFILIATE_VENUE:
+        elif isinstance(event, Trade) and event.maker_class == bc.MIRRORED:
             assert isinstance(command, RouteFilled)
             route_id = command.route_id
             mine.filled[route_id] += event.qty
@@ -202,9 +202,10 @@ def check_priority(command: Command, events: list[Event]) -> None:
     classes = []
     for event in events:
         if isinstance(event, RouteSent):
-            classes.append(bc.AFFILIATE_VENUE)
+            classes.append(bc.MIRRORED)
         elif isinstance(event, Trade):
             classes.append(event.maker_class)
     if command.participant == "LOCAL1" or command.time_in_force is TimeInForce.FOK:
-        assert bc.AFFILIATE_VENUE not in classes
-    assert classes == sorted(classes), classes
+        assert bc.MIRRORED not in classes
+    ranks = [bc.DRAIN_ORDER.index(c) for c in classes]
+    assert ranks == sorted(ranks), classes

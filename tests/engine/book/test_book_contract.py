@@ -197,10 +197,10 @@ def test_reduce_keeps_time_priority(book: Book) -> None:
         (1, 1, 2, 100, 1, CUST, bc.REST, 0),  # side
         (1, 1, bc.BUY, 0, 1, CUST, bc.REST, 0),  # price
         (1, 1, bc.BUY, 100, -1, CUST, bc.REST, 0),  # qty
-        (1, 1, bc.BUY, 100, 1, 3, bc.REST, 0),  # class
+        (1, 1, bc.BUY, 100, 1, bc.PRIORITY_CLASSES, bc.REST, 0),  # class
         (1, 1, bc.BUY, 100, 1, CUST, 9, 0),  # mode
         (1, 1, bc.BUY, 100, 1, CUST, bc.REST, 9),  # stp
-        (1, 1, bc.BUY, 100, 1, CUST, bc.REST, 0, 8),  # class mask
+        (1, 1, bc.BUY, 100, 1, CUST, bc.REST, 0, 1 << bc.PRIORITY_CLASSES),  # class mask
         (1, 1, bc.BUY, 100, 1, CUST, bc.REST, 0, -1),  # class mask
         (5, 1, bc.BUY, 100, 1, CUST, bc.REST, 0),  # duplicate id
     ],

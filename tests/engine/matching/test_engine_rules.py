@@ -359,20 +359,18 @@ def test_a_band_of_zero_is_refused_in_configuration() -> None:
         InstrumentSpec.from_config("BTC-HKD", {**BTC_ENTRY, "band_percent": "0"})
 
 
-def test_an_order_outside_the_shared_book_trades_past_affiliate_liquidity(venue: Venue) -> None:
-    """LOCAL1 is not in the shared book: at the best price it trades with the customer and
-    the market maker but not the affiliate venue, and then goes on to a worse local price."""
+def test_an_affiliate_venue_trading_here_is_local_liquidity_to_every_order(venue: Venue) -> None:
+    """VENUE1, an affiliate venue trading here as a participant, rests its orders here: an
+    order outside the shared book (LOCAL1) trades with them like any local order, after the
+    customer's and before the market maker's. Only an affiliate's mirrored depth, which a
+    route would have to fetch, is passed by."""
     affiliate = venue.rest("VENUE1", SELL, PX, 1_000)
     client = venue.rest("CLIENT1", SELL, PX, 1_000)
     maker = venue.rest("MM1", SELL, PX, 1_000)
-    worse = venue.rest("CLIENT2", SELL, PX + 5, 1_000)
+    venue.rest("CLIENT2", SELL, PX + 5, 1_000)
     fills = trades(venue.limit("LOCAL1", BUY, PX + 5, 2_500, TimeInForce.IOC))
     assert [(t.maker.order_id, t.price, t.qty, t.maker_class) for t in fills] == [
         (client, PX, 1_000, 0),
-        (maker, PX, 1_000, 2),
-        (worse, PX + 5, 500, 0),
+        (affiliate, PX, 1_000, 1),
+        (maker, PX, 500, 2),
     ]
-    assert affiliate in {row[3] for row in venue.queue()}
-    # a participant in the shared book takes the affiliate's liquidity in its class order
-    fills = trades(venue.limit("CLIENT2", BUY, PX, 600, TimeInForce.IOC))
-    assert [(t.maker.order_id, t.qty, t.maker_class) for t in fills] == [(affiliate, 600, 1)]
