@@ -12,13 +12,16 @@ clients (bench/loadgen.py's `Link`) keep one order in flight each:
 The two alternate order by order, so the host's drift hits both alike; the report gives
 each one's percentiles and the ratio of their medians.
 
-Mirroring's cost: the local loop again, in alternating blocks with LIONX's book quiet and
-with a feed process placing and cancelling orders inside LIONX's top ten levels at a set
-rate (default 1,000 changes a second), each change one incremental refresh to this venue
-and one journaled MirrorDepth there. The rate this venue actually journaled is counted from
-its journal. Results: bench/results/shared_book.{json,md}.
+The routed/local pairs are timed one order at a time: the round trip of an order on an
+otherwise idle path. Mirroring's cost is measured open loop instead: local orders sent at
+scheduled times (default 300 a second) and timed from their scheduled time, in alternating
+blocks with LIONX's book quiet and with a feed process placing and cancelling orders inside
+LIONX's top ten levels at a set rate (default 1,000 changes a second), each change one
+incremental refresh to this venue and one journaled MirrorDepth there. The rate this venue
+actually journaled is counted from its journal. Results: bench/results/shared_book.{json,md}.
 
     python -m bench.shared_book [--orders N] [--blocks N] [--block-seconds S] [--rate N]
+                                [--local-rate N]
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import argparse
 import json
 import multiprocessing
 import selectors
+import socket
 import sqlite3
 import statistics
 import tempfile
@@ -36,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.book_throughput import RESULTS, machine
-from bench.loadgen import RUN, Link, field, histogram, order
+from bench.loadgen import RUN, Link, field, histogram, order, precise_timers
 from fixgw.roster import hash_password
 from tests.support.launch import PASSWORDS, REPO, GatewayProcess
 
@@ -44,7 +48,8 @@ LINK_PASSWORD = "bench-link"
 AFFILIATE_ASK = 700_100  # LIONX's market maker's ask, mirrored here
 LOCAL_ASK = 700_200  # this venue's own maker's ask: behind LIONX's, so CLIENT1 routes
 FEED_PRICES = range(700_150, 700_190, 5)  # inside LIONX's top ten levels on the ask side
-DEPTH = "50"  # BTC the makers offer (the largest order): more than any run takes
+DEPTH = "50"  # BTC in each maker's ask (the largest order an instrument takes)
+LOCAL_ASKS = 6  # of this venue's maker: 300 BTC, more than a run's local orders take
 PERCENTILES = (50, 90, 99, 99.9)
 
 
@@ -80,7 +85,14 @@ def start(workdir: Path) -> tuple[GatewayProcess, GatewayProcess]:
 
 
 def link(gateway: GatewayProcess, comp_id: str, target: str) -> Link:
-    return Link(gateway.port, comp_id, PASSWORDS[comp_id], "FIX.4.4", target)
+    return nodelay(Link(gateway.port, comp_id, PASSWORDS[comp_id], "FIX.4.4", target))
+
+
+def nodelay(session: Link) -> Link:
+    """Every order leaves at once (open loop keeps several in flight: Nagle would hold one
+    back until the last is acknowledged)."""
+    session.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return session
 
 
 def rest_ask(maker: Link, cid: str, price: int) -> None:
@@ -96,16 +108,23 @@ def rest_ask(maker: Link, cid: str, price: int) -> None:
 
 
 def round_trip(client: Link, cid: str, price: int) -> int:
-    """ns from sending an IOC buy of 0.001 at `price` to its fill."""
+    """ns from sending an IOC buy of 0.001 at `price` to its fill; anything but a fill (a
+    maker run dry, a route refused) stops the run rather than being timed."""
     message = client.frame("D", order(cid, "1", price, "3"))
+    answer: list[bytes] = []
+
+    def ends(m: bytes) -> bool:
+        if field(m, b"11") == cid.encode() and field(m, b"150") in (b"F", b"4", b"8"):
+            answer.append(m)
+            return True
+        return False
+
     start = time.perf_counter_ns()
     client.sock.sendall(message)
-    filled = client.wait_for(
-        lambda m: field(m, b"11") == cid.encode() and field(m, b"150") in (b"F", b"4")
-    )
+    answered = client.wait_for(ends)
     elapsed = time.perf_counter_ns() - start
-    if not filled:
-        raise SystemExit(f"{client.comp_id}: no answer to {cid}")
+    if not answered or field(answer[0], b"150") != b"F":
+        raise SystemExit(f"{client.comp_id}: {cid} was not filled: {answer[:1]}")
     return elapsed
 
 
@@ -124,9 +143,10 @@ def feed(port: int, rate: int, seconds: float, ready: Any) -> None:
     """LIONX's CLIENT2 placing and cancelling asks inside the mirrored levels, open loop at
     `rate` messages a second (each a depth change), reading every reply as it goes; `ready`
     (an Event) is set once it is logged on and about to start."""
+    precise_timers()
     source = link_at(port, "CLIENT2")
     ready.set()
-    selector = selectors.DefaultSelector()
+    selector = selectors.SelectSelector()  # microsecond timeouts (bench/loadgen.py)
     selector.register(source.sock, selectors.EVENT_READ)
     interval = 1e9 / rate
     start = time.perf_counter_ns()
@@ -155,7 +175,7 @@ def feed(port: int, rate: int, seconds: float, ready: Any) -> None:
 
 
 def link_at(port: int, comp_id: str) -> Link:
-    return Link(port, comp_id, PASSWORDS[comp_id], "FIX.4.4", "LIONX")
+    return nodelay(Link(port, comp_id, PASSWORDS[comp_id], "FIX.4.4", "LIONX"))
 
 
 def mirror_updates(hk: GatewayProcess) -> int:
@@ -177,13 +197,35 @@ def summary(samples: list[int]) -> dict[str, Any]:
     }
 
 
-def local_block(client: Link, seconds: float, tag: str) -> list[int]:
-    samples = []
-    end = time.monotonic() + seconds
-    i = 0
-    while time.monotonic() < end:
-        samples.append(round_trip(client, f"l{RUN}-{tag}-{i}", LOCAL_ASK))
-        i += 1
+def local_block(client: Link, seconds: float, rate: int, tag: str) -> list[int]:
+    """Open loop: local IOC buys sent at scheduled times, `rate` a second, each timed from
+    its scheduled time to its fill, so a stalled venue is charged for every order that
+    should have gone out meanwhile (no coordinated omission)."""
+    selector = selectors.SelectSelector()  # microsecond timeouts (bench/loadgen.py)
+    selector.register(client.sock, selectors.EVENT_READ)
+    interval = 1e9 / rate
+    start = time.perf_counter_ns()
+    count = int(seconds * rate)
+    due: dict[bytes, int] = {}  # ClOrdID -> scheduled send time
+    samples: list[int] = []
+    sent = 0
+    while len(samples) < count:
+        now = time.perf_counter_ns()
+        if sent < count and now >= start + sent * interval:
+            cid = f"l{RUN}-{tag}-{sent}"
+            due[cid.encode()] = start + int(sent * interval)
+            client.sock.sendall(client.frame("D", order(cid, "1", LOCAL_ASK, "3")))
+            sent += 1
+            continue
+        wait = (start + sent * interval - now) / 1e9 if sent < count else 1.0
+        if selector.select(timeout=max(wait, 0)):
+            for message in client.read():
+                answered = field(message, b"11")
+                if answered in due and field(message, b"150") in (b"F", b"4", b"8"):
+                    if field(message, b"150") != b"F":
+                        raise SystemExit(f"{answered!r} was not filled: {message!r}")
+                    samples.append(time.perf_counter_ns() - due.pop(answered))
+    selector.close()
     return samples
 
 
@@ -193,7 +235,9 @@ def main() -> None:
     parser.add_argument("--blocks", type=int, default=6, help="quiet/busy blocks, each")
     parser.add_argument("--block-seconds", type=float, default=5.0)
     parser.add_argument("--rate", type=int, default=1000, help="affiliate depth changes a second")
+    parser.add_argument("--local-rate", type=int, default=300, help="local orders a second")
     args = parser.parse_args()
+    precise_timers()
     with tempfile.TemporaryDirectory(prefix="fixgw-bench-shared-") as tmp:
         lionx, hk = start(Path(tmp))
         try:
@@ -212,7 +256,8 @@ def run(lionx: GatewayProcess, hk: GatewayProcess, args: argparse.Namespace) -> 
     affiliate_maker = link(lionx, "MM1", "LIONX")
     local_maker = link(hk, "MM1", "FIXGW")
     rest_ask(affiliate_maker, f"a{RUN}", AFFILIATE_ASK)
-    rest_ask(local_maker, f"m{RUN}", LOCAL_ASK)
+    for i in range(LOCAL_ASKS):
+        rest_ask(local_maker, f"m{RUN}-{i}", LOCAL_ASK)
     routed_client = link(hk, "CLIENT1", "FIXGW")
     local_client = link(hk, "CLIENT2", "FIXGW")
     mirrored(routed_client, AFFILIATE_ASK)
@@ -234,7 +279,9 @@ def run(lionx: GatewayProcess, hk: GatewayProcess, args: argparse.Namespace) -> 
     for block in range(args.blocks):
         for kind in ("quiet", "busy") if block % 2 else ("busy", "quiet"):
             if kind == "quiet":
-                samples = local_block(local_client, args.block_seconds, f"q{block}")
+                samples = local_block(
+                    local_client, args.block_seconds, args.local_rate, f"q{block}"
+                )
                 quiet += samples
                 quiet_p50.append(int(statistics.median(samples)))
                 continue
@@ -246,7 +293,7 @@ def run(lionx: GatewayProcess, hk: GatewayProcess, args: argparse.Namespace) -> 
             ready.wait(timeout=60)
             before = mirror_updates(hk)
             started = time.monotonic()
-            samples = local_block(local_client, args.block_seconds, f"b{block}")
+            samples = local_block(local_client, args.block_seconds, args.local_rate, f"b{block}")
             source.join()
             updates_per_s.append((mirror_updates(hk) - before) / (time.monotonic() - started))
             busy += samples
@@ -270,6 +317,7 @@ def run(lionx: GatewayProcess, hk: GatewayProcess, args: argparse.Namespace) -> 
             statistics.median(b / q for q, b in zip(quiet_p50, busy_p50, strict=True)), 2
         ),
         "feed_rate_asked": args.rate,
+        "local_rate": args.local_rate,
         "mirror_updates_journaled_per_s": [round(u) for u in updates_per_s],
     }
 
@@ -303,6 +351,9 @@ def render(r: dict[str, Any]) -> str:
             rule,
             row("local, affiliate book quiet", r["local_quiet"]),
             row(f"local, affiliate feed at {r['feed_rate_asked']}/s", r["local_busy"]),
+            "",
+            f"Local orders sent open loop at {r['local_rate']} a second, each timed from its "
+            "scheduled send.",
             "",
             f"Busy / quiet p50, median over block pairs: {r['busy_over_quiet_p50_median']}x "
             f"(each pair: {r['busy_over_quiet_p50_by_block']}). Mirror updates this venue "

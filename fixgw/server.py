@@ -428,8 +428,15 @@ class Gateway:
         link = affiliate.link
         session_id = fix.SessionID(link.begin_string, link.sender_comp_id, link.target_comp_id)
         self.sessions.add_link(key, session_id)
-        last = self.runner.positions.get(key, Position(0, None)).msg_seq
-        self.notes += self.sessions.rewind_inbound({key: (last, False)})
+        position = self.runner.positions.get(key)
+        if position is None:
+            # a journal from before link positions were kept (or a link that never got a
+            # message): the store is taken at its word, rather than asking for its history
+            expected, _ = self.sessions.numbers(key)
+            if expected:
+                self.runner.note_position(key, expected - 1)
+            return
+        self.notes += self.sessions.rewind_inbound({key: (position.msg_seq, False)})
 
     def _ask_about_routes(self) -> None:
         """Once a second: a status request for any route its affiliate has been silent on."""

@@ -380,7 +380,11 @@ def _client_fill(engine: Engine, order: Order) -> Fill:
     Pending Cancel even when nothing is left (FIX 4.4 Appendix D: Pending Cancel takes
     precedence over Partially Filled and Filled)."""
     before_cancel = engine.shared.cancel_pending(order.order_id)
-    if before_cancel is None:
+    if before_cancel is None or (
+        not order.leaves_qty and not _cancel_asked_by_client(engine, order)
+    ):
+        # a mass or operator cancel the routes filled everything of: no reject will follow,
+        # so this fill is the order's last word and says Filled
         return engine._fill(order)
     return Fill(
         engine._exec_id(),
@@ -397,6 +401,12 @@ def _client_fill(engine: Engine, order: Order) -> Fill:
         order.time_in_force,
         order.price,
     )
+
+
+def _cancel_asked_by_client(engine: Engine, order: Order) -> bool:
+    """Whether the pending cancel is the order's own OrderCancelRequest (answered with a
+    reject if the routes fill everything first)."""
+    return engine.shared.closing[order.order_id][1] == CancelReason.USER.value
 
 
 def _affiliate_fill(engine: Engine, found: Route) -> Fill:
@@ -589,9 +599,14 @@ def check_replace(engine: Engine, order: Order) -> None:
 def check_cancel(engine: Engine, order: Order) -> None:
     if order.order_id in engine.shared.closing:
         pending = engine.shared.cancel_pending(order.order_id) is not None
+        ending = (
+            "expiring"
+            if engine.shared.closing[order.order_id][0] == "expire"
+            else ("already being cancelled")
+        )
         raise Refused(
             RejectCode.PENDING_CANCEL if pending else RejectCode.ORDER_ALREADY_DONE,
-            f"order {order.order_id} is already being cancelled: it ends when its "
+            f"order {order.order_id} is {ending}: it ends when its "
             f"{engine.shared.routed[order.order_id]} lots routed to an affiliate venue do",
             order.order_id,
         )

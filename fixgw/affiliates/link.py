@@ -215,10 +215,11 @@ class AffiliateLink(fix.Application):  # type: ignore[misc]
                 log.error("unreadable affiliate fill", affiliate=name, route=route_id, why=str(bad))
                 return []
             exec_id = fields.get(17) or ""
-            seen = self._exec_ids.setdefault(route_id, set())
-            if known is not None and exec_id not in seen:  # the engine judges the rest
-                seen.add(exec_id)
-                self._filled[route_id] = self._filled.get(route_id, 0) + qty
+            if known is not None:  # a route of this venue's: the engine judges the rest
+                seen = self._exec_ids.setdefault(route_id, set())
+                if exec_id not in seen:
+                    seen.add(exec_id)
+                    self._filled[route_id] = self._filled.get(route_id, 0) + qty
             commands.append(RouteFilled(name, route_id, qty, price, exec_id))
         status = fields.get(39) or ""
         if status not in ENDED:

@@ -20,6 +20,7 @@ from engine.matching.core import Engine
 from engine.model.commands import (
     CancelOrder,
     Command,
+    MassCancel,
     MirrorDepth,
     MoveFunds,
     NewOrder,
@@ -250,6 +251,21 @@ def test_a_returned_rest_trades_locally_before_it_rests(venue: SharedVenue) -> N
     assert venue.classes_at(bc.BUY, PX) == [(bc.CUSTOMER, 300)]
     # it never goes back to the affiliate: the mirrored level still shows 200 it passed by
     assert venue.classes_at(bc.SELL, PX) == [(bc.MIRRORED, 200)]
+
+
+def test_a_mass_cancel_the_routes_fill_whole_ends_with_a_fill_that_says_filled(
+    venue: SharedVenue,
+) -> None:
+    """No OrderCancelRequest of the order's own to reject: its last report, the fill,
+    must end it (OrdStatus 2), or the client would hold it pending cancel for good."""
+    venue.mirror(SELL, PX, 1_000)
+    (sent,) = of(RouteSent, venue.order("CLIENT1", BUY, PX, 1_000))
+    (pending,) = of(CancelPending, venue.apply(MassCancel("CLIENT1", "m1")))
+    assert pending.routed == 1_000
+    filled = venue.apply(RouteFilled("LIONX", sent.route_id, 1_000, PX, "E1"))
+    (trade,) = of(Trade, filled)
+    assert (trade.taker.status, trade.taker.leaves_qty) == (OrderStatus.FILLED, 0)
+    assert of(Rejected, filled) == []
 
 
 def test_lots_returned_during_a_halt_rest_again_without_trading(venue: SharedVenue) -> None:
