@@ -30,6 +30,7 @@ from engine.model.commands import (
     MassCancel,
     RouteEnded,
     RouteFilled,
+    SettleScheduled,
 )
 from engine.model.events import CoverAlert, Event, RouteSent
 from engine.persistence.journal import EVERY_SESSION, Journal, JournalBatch, JournalError, Position
@@ -191,7 +192,7 @@ class Runner:
 
     def settle_on(self, times: tuple[int, ...]) -> None:
         """The intraday settlement times (fixgw/affiliates/schedule.py); before the start."""
-        self._settlement = SettlementSchedule(times, self._last_ts) if times else None
+        self._settlement = SettlementSchedule(times) if times else None
 
     def route_to(self, sink: Callable[[list[RouteSent]], None]) -> None:
         """Where the routes of each committed batch go (the affiliate links), on the
@@ -550,10 +551,11 @@ class Runner:
             due = self.engine.next_expiry()
             if due is not None and due <= ts:
                 self._apply(ExpireOrders(), ts, None, out, market_data)
-            if self._settlement is not None and self._settlement.due(ts):
-                self._settlement.settle(
-                    self.engine, lambda command: self._apply(command, ts, None, out, market_data)
-                )
+            if self._settlement is not None:
+                at = self._settlement.due(ts, self.engine.shared.settled_through)
+                if at is not None:
+                    events = self._apply(SettleScheduled(at), ts, None, out, market_data)
+                    self._settlement.alert(events)
 
     def note_position(self, participant: str, msg_seq: int) -> None:
         """Journal a session's position with the next commit, stamped now: at start, or

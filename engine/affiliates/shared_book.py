@@ -142,6 +142,7 @@ class SharedBook:
         # moves out of its account here to the affiliate (> 0) or into it from the affiliate
         # (< 0); prefunded, so never part of the exposure the cover bounds
         self.incoming: dict[tuple[str, str], int] = {}
+        self.settled_through = 0  # the last scheduled settlement time run (ns since epoch)
         self.suspended: set[str] = set()  # affiliates whose depth is not shown
         self.alerting = False  # the exposure is at or past the alert level
         self.next_route_id = 1

@@ -26,6 +26,7 @@ from engine.model.commands import (
     RouteFilled,
     SetAffiliateAccess,
     SettleAffiliate,
+    SettleScheduled,
     WithdrawMirror,
 )
 from engine.model.events import (
@@ -673,6 +674,25 @@ def settle_affiliate(engine: Engine, cmd: SettleAffiliate, ts: int) -> list[Even
     return [settled, *reshow(engine, ts), *cover_alert(engine, ts)]
 
 
+SCHEDULE = "schedule"  # the operator name of the schedule's batches
+
+
+def settle_scheduled(engine: Engine, cmd: SettleScheduled, ts: int) -> list[Event]:
+    """Every affiliate with open obligations, one batch each; a batch the accounts cannot
+    carry is recorded as failed with the reason (its obligations stay open)."""
+    if cmd.at <= engine.shared.settled_through:
+        return []  # that time ran already
+    engine.shared.settled_through = cmd.at
+    events: list[Event] = []
+    for name in engine.shared.unsettled():
+        batch = settle_affiliate(engine, SettleAffiliate(name, SCHEDULE), ts)
+        refused = [e for e in batch if type(e) is Rejected]
+        if refused:
+            batch = [AffiliateSettled(ts, name, (), SCHEDULE, refused[0].text)]
+        events += batch
+    return events
+
+
 HANDLERS: dict[type[Any], Callable[[Engine, Any, int], list[Event]]] = {
     MirrorDepth: mirror_depth,
     WithdrawMirror: withdraw_mirror,
@@ -680,4 +700,5 @@ HANDLERS: dict[type[Any], Callable[[Engine, Any, int], list[Event]]] = {
     RouteEnded: route_ended,
     SetAffiliateAccess: set_affiliate_access,
     SettleAffiliate: settle_affiliate,
+    SettleScheduled: settle_scheduled,
 }

@@ -160,6 +160,8 @@ class EngineState:
             feed("shared book", self.shared.state_rows())
         if self.shared.incoming:  # nor one without affiliates trading here this
             feed("incoming settlements", self.shared.incoming_rows())
+        if self.shared.settled_through:  # nor one without a settlement schedule
+            feed("settled through", self.shared.settled_through)
         return f"{STATE_HASH_SCHEME}:{digest.hexdigest()}"
 
     # -- THE STATE'S OWN BOOKKEEPING --

@@ -198,6 +198,15 @@ class SettleAffiliate:
     failure: str = ""
 
 
+@dataclass(frozen=True)
+class SettleScheduled:
+    """The intraday schedule's batch for the scheduled time `at` (ns since the epoch, from
+    the sequencer's clock): every affiliate with open obligations settled, or recorded as
+    failed with why. The engine keeps `at`, so a restart knows which time it last ran."""
+
+    at: int
+
+
 Command = (
     NewOrder
     | CancelOrder
@@ -217,6 +226,7 @@ Command = (
     | RouteEnded
     | SetAffiliateAccess
     | SettleAffiliate
+    | SettleScheduled
 )
 
 # The fields that hold an engine enum, for the journal's codec. Compiled, a command class

@@ -133,6 +133,8 @@ def capture_parts(engine: Engine, cache: SnapshotCache | None = None) -> list[st
         rest["shared_book"] = engine.shared.state_rows()
     if engine.shared.incoming:
         rest["incoming_settlements"] = engine.shared.incoming_rows()
+    if engine.shared.settled_through:
+        rest["settled_through"] = engine.shared.settled_through
     tail = _dumps(rest)
     return [
         head[:-1],
@@ -197,6 +199,7 @@ def _restore(engine: Engine, state: dict[str, Any]) -> None:
         _restore_shared_book(engine, state["shared_book"])
     for (participant, asset), amount in state.get("incoming_settlements", []):
         engine.shared.incoming[participant, asset] = amount
+    engine.shared.settled_through = state.get("settled_through", 0)
     engine._client_id_digest = SetDigest()
     for name, entries in state["client_ids"].items():
         if name not in engine.participants:

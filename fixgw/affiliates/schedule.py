@@ -1,30 +1,29 @@
 """The intraday settlement schedule with affiliate venues.
 
 At each configured time of day (UTC, `[gateway] affiliate_settlement_utc`) the sequencer
-settles every affiliate with open obligations — the routes of this venue there and the
-fills of affiliates trading here — as `fixgw affiliates settle` does, each batch a journaled
-engine command with the operator `schedule`. The times are read off the sequencer's stamps,
-never the engine's clock, so replay repeats the batches from the journal as they were. A
-gateway down over a scheduled time settles at its first tick. A batch the accounts cannot
-carry is recorded as failed, with the engine's reason, and raises an operator alert; its
-obligations stay open for the next one.
+applies `SettleScheduled` for that time: the engine settles every affiliate with open
+obligations — the routes of this venue there and the fills of affiliates trading here — as
+`fixgw affiliates settle` does, each batch journaled with the operator name `schedule`.
+The times are read off the sequencer's stamps, never the engine's clock, and the engine
+keeps the last time it ran: a gateway down over a scheduled time (or one that crashed
+before that time's batch was journaled) runs it at its first tick, and replay repeats the
+batches from the journal as they were. A batch the accounts cannot carry is recorded as
+failed, with the engine's reason, and raises an operator alert; its obligations stay open
+for the next one.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Callable
+from collections.abc import Iterable
 
 import structlog
 
-from engine.matching.core import Engine
-from engine.model.commands import Command, SettleAffiliate
-from engine.model.events import Event, Rejected
+from engine.model.events import AffiliateSettled, Event
 
 log = structlog.get_logger("fixgw.affiliates")
 
 DAY_NS = 86_400 * 10**9
-OPERATOR = "schedule"  # the name scheduled batches are journaled with
 
 
 def parse_times(texts: list[str], where: str) -> tuple[int, ...]:
@@ -43,30 +42,29 @@ def parse_times(texts: list[str], where: str) -> tuple[int, ...]:
 
 
 class SettlementSchedule:
-    def __init__(self, times: tuple[int, ...], last_ts: int) -> None:
-        """`last_ts`: the journal's last stamp (0 for a new venue, which owes nothing)."""
+    def __init__(self, times: tuple[int, ...]) -> None:
+        """`times`: offsets from UTC midnight in ns, sorted (`parse_times`)."""
         self._times = times
-        self._slot = self._slot_of(last_ts) if last_ts else None
 
-    def _slot_of(self, ts: int) -> int:
-        """How many scheduled times have passed since the epoch at `ts`."""
+    def due(self, ts: int, settled_through: int) -> int | None:
+        """The latest scheduled time at or before `ts`, if it is later than the last one
+        run (`settled_through`, the engine's); None when nothing is due."""
         day, into = divmod(ts, DAY_NS)
-        return day * len(self._times) + bisect_right(self._times, into)
-
-    def due(self, ts: int) -> bool:
-        """Whether a scheduled time has passed since the last tick (or the last stamp)."""
-        slot = self._slot_of(ts)
-        passed = self._slot is not None and slot != self._slot
-        self._slot = slot
-        return passed
+        place = bisect_right(self._times, into)
+        latest = (
+            day * DAY_NS + self._times[place - 1]
+            if place
+            else ((day - 1) * DAY_NS + self._times[-1])
+        )
+        return latest if latest > settled_through else None
 
     @staticmethod
-    def settle(engine: Engine, apply: Callable[[Command], list[Event]]) -> None:
-        for name in engine.shared.unsettled():
-            refused = [e for e in apply(SettleAffiliate(name, OPERATOR)) if type(e) is Rejected]
-            if refused:
-                reason = refused[0].text
+    def alert(events: Iterable[Event]) -> None:
+        """An operator alert for each batch the schedule could not settle."""
+        for event in events:
+            if type(event) is AffiliateSettled and event.failure:
                 log.warning(
-                    "OPERATOR ALERT: scheduled settlement failed", affiliate=name, why=reason
+                    "OPERATOR ALERT: scheduled settlement failed",
+                    affiliate=event.affiliate,
+                    why=event.failure,
                 )
-                apply(SettleAffiliate(name, OPERATOR, reason))

@@ -64,6 +64,7 @@ EXAMPLES = [
     commands.RouteEnded("LIONX", 3, "cancelled: IOC"),
     commands.SetAffiliateAccess("LIONX", False, "ops"),
     commands.SettleAffiliate("LIONX", "ops", "the affiliate did not deliver"),
+    commands.SettleScheduled(1_765_000_000_000_000_000),
 ]
 
 

@@ -8,7 +8,8 @@ import pytest
 from structlog.testing import capture_logs
 
 from engine.book.books import Book
-from engine.model.commands import MoveFunds
+from engine.model.commands import MoveFunds, SettleScheduled
+from engine.persistence.snapshot import capture, restore
 from fixgw.affiliates.schedule import SettlementSchedule, parse_times
 from fixgw.inbox import Tick
 from tests.engine.affiliates.test_affiliate_trading_here import PARTNER
@@ -31,21 +32,21 @@ def test_times_are_read_as_utc_hours_and_minutes() -> None:
             parse_times(bad, "test")
 
 
-def test_a_batch_is_due_once_each_time_a_scheduled_time_passes() -> None:
-    schedule = SettlementSchedule(TIMES, at("20261207 09:00"))
-    ticks = ["09:59", "10:00", "10:01", "13:59", "14:30", "23:59"]
-    assert [schedule.due(at(f"20261207 {t}")) for t in ticks] == [
-        False, True, False, False, True, False
-    ]  # fmt: skip
-    assert schedule.due(at("20261208 10:00")) is True  # the next day's first
+def test_the_latest_scheduled_time_is_due_until_the_engine_has_run_it() -> None:
+    schedule = SettlementSchedule(TIMES)
+    ran = at("20261206 14:00")  # the engine's settled_through
+    assert schedule.due(at("20261207 09:59"), ran) is None
+    assert schedule.due(at("20261207 10:00"), ran) == at("20261207 10:00")
+    assert schedule.due(at("20261207 13:59"), at("20261207 10:00")) is None
+    assert schedule.due(at("20261208 00:30"), at("20261207 10:00")) == at("20261207 14:00")
 
 
-def test_a_gateway_down_over_a_scheduled_time_settles_at_its_first_tick() -> None:
-    assert SettlementSchedule(TIMES, at("20261207 09:58")).due(at("20261207 11:00")) is True
-
-
-def test_a_new_venue_owes_nothing_at_its_first_tick() -> None:
-    assert SettlementSchedule(TIMES, 0).due(at("20261207 10:30")) is False
+def test_a_time_missed_by_a_crash_or_a_stop_runs_at_the_first_tick() -> None:
+    """Down from 09:58 to 11:00, or crashed at 10:00:00.2 before that time's batch was
+    journaled: the engine still says 14:00 yesterday, so 10:00 is due."""
+    assert SettlementSchedule(TIMES).due(at("20261207 11:00"), at("20261206 14:00")) == at(
+        "20261207 10:00"
+    )
 
 
 def test_the_runner_settles_every_affiliate_owing_at_the_scheduled_time(
@@ -55,7 +56,8 @@ def test_the_runner_settles_every_affiliate_owing_at_the_scheduled_time(
     now = [at("20261207 13:00")]
     runner = venue_runner(venue.engine, clock=lambda: now[0], end_of_day_ns=16 * 3600 * 10**9)
     runner.settle_on(TIMES)
-    runner.process_batch([Tick()])
+    runner.process_batch([Tick()])  # a new venue: 10:00's batch, with nobody owing anything
+    assert venue.engine.shared.settled_through == at("20261207 10:00")
     venue.now = now[0]
     venue.rest("MM1", SELL, PX, 300)
     venue.order("PARTNER", BUY, PX, 300)  # 0.3 BTC to deliver, 150,000 HKD to come in
@@ -66,6 +68,7 @@ def test_the_runner_settles_every_affiliate_owing_at_the_scheduled_time(
     now[0] = at("20261207 14:00")
     runner.process_batch([Tick()])
     assert venue.engine.shared.unsettled() == []
+    assert venue.engine.shared.settled_through == at("20261207 14:00")
     assert venue.available("PARTNER", "BTC") == 100 * BTC
     assert venue.available("PARTNER", "HKD") == 10_000_000 * HKD
 
@@ -87,5 +90,19 @@ def test_a_scheduled_batch_the_accounts_cannot_carry_is_recorded_failed(
     with capture_logs() as logs:
         runner.process_batch([Tick()])
     assert venue.engine.shared.incoming == owed
+    assert venue.engine.shared.settled_through == at("20261207 14:00")  # not tried again
     (alert,) = [e for e in logs if "scheduled settlement failed" in e["event"]]
     assert alert["affiliate"] == "PARTNER" and "available to deliver" in alert["why"]
+
+
+def test_the_last_scheduled_time_run_is_in_the_state_hash_and_snapshots(
+    book_class: type[Book],
+) -> None:
+    venue = SharedVenue(book_class, extra=(PARTNER,))
+    venue.apply(SettleScheduled(at("20261207 10:00")))
+    twin = SharedVenue(book_class, extra=(PARTNER,))
+    restore(twin.engine, capture(venue.engine))
+    assert twin.engine.shared.settled_through == at("20261207 10:00")
+    assert twin.engine.state_hash() == venue.engine.state_hash()
+    twin.engine.shared.settled_through = 0
+    assert twin.engine.state_hash() != venue.engine.state_hash()
