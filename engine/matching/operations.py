@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from engine.matching import shared_book
 from engine.model.commands import (
     MoveFunds,
     OperatorCancel,
@@ -75,6 +76,10 @@ def operator_cancel(engine: Engine, cmd: OperatorCancel, ts: int) -> list[Event]
             RejectCode.ORDER_ALREADY_DONE if done else RejectCode.UNKNOWN_ORDER,
             f"order {cmd.order_id} is {'no longer open' if done else 'unknown'}",
         )
+        return refused(engine, ts, refusal)
+    try:
+        shared_book.check_cancel(engine, order)  # already ending with its routes
+    except Refused as refusal:
         return refused(engine, ts, refusal)
     engine.books[order.symbol].cancel(order.order_id)
     closed = engine._close(order, CancelReason.OPERATOR, ts)

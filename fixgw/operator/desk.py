@@ -36,6 +36,7 @@ from engine.model.commands import (
     SetTradingStatus,
 )
 from engine.model.events import (
+    CancelPending,
     Event,
     FundsMoved,
     MassCancelDone,
@@ -512,6 +513,13 @@ class OperatorDesk:
             return ok(f"{last.participant} {'enabled' if last.enabled else 'disabled'}")
         if isinstance(last, OrderCancelled):
             return ok(f"order {last.order_id} of {last.participant} cancelled")
+        if isinstance(last, CancelPending):
+            spec = self._engine.instruments[last.symbol].spec
+            return ok(
+                f"order {last.order_id} of {last.participant}: cancel pending, "
+                f"{spec.qty_text(last.routed)} routed to an affiliate venue; it is cancelled "
+                "when the affiliate answers"
+            )
         if isinstance(last, TradingStatusChanged):
             return ok(f"{last.symbol} {'halted' if last.status else 'open'}")
         return ok()

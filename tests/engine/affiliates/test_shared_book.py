@@ -24,6 +24,7 @@ from engine.model.commands import (
     MirrorDepth,
     MoveFunds,
     NewOrder,
+    OperatorCancel,
     ReplaceOrder,
     RouteEnded,
     RouteFilled,
@@ -266,6 +267,17 @@ def test_a_mass_cancel_the_routes_fill_whole_ends_with_a_fill_that_says_filled(
     (trade,) = of(Trade, filled)
     assert (trade.taker.status, trade.taker.leaves_qty) == (OrderStatus.FILLED, 0)
     assert of(Rejected, filled) == []
+
+
+def test_an_operator_cancel_of_a_routed_order_is_pending_and_not_repeated(
+    venue: SharedVenue,
+) -> None:
+    venue.mirror(SELL, PX, 1_000)
+    (sent,) = of(RouteSent, venue.order("CLIENT1", BUY, PX, 1_000))
+    (pending,) = venue.apply(OperatorCancel(sent.order_id, "ops"))
+    assert isinstance(pending, CancelPending) and pending.routed == 1_000
+    (again,) = venue.apply(OperatorCancel(sent.order_id, "ops"))
+    assert isinstance(again, Rejected) and again.code is RejectCode.PENDING_CANCEL
 
 
 def test_lots_returned_during_a_halt_rest_again_without_trading(venue: SharedVenue) -> None:
