@@ -28,6 +28,7 @@ from engine.persistence.snapshot_store import (
 )
 
 SCHEMA = Path(__file__).resolve().parent / "journal.sql"
+DEPTH_KINDS = frozenset({"MirrorDepth", "WithdrawMirror"})  # an affiliate's depth, re-sent
 SYNCHRONOUS = {"full": "FULL", "normal": "NORMAL"}
 _TRADE_COLUMNS = ", ".join("?" * 14)
 # the `inbound` row that marks the last time every session's position was written
@@ -78,9 +79,13 @@ class JournalBatch:
     first_out: dict[str, int] = field(default_factory=dict)
     # the sequencer's last stamp in the batch (with answers)
     answered_ts: int = 0
+    # every command so far is an affiliate's depth (see `Journal.append`)
+    depth_only: bool = True
 
     def add(self, seq: int, ts: int, command: Command, events: list[Event]) -> None:
         kind, body = encode(command)
+        if kind not in DEPTH_KINDS:
+            self.depth_only = False
         handed = self.handed_through if self.handed_through >= 0 else None
         self.commands.append((seq, ts, kind, body, handed, None, None))
         for e in events:
@@ -263,9 +268,24 @@ class Journal:
     # -- COMMANDS --
 
     def append(self, batch: JournalBatch) -> None:
-        """Write a batch atomically; raises JournalError if it did not reach the disk."""
+        """Write a batch atomically; raises JournalError if it did not reach the disk.
+
+        A batch of nothing but affiliates' depth (a busy affiliate sends a thousand changes
+        a second) is committed without waiting for the disk, even at `full` durability: a
+        power loss can take only such batches since the last synced one — the next synced
+        commit carries them to the disk with it — and a restart withdraws every mirrored
+        level until the affiliate's fresh snapshot anyway. Nothing a client was answered
+        depends on them."""
         db = self._db
+        relaxed = (
+            self._durability == "full"
+            and batch.depth_only
+            and not (batch.checkpoints or batch.inbound or batch.answers)
+            and not batch.operator_requests
+        )
         try:
+            if relaxed:
+                db.execute("PRAGMA synchronous=NORMAL")
             db.execute("BEGIN")
             db.executemany(
                 "INSERT INTO commands (seq, ts, kind, body, handed_through, session, msg_seq) "
@@ -303,6 +323,8 @@ class Journal:
                     batch.operator_requests,
                 )
             db.execute("COMMIT")
+            if relaxed:
+                db.execute(f"PRAGMA synchronous={SYNCHRONOUS['full']}")
         except sqlite3.Error as bad:
             if db.in_transaction:
                 db.execute("ROLLBACK")

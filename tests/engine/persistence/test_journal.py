@@ -9,7 +9,8 @@ import pytest
 
 from engine.matching.core import Engine
 from engine.matching.state import STATE_HASH_SCHEME
-from engine.model.commands import EndOfDay
+from engine.model.commands import EndOfDay, MirrorDepth, WithdrawMirror
+from engine.model.terms import Side
 from engine.persistence.journal import PAGE_SIZE, Journal, JournalBatch, JournalError
 from engine.persistence.recovery import RecoveryError, recover, replay, verify
 from engine.persistence.snapshot import capture
@@ -212,3 +213,27 @@ def test_checkpoints_of_an_earlier_hash_scheme_are_counted_not_compared(
         RecoveryError, match=rf"after command 2000 is {scheme}:.* recorded {scheme}:not-the"
     ):
         recover(new_engine, Journal(tmp_path / "j.sqlite"))
+
+
+def test_only_batches_of_affiliate_depth_commit_without_waiting_for_the_disk(
+    tmp_path: Path,
+) -> None:
+    """At full durability every batch is synced but one of nothing except affiliates'
+    depth, which a restart withdraws and the affiliate sends again."""
+    journal = Journal(tmp_path / "j.sqlite", durability="full")
+    pragmas: list[str] = []
+    journal._db.set_trace_callback(
+        lambda sql: pragmas.append(sql) if sql.startswith("PRAGMA synchronous") else None
+    )
+    depth = JournalBatch()
+    depth.add(1, 1, MirrorDepth("LIONX", "BTC-HKD", Side.SELL, (700_000, 5)), [])
+    depth.add(2, 2, WithdrawMirror("LIONX", "link down"), [])
+    journal.append(depth)
+    assert pragmas == ["PRAGMA synchronous=NORMAL", "PRAGMA synchronous=FULL"]
+    pragmas.clear()
+    mixed = JournalBatch()
+    mixed.add(3, 3, MirrorDepth("LIONX", "BTC-HKD", Side.SELL, (700_000, 5)), [])
+    mixed.add(4, 4, EndOfDay(), [])
+    journal.append(mixed)
+    assert pragmas == []
+    assert journal.last_seq == 4
