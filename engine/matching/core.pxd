@@ -31,8 +31,10 @@ cdef class Engine(EngineState):
     )
     cpdef Fill _fill(self, Order order)
     cdef _self_trade_cut(self, Order order, long long qty, long long leaves, ts)
-    cpdef _close(self, Order order, reason, ts, str orig=*)
-    cdef OrderCancelled _cancelled(self, Order order, long long qty, reason, ts, str orig)
+    cpdef _close(self, Order order, reason, ts, str orig=*, passed=*)
+    cdef OrderCancelled _cancelled(
+        self, Order order, long long qty, reason, ts, str orig, passed=*
+    )
     cdef list _expire(self, list due, ts)
     cpdef _expired(self, Order order, long long qty, ts)
     cpdef _retire(self, Order order)

@@ -346,7 +346,8 @@ class Engine(EngineState):
                 reason = CancelReason.FOK_UNFILLED
             else:
                 reason = self._remainder_reason(order)
-            closed = self._close(order, reason, ts)
+            passed = shared_book.passed_mirror(self, order, limit) if skip else 0
+            closed = self._close(order, reason, ts, "", passed)
             if closed is not None:
                 events.append(closed)
         elif order.status is FILLED:
@@ -434,7 +435,7 @@ class Engine(EngineState):
         return self._cancelled(order, qty, CancelReason.SELF_TRADE, ts, "")
 
     def _close(
-        self, order: Order, reason: CancelReason, ts: int, orig: str = ""
+        self, order: Order, reason: CancelReason, ts: int, orig: str = "", passed: int = 0
     ) -> OrderCancelled | CancelPending | None:
         """Cancel everything an order has left (already out of the book) and forget it.
         What it has routed to an affiliate venue stays there until the routes end
@@ -447,10 +448,10 @@ class Engine(EngineState):
         order.leaves_qty = 0
         order.move(Change.CANCEL)
         self._retire(order)
-        return self._cancelled(order, qty, reason, ts, orig)
+        return self._cancelled(order, qty, reason, ts, orig, passed)
 
     def _cancelled(
-        self, order: Order, qty: int, reason: CancelReason, ts: int, orig: str
+        self, order: Order, qty: int, reason: CancelReason, ts: int, orig: str, passed: int = 0
     ) -> OrderCancelled:
         return OrderCancelled(
             ts,
@@ -471,6 +472,7 @@ class Engine(EngineState):
             order.order_type,
             order.time_in_force,
             order.price,
+            passed,
         )
 
     def _expire(self, due: list[Order], ts: int) -> list[Event]:

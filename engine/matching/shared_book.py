@@ -504,6 +504,22 @@ def _crosses_local(engine: Engine, order: Order) -> bool:
     return False
 
 
+def passed_mirror(engine: Engine, order: Order, limit: int) -> int:
+    """The best mirrored price an order that may not route could have traded at (0: none):
+    what its report names when its rest is cancelled."""
+    opposite = SELL if order.side is BUY else BUY
+    best = 0
+    for (_, symbol, side), levels in engine.shared.shown.items():
+        if symbol != order.symbol or side is not opposite:
+            continue
+        for price in levels:
+            crosses = price <= limit if order.side is BUY else price >= limit
+            better = not best or (price < best if order.side is BUY else price > best)
+            if crosses and better:
+                best = price
+    return best
+
+
 def _may_rest(order: Order) -> bool:
     return order.order_type is LIMIT and order.time_in_force not in (IOC, FOK)
 

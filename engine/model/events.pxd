@@ -75,6 +75,7 @@ cdef class OrderCancelled:
     cdef readonly object order_type
     cdef readonly object time_in_force
     cdef readonly object price
+    cdef readonly object passed_affiliate_at
 
 cdef class OrderReplaced:
     cdef readonly object ts

@@ -113,6 +113,9 @@ class OrderCancelled:
     order_type: OrderType
     time_in_force: TimeInForce
     price: int
+    # the best affiliate price (mirrored) the order passed by, unable to route (0: none);
+    # the report says so, since the client saw that price in the book
+    passed_affiliate_at: int = 0
 
 
 @dataclass(frozen=True)

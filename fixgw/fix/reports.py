@@ -29,6 +29,7 @@ from engine.model.orders import Order
 from engine.model.terms import (
     EXPIRED,
     LIMIT,
+    CancelReason,
     OrderStatus,
     OrderType,
     RejectCode,
@@ -69,6 +70,22 @@ def _commission(spec: InstrumentSpec, fee: int) -> list[tuple[int, str]]:
     minor = spec.tick * spec.lot / spec.quote_per_tick_lot
     amount = format((minor * fee).normalize(), "f")
     return [(12, amount), (13, "3"), (479, spec.quote_asset)]
+
+
+def _cancel_text(e: OrderCancelled, spec: InstrumentSpec, restated: bool) -> str:
+    """Why: the reason, and an affiliate's price the order saw in the book and passed by
+    (it may not route: its owner is outside the shared book, or it is fill-or-kill)."""
+    text = f"{'reduced' if restated else 'cancelled'}: {e.reason.value.replace('_', ' ')}"
+    if not e.passed_affiliate_at:
+        return text
+    why = (
+        "a fill-or-kill order never routes"
+        if e.reason is CancelReason.FOK_UNFILLED
+        else "this account trades locally only, outside the shared book"
+    )
+    return (
+        f"{text}; affiliate liquidity at {spec.price_text(e.passed_affiliate_at)} passed by: {why}"
+    )
 
 
 def _terms(
@@ -239,7 +256,7 @@ class ReportWriter:
             (151, spec.qty_text(e.leaves_qty)),
             (6, self._avg_px(spec, e.notional, e.cum_qty)),
             (60, utc_timestamp(e.ts)),
-            (58, f"{'reduced' if restated else 'cancelled'}: {e.reason.value.replace('_', ' ')}"),
+            (58, _cancel_text(e, spec, restated)),
             *_terms(spec, e.order_qty, e.order_type, e.time_in_force, e.price),
         ]
         if restated:

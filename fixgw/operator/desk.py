@@ -46,7 +46,7 @@ from engine.model.events import (
     Rejected,
     TradingStatusChanged,
 )
-from engine.model.instruments import NO_BAND, InstrumentState, TradingStatus
+from engine.model.instruments import NO_BAND, InstrumentSpec, InstrumentState, TradingStatus
 from engine.model.terms import SessionAction
 from engine.model.values import (
     ValueRejected,
@@ -290,10 +290,24 @@ class OperatorDesk:
                     "leaves": spec.qty_text(o.leaves_qty),
                     "cum": spec.qty_text(o.cum_qty),
                     "tif": o.time_in_force.name,
-                    "status": o.status.name.lower(),
+                    "status": self._engine.reported_status(o).name.lower(),
+                    **self._routing(o.order_id, o.participant, spec),
                 }
             )
         return ok(rows=rows)
+
+    def _routing(self, order_id: int, participant: str, spec: InstrumentSpec) -> dict[str, str]:
+        """With a shared book: whether the order may trade with affiliates' liquidity (and
+        why not), and what of it is at an affiliate now."""
+        shared = self._engine.shared
+        if not shared.terms.affiliates:
+            return {}
+        entry = self._roster.get(participant)
+        why = entry.local_only if entry is not None else ""
+        return {
+            "shared_book": f"local only: {why}" if why else "yes",
+            "routed": spec.qty_text(shared.routed.get(order_id, 0)),
+        }
 
     def _instruments(self, _args: Mapping[str, Any]) -> Answer:
         rows = []

@@ -149,6 +149,18 @@ def test_a_client_outside_the_shared_book_trades_locally_only(
         cid = new_order(outsider, "1", "0.1", PX, tif="3")
         cancelled = report(outsider, cid, "4")
         assert (cancelled[14], cancelled[39]) == ("0", "4")
+        assert cancelled[58] == (
+            "cancelled: ioc remainder; affiliate liquidity at 700000 passed by: this account "
+            "trades locally only, outside the shared book"
+        )
+        resting = new_order(outsider, "1", "0.1", "699000")
+        report(outsider, resting, "0")
+        (row,) = answer(hk, "orders", "list")["rows"]
+        assert (row["cl_ord_id"], row["shared_book"], row["routed"]) == (
+            resting,
+            "local only: not opted in to the shared book",
+            "0",
+        )
     finally:
         maker.close()
         outsider.close()

@@ -306,11 +306,16 @@ def test_lots_returned_during_a_halt_that_would_cross_are_cancelled(venue: Share
 
 def test_outside_the_shared_book_and_fill_or_kill_never_route(venue: SharedVenue) -> None:
     venue.mirror(SELL, PX, 1_000)
-    local = venue.order("LOCAL1", BUY, PX, 100, TimeInForce.IOC)
-    assert not of(RouteSent, local) and of(OrderCancelled, local)[0].qty == 100
+    local = venue.order("LOCAL1", BUY, PX + 3, 100, TimeInForce.IOC)
+    (cancelled,) = of(OrderCancelled, local)
+    assert not of(RouteSent, local) and cancelled.qty == 100
+    assert cancelled.passed_affiliate_at == PX  # the report names what it passed by
     fok = venue.order("CLIENT1", BUY, PX, 100, TimeInForce.FOK)
     assert not of(RouteSent, fok)
-    assert of(OrderCancelled, fok)[0].reason is CancelReason.FOK_UNFILLED
+    (unfilled,) = of(OrderCancelled, fok)
+    assert (unfilled.reason, unfilled.passed_affiliate_at) == (CancelReason.FOK_UNFILLED, PX)
+    below = venue.order("LOCAL1", BUY, PX - 1, 100, TimeInForce.IOC)  # nothing to pass by
+    assert of(OrderCancelled, below)[0].passed_affiliate_at == 0
 
 
 def test_an_ioc_ends_only_when_its_route_does(venue: SharedVenue) -> None:
