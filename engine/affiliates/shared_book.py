@@ -143,6 +143,8 @@ class SharedBook:
         # (< 0); prefunded, so never part of the exposure the cover bounds
         self.incoming: dict[tuple[str, str], int] = {}
         self.settled_through = 0  # the last scheduled settlement time run (ns since epoch)
+        # affiliate -> its last settlement batches: (ts, moves, operator, failure or "")
+        self.settlements: dict[str, list[tuple[int, tuple[tuple[str, int], ...], str, str]]] = {}
         self.suspended: set[str] = set()  # affiliates whose depth is not shown
         self.alerting = False  # the exposure is at or past the alert level
         self.next_route_id = 1
@@ -169,6 +171,13 @@ class SharedBook:
 
     def routes_of(self, affiliate: str) -> Iterator[Route]:
         return (r for r in self.routes.values() if r.affiliate == affiliate)
+
+    def settlement_rows(self) -> list[list[object]]:
+        return [
+            [name, [[ts, [list(m) for m in moves], operator, failure]
+                    for ts, moves, operator, failure in kept]]
+            for name, kept in sorted(self.settlements.items())
+        ]  # fmt: skip
 
     def incoming_rows(self) -> list[list[object]]:
         return [[[name, asset], amount] for (name, asset), amount in sorted(self.incoming.items())]

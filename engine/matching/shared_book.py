@@ -675,7 +675,9 @@ def settle_affiliate(engine: Engine, cmd: SettleAffiliate, ts: int) -> list[Even
     except Refused as refusal:
         return _refused(engine, ts, refusal, RequestKind.OPERATOR)
     if cmd.failure:
-        return [AffiliateSettled(ts, cmd.affiliate, (), cmd.operator, cmd.failure)]
+        return [
+            _recorded(engine, AffiliateSettled(ts, cmd.affiliate, (), cmd.operator, cmd.failure))
+        ]
     for asset, amount in moves:
         if engine.ledger is not None:
             if amount > 0:  # out of the account (home from there, or to the affiliate)
@@ -683,7 +685,7 @@ def settle_affiliate(engine: Engine, cmd: SettleAffiliate, ts: int) -> list[Even
             else:  # paid into it
                 engine.ledger.deposit(cmd.affiliate, asset, -amount)
         del obligations[cmd.affiliate, asset]
-    settled = AffiliateSettled(ts, cmd.affiliate, moves, cmd.operator, "")
+    settled = _recorded(engine, AffiliateSettled(ts, cmd.affiliate, moves, cmd.operator, ""))
     if trades_here:
         return [settled]
     # what the account there can pay for changed: every mirrored side is cut again to fit
@@ -691,6 +693,15 @@ def settle_affiliate(engine: Engine, cmd: SettleAffiliate, ts: int) -> list[Even
 
 
 SCHEDULE = "schedule"  # the operator name of the schedule's batches
+HISTORY = 10  # settlement batches kept per affiliate, for the operators
+
+
+def _recorded(engine: Engine, batch: AffiliateSettled) -> AffiliateSettled:
+    """Keep the batch in the affiliate's settlement history (the last HISTORY of them)."""
+    kept = engine.shared.settlements.setdefault(batch.affiliate, [])
+    kept.append((batch.ts, batch.moves, batch.operator, batch.failure))
+    del kept[:-HISTORY]
+    return batch
 
 
 def settle_scheduled(engine: Engine, cmd: SettleScheduled, ts: int) -> list[Event]:
@@ -704,7 +715,7 @@ def settle_scheduled(engine: Engine, cmd: SettleScheduled, ts: int) -> list[Even
         batch = settle_affiliate(engine, SettleAffiliate(name, SCHEDULE), ts)
         refused = [e for e in batch if type(e) is Rejected]
         if refused:
-            batch = [AffiliateSettled(ts, name, (), SCHEDULE, refused[0].text)]
+            batch = [_recorded(engine, AffiliateSettled(ts, name, (), SCHEDULE, refused[0].text))]
         events += batch
     return events
 

@@ -162,6 +162,8 @@ class EngineState:
             feed("incoming settlements", self.shared.incoming_rows())
         if self.shared.settled_through:  # nor one without a settlement schedule
             feed("settled through", self.shared.settled_through)
+        if self.shared.settlements:  # nor one that never settled with an affiliate
+            feed("settlements", self.shared.settlement_rows())
         return f"{STATE_HASH_SCHEME}:{digest.hexdigest()}"
 
     # -- THE STATE'S OWN BOOKKEEPING --

@@ -135,6 +135,8 @@ def capture_parts(engine: Engine, cache: SnapshotCache | None = None) -> list[st
         rest["incoming_settlements"] = engine.shared.incoming_rows()
     if engine.shared.settled_through:
         rest["settled_through"] = engine.shared.settled_through
+    if engine.shared.settlements:
+        rest["settlements"] = engine.shared.settlement_rows()
     tail = _dumps(rest)
     return [
         head[:-1],
@@ -200,6 +202,11 @@ def _restore(engine: Engine, state: dict[str, Any]) -> None:
     for (participant, asset), amount in state.get("incoming_settlements", []):
         engine.shared.incoming[participant, asset] = amount
     engine.shared.settled_through = state.get("settled_through", 0)
+    for name, kept in state.get("settlements", []):
+        engine.shared.settlements[name] = [
+            (ts, tuple((asset, amount) for asset, amount in moves), operator, failure)
+            for ts, moves, operator, failure in kept
+        ]
     engine._client_id_digest = SetDigest()
     for name, entries in state["client_ids"].items():
         if name not in engine.participants:

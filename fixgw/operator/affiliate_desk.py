@@ -18,6 +18,7 @@ from engine.matching.core import Engine
 from engine.model.commands import Command, SetAffiliateAccess, SettleAffiliate
 from engine.model.events import AffiliateAccessChanged, AffiliateSettled, Event, Rejected
 from fixgw.affiliates.registry import Affiliates
+from fixgw.fix.messages import utc_timestamp
 
 Answer = dict[str, Any]
 Apply = Callable[[Command], list[Event]]
@@ -85,6 +86,7 @@ class AffiliateDesk:
                     f"{asset} {available} available, {reserved} held"
                     for asset, available, reserved, _ in ledger.statement(name)
                 )
+            row["settlements"] = self._history(name)
             return _ok(rows=[row])
         engine = self._engine
         shared = engine.shared
@@ -124,7 +126,32 @@ class AffiliateDesk:
                 if affiliate == name and amount
             ]
             row["owed_home"] = "; ".join(owed) or "nothing"
+        row["settlements"] = self._history(name)
         return _ok(rows=[row])
+
+    def _history(self, name: str) -> str:
+        """The affiliate's last settlement batches, newest first: when, who, what moved (or
+        why it failed)."""
+        ledger = self._engine.ledger
+        text = ledger.decimal if ledger is not None else _plain
+        out, into = self._words(name)
+        batches = []
+        for ts, moves, operator, failure in reversed(self._engine.shared.settlements.get(name, [])):
+            what = (
+                f"failed ({failure})"
+                if failure
+                else ", ".join(
+                    f"{out if amount > 0 else into} {asset} {text(asset, abs(amount))}"
+                    for asset, amount in moves
+                )
+                or "nothing was owed"
+            )
+            batches.append(f"{utc_timestamp(ts)} by {operator}: {what}")
+        return " | ".join(batches) or "none yet"
+
+    def _words(self, name: str) -> tuple[str, str]:
+        """How a batch's moves read: out of the account, and into it."""
+        return ("delivered", "received") if name in self._trading_here else ("received", "paid")
 
     def _summary(self, name: str) -> dict[str, Any]:
         affiliate = self._registry.by_name[name]
@@ -207,11 +234,7 @@ class AffiliateDesk:
                         "its obligations stay open"
                     )
                 text = ledger.decimal if ledger is not None else _plain
-                out, into = (
-                    ("delivered", "received")
-                    if event.affiliate in self._trading_here
-                    else ("received", "paid")
-                )
+                out, into = self._words(event.affiliate)
                 moved = ", ".join(
                     f"{out if amount > 0 else into} {asset} {text(asset, abs(amount))}"
                     for asset, amount in event.moves

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 import structlog
 
+from engine.affiliates.shared_book import exposure
 from engine.book.codes import BUY, SELL
 from engine.matching.core import Engine, EngineFault
 from engine.model.commands import (
@@ -249,9 +250,28 @@ class OperatorDesk:
                     # the garbage collector's work, for whoever chases a latency spike
                     "gc_frozen_objects": gc.get_freeze_count(),
                     "gc_collections": "/".join(str(g["collections"]) for g in gc.get_stats()),
+                    **self._cover(),
                 }
             ]
         )
+
+    def _cover(self) -> dict[str, str]:
+        """With a shared book: the unsettled exposure to affiliates against the cover, and
+        the operators' alert while it is at or past the alert level."""
+        shared = self._engine.shared
+        if not shared.terms.affiliates:
+            return {}
+        ledger = self._engine.ledger
+        asset, limit = shared.terms.valuation_asset, shared.terms.limit
+        valued = exposure(shared, self._engine.instruments, self._engine.priced_by)
+        text = ledger.decimal if ledger is not None else (lambda _a, n: str(n))
+        share = 100 * valued // limit if limit else 0
+        alert = "OPERATOR ALERT: " if shared.alerting else ""
+        return {
+            "affiliate_exposure": (
+                f"{alert}{asset} {text(asset, valued)} of {text(asset, limit)} ({share} %)"
+            )
+        }
 
     def _session_row(self, participant: str) -> dict[str, Any]:
         entry = self._roster[participant]

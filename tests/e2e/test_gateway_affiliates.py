@@ -47,6 +47,27 @@ def test_a_suspended_member_is_refused_too(tmp_path: Path) -> None:
     )
 
 
+def test_an_operator_cannot_enable_an_affiliate_outside_the_list(tmp_path: Path) -> None:
+    """Listed but disabled (its obligations may still be settled), an affiliate outside the
+    FATF list starts; an operator's resume is refused, naming it and its jurisdiction."""
+    outside = SHIPPED.replace('jurisdiction = "SG"', 'jurisdiction = "KP"').replace(
+        "enabled = true", "enabled = false"
+    )
+    (tmp_path / "affiliates.toml").write_text(outside)
+    gateway = GatewayProcess(tmp_path, files_settings='affiliates = "affiliates.toml"\n')
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "fixgw.cli", "affiliates", "resume", "LIONX", "--data-dir",
+             str(tmp_path / "var")],
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert done.returncode == 1
+        assert "LIONX (KP) may not be enabled" in done.stderr
+        assert "not an FATF member" in done.stderr
+    finally:
+        gateway.stop()
+
+
 # -- two venues linked over FIX --
 
 LINK_PASSWORD = "pw-hk-venue"
@@ -231,10 +252,14 @@ def test_operators_see_suspend_resume_and_settle_the_shared_book(
         assert settled == "LIONX: settled, received BTC 0.3, paid HKD 210000"
         (after,) = answer(hk, "affiliates", "show", "LIONX")["rows"]
         assert after["owed_home"] == "nothing"
+        assert after["settlements"].endswith(": received BTC 0.3, paid HKD 210000")
+        (status,) = answer(hk, "status")["rows"]
+        assert status["affiliate_exposure"] == "HKD 0 of 10000000 (0 %)"
         done = answer(lionx, "affiliates", "settle", "FIXGW")["message"]
         assert done == "FIXGW: settled, delivered BTC 0.3, received HKD 210000"
         (there,) = answer(lionx, "affiliates", "show", "FIXGW")["rows"]
         assert there["to_settle"] == "nothing"
+        assert there["settlements"].endswith(": delivered BTC 0.3, received HKD 210000")
         assert balances(after["balances_there"]) == balances(there["balances_here"])
         assert balances(there["balances_here"]) == {"BTC": "5", "HKD": "2000000"}  # prefunded
     finally:

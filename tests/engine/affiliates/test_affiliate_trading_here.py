@@ -115,3 +115,26 @@ def test_orders_that_may_not_route_pass_by_mirrored_depth_but_trade_with_it(
     fok = venue.order("CLIENT1", BUY, PX + 1, 300, TimeInForce.FOK)
     assert of(RouteSent, fok) == []
     assert [(t.maker.order_id, t.qty) for t in of(Trade, fok)] == [(partner, 300)]
+
+
+def test_each_batch_is_kept_in_the_affiliate_s_settlement_history(book_class: type[Book]) -> None:
+    venue = venue_with_partner(book_class)
+    venue.rest("MM1", SELL, PX, 300)
+    venue.order("PARTNER", BUY, PX, 300)
+    venue.apply(SettleAffiliate("PARTNER", "ops", "the bank was closed"))
+    venue.apply(SettleAffiliate("PARTNER", "ops"))
+    (failed, settled) = venue.engine.shared.settlements["PARTNER"]
+    assert failed[1:] == ((), "ops", "the bank was closed")
+    assert settled[1:] == (
+        (("BTC", 300 * BASE_PER_LOT), ("HKD", -300 * PX * QUOTE_PER_TICK_LOT)),
+        "ops",
+        "",
+    )
+    everyone = (PARTNER, *PARTICIPANTS)
+    twin = Engine(
+        SPECS, everyone, book_class, ledger=Ledger([p.name for p in everyone], SCALES),
+        shared_book=TERMS,
+    )  # fmt: skip
+    restore(twin, capture(venue.engine))
+    assert twin.shared.settlements == venue.engine.shared.settlements
+    assert twin.state_hash() == venue.engine.state_hash()
