@@ -439,10 +439,12 @@ class Gateway:
         self.notes += self.sessions.rewind_inbound({key: (position.msg_seq, False)})
 
     def _ask_about_routes(self) -> None:
-        """Once a second: a status request for any route its affiliate has been silent on."""
+        """Once a second: a status request for any route its affiliate has been silent on,
+        and each link's reconnection back-off."""
         while not self.stopping.wait(1.0):
             for link in self.links.values():
                 try:
+                    link.keep_trying(time.monotonic())
                     link.query_unanswered(time.monotonic())
                 except Exception:
                     log.exception("could not ask about routes", affiliate=link.affiliate.name)

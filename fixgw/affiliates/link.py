@@ -36,6 +36,7 @@ from engine.model.events import RouteSent
 from engine.model.instruments import InstrumentSpec
 from engine.model.terms import Side
 from engine.model.values import ValueRejected
+from fixgw.affiliates.reconnect import Reconnect, Step
 from fixgw.affiliates.registry import Affiliate
 from fixgw.fix.messages import message, utc_timestamp
 from fixgw.fix.text import MessageFields, Unreadable
@@ -86,6 +87,7 @@ class AffiliateLink(fix.Application):  # type: ignore[misc]
         self._unanswered: dict[int, tuple[str, Side, float]] = {}
         self._filled: dict[int, int] = {}
         self._exec_ids: dict[int, set[str]] = {}  # of the fills counted in `_filled`
+        self._reconnect = Reconnect(affiliate.link.reconnect_seconds)
         self.logged_on = threading.Event()
 
     # -- QuickFIX callbacks --
@@ -154,6 +156,24 @@ class AffiliateLink(fix.Application):  # type: ignore[misc]
                 "next_expected": session.getExpectedTargetNum(),
             }
         return {"link": "up" if self.logged_on.is_set() else "down", **numbers}
+
+    def keep_trying(self, now: float) -> None:
+        """Once a second: enable or disable the session for the back-off (reconnect.py)."""
+        link = self.affiliate.link
+        session_id = fix.SessionID(link.begin_string, link.sender_comp_id, link.target_comp_id)
+        session = fix.Session.lookupSession(session_id)
+        if session is None:
+            return
+        step = self._reconnect.step(now, self.logged_on.is_set())
+        if step is Step.TRY:
+            session.logon()
+        elif step is Step.PAUSE:
+            session.logout()
+            log.info(
+                "affiliate link not up; trying again later",
+                affiliate=self.affiliate.name,
+                tries=self._reconnect.failures,
+            )
 
     def remirror(self) -> None:
         """Queue the affiliate's depth as the link last had it (after a resume)."""
