@@ -443,6 +443,8 @@ class Runner:
         journal = self._journal
         if journal is None or self._pending or self._seq in (0, self._snapshot_seq):
             return
+        if not journal.synced:  # a snapshot must not get ahead of what the disk holds
+            return
         parts = capture_parts(self.engine, self._snapshot_cache)
         # with nothing pending, the journal's last command is the sequencer's: its number
         # and its stamp, from the one place that has both

@@ -346,7 +346,14 @@ class Engine(EngineState):
                 reason = CancelReason.FOK_UNFILLED
             else:
                 reason = self._remainder_reason(order)
-            passed = shared_book.passed_mirror(self, order, limit) if skip else 0
+            # an affiliate's price the order saw and could not take: its own standing, not
+            # lots given back to it or a self-trade cut
+            may_not_route = skip and self._passed_by(participant, mode)
+            passed = (
+                shared_book.passed_mirror(self, order, limit)
+                if may_not_route and reason is not CancelReason.SELF_TRADE
+                else 0
+            )
             closed = self._close(order, reason, ts, "", passed)
             if closed is not None:
                 events.append(closed)

@@ -37,7 +37,8 @@ from engine.model.values import ValueRejected
 # Names how `EngineState.state_hash` is computed. A journal keeps the hashes it recorded, so
 # when the computation changes this does too, and recovery can tell a checkpoint of an
 # earlier scheme (not comparable) from one that disagrees (see persistence.recovery).
-STATE_HASH_SCHEME = "v3"  # v3: affiliate venues' fills here owe a settlement
+# v3: affiliate venues' fills here owe a settlement; v4: mirrored depth's own class
+STATE_HASH_SCHEME = "v4"
 
 
 class EngineState:

@@ -137,6 +137,7 @@ class Journal:
             raise JournalError(f"durability {durability!r} is not one of full, normal")
         self.path = path
         self._durability = durability
+        self.synced = True
         self._checkpointer: sqlite3.Connection | None = None
         try:
             self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
@@ -286,51 +287,60 @@ class Journal:
         try:
             if relaxed:
                 db.execute("PRAGMA synchronous=NORMAL")
-            db.execute("BEGIN")
-            db.executemany(
-                "INSERT INTO commands (seq, ts, kind, body, handed_through, session, msg_seq) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                batch.commands,
-            )
-            if batch.trades:
-                db.executemany(f"INSERT INTO trades VALUES ({_TRADE_COLUMNS})", batch.trades)
-            if batch.checkpoints:
-                db.executemany("INSERT INTO checkpoints VALUES (?, ?)", batch.checkpoints)
-            if batch.inbound:
-                last = batch.commands[-1][0] if batch.commands else self.last_seq
-                db.executemany(
-                    "INSERT OR REPLACE INTO inbound (participant, msg_seq, seq, ts) "
-                    "VALUES (?, ?, ?, ?)",
-                    [(who, msg_seq, last, ts) for who, (msg_seq, ts) in batch.inbound.items()],
-                )
-            if batch.answers:
-                last = batch.commands[-1][0] if batch.commands else self.last_seq
-                answers = json.dumps(
-                    {
-                        "first_out": batch.first_out,
-                        "answers": batch.answers,
-                        "ts": batch.answered_ts,
-                    }
-                )
-                db.execute(
-                    "INSERT OR REPLACE INTO delivery (id, handed_through, answers, after_seq) "
-                    "VALUES (1, ?, ?, ?)",
-                    (batch.handed_through, answers, last),
-                )
-            if batch.operator_requests:
-                db.executemany(
-                    "INSERT OR IGNORE INTO operator_requests VALUES (?, ?, ?, ?, ?)",
-                    batch.operator_requests,
-                )
-            db.execute("COMMIT")
-            if relaxed:
-                db.execute(f"PRAGMA synchronous={SYNCHRONOUS['full']}")
+            self._write(db, batch)
         except sqlite3.Error as bad:
             if db.in_transaction:
                 db.execute("ROLLBACK")
             raise JournalError(f"journal write failed: {bad}") from None
+        finally:
+            if relaxed:
+                try:
+                    db.execute(f"PRAGMA synchronous={SYNCHRONOUS['full']}")
+                except sqlite3.Error as bad:  # every later commit would go unsynced
+                    raise JournalError(f"journal durability not restored: {bad}") from None
+        # whether everything journaled so far has reached the disk (a snapshot waits for it)
+        self.synced = not relaxed
         if batch.commands:
             self.last_seq, self.last_ts = batch.commands[-1][0], batch.commands[-1][1]
+
+    def _write(self, db: sqlite3.Connection, batch: JournalBatch) -> None:
+        db.execute("BEGIN")
+        db.executemany(
+            "INSERT INTO commands (seq, ts, kind, body, handed_through, session, msg_seq) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            batch.commands,
+        )
+        if batch.trades:
+            db.executemany(f"INSERT INTO trades VALUES ({_TRADE_COLUMNS})", batch.trades)
+        if batch.checkpoints:
+            db.executemany("INSERT INTO checkpoints VALUES (?, ?)", batch.checkpoints)
+        if batch.inbound:
+            last = batch.commands[-1][0] if batch.commands else self.last_seq
+            db.executemany(
+                "INSERT OR REPLACE INTO inbound (participant, msg_seq, seq, ts) "
+                "VALUES (?, ?, ?, ?)",
+                [(who, msg_seq, last, ts) for who, (msg_seq, ts) in batch.inbound.items()],
+            )
+        if batch.answers:
+            last = batch.commands[-1][0] if batch.commands else self.last_seq
+            answers = json.dumps(
+                {
+                    "first_out": batch.first_out,
+                    "answers": batch.answers,
+                    "ts": batch.answered_ts,
+                }
+            )
+            db.execute(
+                "INSERT OR REPLACE INTO delivery (id, handed_through, answers, after_seq) "
+                "VALUES (1, ?, ?, ?)",
+                (batch.handed_through, answers, last),
+            )
+        if batch.operator_requests:
+            db.executemany(
+                "INSERT OR IGNORE INTO operator_requests VALUES (?, ?, ?, ?, ?)",
+                batch.operator_requests,
+            )
+        db.execute("COMMIT")
 
     def record_venue_definition(self, definition: str) -> None:
         """Record what the engine is built from, unless it is the newest recorded already."""

@@ -29,7 +29,8 @@ CREATE TABLE IF NOT EXISTS trades (
     aggressor_side     TEXT    NOT NULL,   -- buy | sell
     maker_order_id     INTEGER NOT NULL,
     maker_participant  TEXT    NOT NULL,
-    maker_class        INTEGER NOT NULL,   -- 0 customer, 1 affiliate venue, 2 market maker
+    maker_class        INTEGER NOT NULL,   -- 0 customer, 1 affiliate venue, 2 market maker,
+                                           -- 3 an affiliate's mirrored depth (routed)
     taker_order_id     INTEGER NOT NULL,
     taker_participant  TEXT    NOT NULL,
     maker_fee          INTEGER NOT NULL,   -- in the quote asset's minor unit, to the venue

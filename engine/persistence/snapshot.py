@@ -26,7 +26,8 @@ from engine.model.instruments import TradingStatus
 from engine.model.orders import Order
 from engine.model.terms import Side, TimeInForce
 
-FORMAT = 2  # 2: instruments carry their band; disabled participants
+FORMAT = 3  # 2: instruments carry their band; disabled participants. 3: mirrored depth in
+# a class of its own (engine/book/codes.py MIRRORED): an older snapshot is passed over
 # orders are put back, never matched: a book may hold an order of a client outside the shared
 # book across an affiliate's mirrored order it may not trade with
 EVERY_CLASS = (1 << bc.PRIORITY_CLASSES) - 1

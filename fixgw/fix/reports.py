@@ -81,7 +81,7 @@ def _cancel_text(e: OrderCancelled, spec: InstrumentSpec, restated: bool) -> str
     why = (
         "a fill-or-kill order never routes"
         if e.reason is CancelReason.FOK_UNFILLED
-        else "this account trades locally only, outside the shared book"
+        else "this account's orders trade locally only, outside the shared book"
     )
     return (
         f"{text}; affiliate liquidity at {spec.price_text(e.passed_affiliate_at)} passed by: {why}"

@@ -48,7 +48,8 @@ from engine.model.events import (
     TradingStatusChanged,
 )
 from engine.model.instruments import NO_BAND, InstrumentSpec, InstrumentState, TradingStatus
-from engine.model.terms import SessionAction
+from engine.model.orders import Order
+from engine.model.terms import Role, SessionAction, TimeInForce
 from engine.model.values import (
     ValueRejected,
     parse_decimal,
@@ -311,22 +312,30 @@ class OperatorDesk:
                     "cum": spec.qty_text(o.cum_qty),
                     "tif": o.time_in_force.name,
                     "status": self._engine.reported_status(o).name.lower(),
-                    **self._routing(o.order_id, o.participant, spec),
+                    **self._routing(o, spec),
                 }
             )
         return ok(rows=rows)
 
-    def _routing(self, order_id: int, participant: str, spec: InstrumentSpec) -> dict[str, str]:
+    def _routing(self, order: Order, spec: InstrumentSpec) -> dict[str, str]:
         """With a shared book: whether the order may trade with affiliates' liquidity (and
-        why not), and what of it is at an affiliate now."""
+        why not, by the engine's own rule), and what of it is at an affiliate now."""
         shared = self._engine.shared
         if not shared.terms.affiliates:
             return {}
-        entry = self._roster.get(participant)
-        why = entry.local_only if entry is not None else ""
+        participant = self._engine.participants[order.participant]
+        entry = self._roster.get(order.participant)
+        if participant.role is Role.AFFILIATE_VENUE:
+            why = "an affiliate venue's orders never route on"
+        elif not participant.shared_book:
+            why = entry.local_only if entry is not None else "not in the shared book"
+        elif order.time_in_force is TimeInForce.FOK:
+            why = "a fill-or-kill order never routes"
+        else:
+            why = ""
         return {
             "shared_book": f"local only: {why}" if why else "yes",
-            "routed": spec.qty_text(shared.routed.get(order_id, 0)),
+            "routed": spec.qty_text(shared.routed.get(order.order_id, 0)),
         }
 
     def _instruments(self, _args: Mapping[str, Any]) -> Answer:

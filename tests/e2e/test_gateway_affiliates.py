@@ -171,8 +171,8 @@ def test_a_client_outside_the_shared_book_trades_locally_only(
         cancelled = report(outsider, cid, "4")
         assert (cancelled[14], cancelled[39]) == ("0", "4")
         assert cancelled[58] == (
-            "cancelled: ioc remainder; affiliate liquidity at 700000 passed by: this account "
-            "trades locally only, outside the shared book"
+            "cancelled: ioc remainder; affiliate liquidity at 700000 passed by: this "
+            "account's orders trade locally only, outside the shared book"
         )
         resting = new_order(outsider, "1", "0.1", "699000")
         report(outsider, resting, "0")

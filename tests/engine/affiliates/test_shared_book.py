@@ -280,6 +280,20 @@ def test_an_operator_cancel_of_a_routed_order_is_pending_and_not_repeated(
     assert isinstance(again, Rejected) and again.code is RejectCode.PENDING_CANCEL
 
 
+def test_lots_given_back_and_cut_by_self_trade_do_not_blame_the_shared_book(
+    book_class: type[Book],
+) -> None:
+    """Lots a route gives back trade locally only, but their owner is in the shared book:
+    a self-trade cut of them says so, and names no affiliate price passed by."""
+    own = Participant("STPX", 9, Role.CUSTOMER, stp_mode=StpMode.CANCEL_INCOMING, shared_book=True)
+    venue = SharedVenue(book_class, extra=(own,))
+    venue.mirror(SELL, PX, 1_000)
+    venue.rest("STPX", SELL, PX + 5, 300)
+    (sent,) = of(RouteSent, venue.order("STPX", BUY, PX + 5, 800))
+    (cut,) = of(OrderCancelled, venue.apply(RouteEnded("LIONX", sent.route_id, "rejected")))
+    assert (cut.reason, cut.passed_affiliate_at) == (CancelReason.SELF_TRADE, 0)
+
+
 def test_lots_returned_during_a_halt_rest_again_without_trading(venue: SharedVenue) -> None:
     """Nothing trades while an instrument is halted, not even lots an affiliate gave back:
     they rest again if no local order crosses them (an affiliate's level may)."""

@@ -69,7 +69,8 @@ def test_random_books_agree_and_never_fill_a_skipped_class() -> None:
     class_of: dict[int, int] = {}
     for oid in range(1, 4_000):
         side, price = rng.choice((bc.BUY, bc.SELL)), rng.randint(95, 105)
-        qty, prio, skip = rng.randint(1, 9), rng.choice((CUST, VENUE, MM)), rng.randrange(8)
+        qty, prio = rng.randint(1, 9), rng.choice(bc.DRAIN_ORDER)
+        skip = rng.randrange(1 << bc.PRIORITY_CLASSES)
         mode = rng.choice((bc.REST, bc.REST, bc.IOC, bc.FOK))
         account = rng.randint(1, 6)
         args = (oid, account, side, price, qty, prio, mode, bc.STP_CANCEL_RESTING, skip)

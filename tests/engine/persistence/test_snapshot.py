@@ -17,7 +17,7 @@ from engine.book.pybook import PyOrderBook
 from engine.matching.core import Engine
 from engine.model.commands import CancelOrder, Command, EndOfDay, NewOrder
 from engine.model.terms import OrderType, Side, TimeInForce
-from engine.persistence.snapshot import SnapshotCache, SnapshotError, capture, restore
+from engine.persistence.snapshot import FORMAT, SnapshotCache, SnapshotError, capture, restore
 from fixgw.demo.orderflow import FULL_MIX, OrderFlow, flow_participants, to_engine_commands
 from tests.conftest import BOOKS
 from tests.engine.matching.test_differential import STEP, commands
@@ -118,7 +118,7 @@ def test_restore_refuses_what_it_cannot_load() -> None:
         restore(used, text)
     state = json.loads(text)
     for change, message in (
-        ({"format": 99}, "format 99 is not 2"),
+        ({"format": 99}, f"format 99 is not {FORMAT}"),
         ({"instruments": {"DOGE-HKD": [0, 1, 5]}}, "instrument 'DOGE-HKD'"),
         ({"disabled": ["NOBODY"]}, "participant 'NOBODY'"),
         ({"client_ids": {"NOBODY": []}}, "participant 'NOBODY'"),
