@@ -89,12 +89,17 @@ def start_lionx(workdir: Path, port: int = 0, crash_at: str = "") -> GatewayProc
     )
 
 
-def start_hk(workdir: Path, lionx_port: int, crash_at: str = "") -> GatewayProcess:
+def start_hk(
+    workdir: Path, lionx_port: int, crash_at: str = "", cover: tuple[str, str] = ("", "")
+) -> GatewayProcess:
     """This venue, FIXGW, linked to LIONX (reconnecting every second), with CLIENT1 in the
-    shared book and CLIENT2 not."""
+    shared book and CLIENT2 not; `cover` replaces the shipped reserve fund and insurance."""
     affiliates = SHIPPED.replace("port = 9877", f"port = {lionx_port}").replace(
         "reconnect_seconds = 5", "reconnect_seconds = 1"
     )
+    if cover[0]:
+        affiliates = affiliates.replace('reserve_fund = "5000000"', f'reserve_fund = "{cover[0]}"')
+        affiliates = affiliates.replace('insurance = "5000000"', f'insurance = "{cover[1]}"')
     (workdir / "affiliates.toml").write_text(affiliates)
     return GatewayProcess(
         workdir,
@@ -399,3 +404,41 @@ def journal_verify(workdir: Path) -> str:
     )  # fmt: skip
     assert done.returncode == 0, (done.stdout, done.stderr)
     return done.stdout.strip().splitlines()[0]
+
+
+def test_the_cover_caps_what_is_shown_and_a_failed_batch_keeps_the_obligations(
+    tmp_path: Path,
+) -> None:
+    """Reserve fund and insurance of 100,000 HKD together: of LIONX's 0.5 BTC at 700,000
+    this venue shows only what the cover could back (0.1428 BTC); once a client has taken
+    it, the exposure fills the cover and nothing more is shown. A settlement batch recorded
+    as failed leaves every obligation open; the next one settles them."""
+    (tmp_path / "lionx").mkdir()
+    (tmp_path / "hk").mkdir()
+    lionx = start_lionx(tmp_path / "lionx")
+    hk = start_hk(tmp_path / "hk", lionx.port, cover=("60000", "40000"))
+    maker = client(lionx, "MM1", tmp_path / "lionx-mm", "LIONX")
+    buyer = client(hk, "CLIENT1", tmp_path / "hk-c1", "FIXGW")
+    try:
+        report(maker, new_order(maker, "2", "0.5", PX), "0")
+        assert wait_for_level(buyer, (PX, "0.1428"))
+        cid = new_order(buyer, "1", "0.2", PX, tif="3")
+        assert report(buyer, cid, "F", timeout=20)[32] == "0.1428"
+        assert report(buyer, cid, "4")[151] == "0"
+        assert wait_for_level(buyer, (PX, ""))  # the cover is used up
+        (row,) = answer(hk, "affiliates", "list")["rows"]
+        assert row["unsettled_exposure"] == "HKD 99960 of 100000 (99 %)"
+        failed = answer(hk, "affiliates", "settle", "LIONX", "--failed", "the bank was closed")
+        assert failed["message"] == (
+            "LIONX: settlement failed (the bank was closed); its obligations stay open"
+        )
+        (shown,) = answer(hk, "affiliates", "show", "LIONX")["rows"]
+        assert shown["owed_home"] == "BTC 0.1428; HKD -99960"
+        assert "failed (the bank was closed)" in shown["settlements"]
+        assert answer(hk, "affiliates", "settle", "LIONX")["ok"]
+        assert wait_for_level(buyer, (PX, "0.1428"))  # room under the cover again
+    finally:
+        maker.close()
+        buyer.close()
+        hk.stop()
+        lionx.stop()
