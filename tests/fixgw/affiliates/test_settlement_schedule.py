@@ -12,6 +12,7 @@ from engine.model.commands import MoveFunds, SettleScheduled
 from engine.persistence.snapshot import capture, restore
 from fixgw.affiliates.schedule import SettlementSchedule, parse_times
 from fixgw.inbox import Tick
+from fixgw.runner import Runner
 from tests.engine.affiliates.test_affiliate_trading_here import PARTNER
 from tests.engine.affiliates.test_shared_book import BTC, BUY, HKD, PX, SELL, SharedVenue
 from tests.support.runners import venue_runner
@@ -49,16 +50,24 @@ def test_a_time_missed_by_a_crash_or_a_stop_runs_at_the_first_tick() -> None:
     )
 
 
-def test_the_runner_settles_every_affiliate_owing_at_the_scheduled_time(
-    book_class: type[Book],
-) -> None:
+def scheduled(book_class: type[Book]) -> tuple[SharedVenue, Runner, list[int]]:
+    """A venue with PARTNER trading here, its runner on the schedule and a settable clock
+    (`now[0]`), ticked once at 13:00."""
     venue = SharedVenue(book_class, extra=(PARTNER,))
     now = [at("20261207 13:00")]
     runner = venue_runner(venue.engine, clock=lambda: now[0], end_of_day_ns=16 * 3600 * 10**9)
     runner.settle_on(TIMES)
-    runner.process_batch([Tick()])  # a new venue: 10:00's batch, with nobody owing anything
-    assert venue.engine.shared.settled_through == at("20261207 10:00")
+    runner.process_batch([Tick()])
     venue.now = now[0]
+    return venue, runner, now
+
+
+def test_the_runner_settles_every_affiliate_owing_at_the_scheduled_time(
+    book_class: type[Book],
+) -> None:
+    venue, runner, now = scheduled(book_class)
+    # a new venue's first tick ran 10:00's batch, with nobody owing anything
+    assert venue.engine.shared.settled_through == at("20261207 10:00")
     venue.rest("MM1", SELL, PX, 300)
     venue.order("PARTNER", BUY, PX, 300)  # 0.3 BTC to deliver, 150,000 HKD to come in
     assert venue.engine.shared.unsettled() == ["PARTNER"]
@@ -76,12 +85,7 @@ def test_the_runner_settles_every_affiliate_owing_at_the_scheduled_time(
 def test_a_scheduled_batch_the_accounts_cannot_carry_is_recorded_failed(
     book_class: type[Book],
 ) -> None:
-    venue = SharedVenue(book_class, extra=(PARTNER,))
-    now = [at("20261207 13:00")]
-    runner = venue_runner(venue.engine, clock=lambda: now[0], end_of_day_ns=16 * 3600 * 10**9)
-    runner.settle_on(TIMES)
-    runner.process_batch([Tick()])
-    venue.now = now[0]
+    venue, runner, now = scheduled(book_class)
     venue.rest("MM1", BUY, PX, 300)
     venue.order("PARTNER", SELL, PX, 300)  # its 150,000 HKD to go out to it
     venue.apply(MoveFunds("PARTNER", "HKD", -venue.available("PARTNER", "HKD"), "ops"))
