@@ -35,7 +35,7 @@ from engine.model.commands import (
 from engine.model.events import CoverAlert, Event, RouteSent
 from engine.persistence.journal import EVERY_SESSION, Journal, JournalBatch, JournalError, Position
 from engine.persistence.snapshot import SnapshotCache, capture_parts
-from fixgw.affiliates.schedule import SettlementSchedule
+from fixgw.affiliates.schedule import DAY_NS, SettlementSchedule
 from fixgw.answers import StateAnswers
 from fixgw.crash_points import CrashPoint
 from fixgw.fix.inbound import Echo
@@ -62,7 +62,6 @@ from fixgw.stage_timing import StageTimer
 log = structlog.get_logger("fixgw.runner")
 
 
-DAY_NS = 86_400 * 1_000_000_000
 # commands between encodings of what the snapshot cache gained: ~0.25 ms of work each time
 # at 64, instead of a few µs on every order or all of it at the snapshot
 CACHE_EVERY = 64

@@ -40,7 +40,6 @@ from fixgw.affiliates.link import (
     link_parts,
     link_session,
 )
-from fixgw.affiliates.registry import Affiliate
 from fixgw.affiliates.schedule import parse_times
 from fixgw.app import GatewayApp
 from fixgw.config import Venue, load_venue
@@ -387,7 +386,7 @@ class Gateway:
                 home / "quickfix.cfg",
             )
             initiators.append(fix.SocketInitiator(link, store, settings, logs))
-            self._rewind_link(key, affiliate)
+            self._rewind_link(key, link)
             link.expect(
                 [
                     (r.route_id, r.symbol, r.side, r.filled, list(r.exec_ids))
@@ -421,13 +420,11 @@ class Gateway:
 
         return report
 
-    def _rewind_link(self, key: str, affiliate: Affiliate) -> None:
+    def _rewind_link(self, key: str, link: AffiliateLink) -> None:
         """Before the link starts: set its session back to the message after the last one
         the journal has of it (its store may have counted more), so the affiliate is asked
         to resend what the venue received and never journaled."""
-        link = affiliate.link
-        session_id = fix.SessionID(link.begin_string, link.sender_comp_id, link.target_comp_id)
-        self.sessions.add_link(key, session_id)
+        self.sessions.add_link(key, link.session_id)
         position = self.runner.positions.get(key)
         if position is None:
             # a journal from before link positions were kept (or a link that never got a

@@ -88,6 +88,9 @@ class AffiliateLink(fix.Application):  # type: ignore[misc]
         self._filled: dict[int, int] = {}
         self._exec_ids: dict[int, set[str]] = {}  # of the fills counted in `_filled`
         self._reconnect = Reconnect(affiliate.link.reconnect_seconds)
+        link = affiliate.link
+        # its session, as the initiator names it (an owned copy, looked up when needed)
+        self.session_id = fix.SessionID(link.begin_string, link.sender_comp_id, link.target_comp_id)
         self.logged_on = threading.Event()
 
     # -- QuickFIX callbacks --
@@ -146,9 +149,7 @@ class AffiliateLink(fix.Application):  # type: ignore[misc]
     def state(self) -> dict[str, Any]:
         """The link as `fixgw affiliates show` reports it: up or down, and the sequence
         numbers of its session (kept in its store across restarts)."""
-        link = self.affiliate.link
-        session_id = fix.SessionID(link.begin_string, link.sender_comp_id, link.target_comp_id)
-        session = fix.Session.lookupSession(session_id)
+        session = fix.Session.lookupSession(self.session_id)
         numbers = {}
         if session is not None:
             numbers = {
@@ -159,9 +160,7 @@ class AffiliateLink(fix.Application):  # type: ignore[misc]
 
     def keep_trying(self, now: float) -> None:
         """Once a second: enable or disable the session for the back-off (reconnect.py)."""
-        link = self.affiliate.link
-        session_id = fix.SessionID(link.begin_string, link.sender_comp_id, link.target_comp_id)
-        session = fix.Session.lookupSession(session_id)
+        session = fix.Session.lookupSession(self.session_id)
         if session is None:
             return
         step = self._reconnect.step(now, self.logged_on.is_set())
