@@ -101,6 +101,12 @@ class Ledger:
 
     # -- COMMANDS --
 
+    def open_account(self, owner: str) -> None:
+        """Give an owner the venue did not list (the margin lender) a balance in every
+        asset; one it has keeps what it holds."""
+        for asset in self.assets:
+            self._balances.setdefault((owner, asset), Balance())
+
     def deposit(self, owner: str, asset: str, amount: int) -> None:
         self._balances[owner, asset].available += amount
 

@@ -46,38 +46,48 @@ class Accounts:
 
     # -- CHECKS: each raises `Refused` when the money is not there --
 
-    def reserve_new(self, cmd: NewOrder, state: InstrumentState) -> tuple[int, int]:
-        """Reserve what a new order must hold, or refuse it; returns (amount, the price it
-        is funded at). A market buy is funded at the band's upper edge, the most it can
-        pay. The engine calls this after every other check of the order, so nothing can
-        refuse it once this has reserved: check and reservation are one ledger call."""
+    def holding_for(self, cmd: NewOrder, state: InstrumentState) -> tuple[str, int, int]:
+        """(asset, amount, the price it is funded at) a new order must hold. A market buy
+        is funded at the band's upper edge, the most it can pay."""
         spec = state.spec
         price = cmd.price
         if cmd.order_type is MARKET:
             low, high = state.band()
             price = high if cmd.side is BUY else low
         if cmd.side is BUY:
-            asset = spec.quote_asset
             cost = price * cmd.qty * spec.quote_per_tick_lot
-            amount = buy_hold(cost, self._hold_ppm[cmd.participant])
-        else:
-            asset = spec.base_asset
-            amount = cmd.qty * spec.base_per_lot
+            return spec.quote_asset, buy_hold(cost, self._hold_ppm[cmd.participant]), price
+        return spec.base_asset, cmd.qty * spec.base_per_lot, price
+
+    def reserve_new(self, cmd: NewOrder, state: InstrumentState) -> tuple[int, int]:
+        """Reserve what a new order must hold, or refuse it; returns (amount, the price it
+        is funded at). The engine calls this after every other check of the order, so
+        nothing can refuse it once this has reserved: check and reservation are one ledger
+        call."""
+        asset, amount, price = self.holding_for(cmd, state)
         try:
             self.ledger.reserve(cmd.participant, asset, amount)
         except InsufficientFunds as short:
             raise self._short(asset, amount, short.available, 0) from None
         return amount, price
 
+    def extra_for_replace(
+        self, cmd: ReplaceOrder, order: Order, participant: Participant, state: InstrumentState
+    ) -> int:
+        """What a replace must hold beyond what the order holds now (0: no more)."""
+        leaves = max(0, cmd.qty - order.cum_qty)
+        _, amount = need(state.spec, participant, order.side, cmd.price, leaves)
+        return max(0, amount - order.reserved)
+
     def check_replace(
         self, cmd: ReplaceOrder, order: Order, participant: Participant, state: InstrumentState
     ) -> None:
         """A replace must be fundable at its new terms, or it is refused and the order
         stands as it was."""
-        leaves = max(0, cmd.qty - order.cum_qty)
-        asset, amount = need(state.spec, participant, order.side, cmd.price, leaves)
-        if amount > order.reserved:
-            self.check_available(order.participant, asset, amount - order.reserved, order)
+        extra = self.extra_for_replace(cmd, order, participant, state)
+        if extra:
+            asset = state.spec.quote_asset if order.side is BUY else state.spec.base_asset
+            self.check_available(order.participant, asset, extra, order)
 
     def check_available(
         self, owner: str, asset: str, amount: int, order: Order | None = None

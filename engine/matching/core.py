@@ -9,7 +9,7 @@ hash bit for bit.
 from __future__ import annotations
 
 from engine.book import codes as bc
-from engine.matching import operations, shared_book
+from engine.matching import margin, operations, shared_book
 from engine.matching.digest import SetDigest
 from engine.matching.state import EngineState
 from engine.model.commands import (
@@ -51,7 +51,7 @@ from engine.model.terms import (
     RequestKind,
 )
 
-_HANDLERS = {**operations.HANDLERS, **shared_book.HANDLERS}
+_HANDLERS = {**operations.HANDLERS, **shared_book.HANDLERS, **margin.HANDLERS}
 
 _EXECUTION_MODE = {
     DAY: bc.REST,
@@ -82,18 +82,22 @@ class Engine(EngineState):
         """
         try:
             if type(command) is NewOrder:
-                return self._new_order(command, ts)
-            if type(command) is CancelOrder:
-                return self._cancel(command, ts)
-            if type(command) is ReplaceOrder:
-                return self._replace(command, ts)
-            if type(command) is MassCancel:
-                return self._mass_cancel(command, ts)
-            if type(command) is EndOfDay:
-                return self._end_of_day(ts)
-            if type(command) is ExpireOrders:
-                return self._expire_gtd(ts)
-            return _HANDLERS[type(command)](self, command, ts)
+                events = self._new_order(command, ts)
+            elif type(command) is CancelOrder:
+                events = self._cancel(command, ts)
+            elif type(command) is ReplaceOrder:
+                events = self._replace(command, ts)
+            elif type(command) is MassCancel:
+                events = self._mass_cancel(command, ts)
+            elif type(command) is EndOfDay:
+                events = self._end_of_day(ts)
+            elif type(command) is ExpireOrders:
+                events = self._expire_gtd(ts)
+            else:
+                events = _HANDLERS[type(command)](self, command, ts)
+            if self.margin is not None:
+                margin.review(self, events, ts)
+            return events
         except Exception as fault:
             raise EngineFault(f"{type(command).__name__} stamped {ts}: {fault!r}") from fault
 
@@ -101,7 +105,15 @@ class Engine(EngineState):
         try:
             participant, state = self._check_new(cmd, ts)
             accounts = self._accounts
-            funding = accounts.reserve_new(cmd, state) if accounts else None
+            funding = None
+            if accounts is not None:
+                lender = self.margin
+                if lender is not None and cmd.side is BUY and cmd.participant in lender.accounts:
+                    amount = accounts.holding_for(cmd, state)[1]
+                    borrow = margin.lend_for(self, cmd.participant, state.spec, amount, ts)
+                    if borrow:
+                        lender.draw(cmd.participant, borrow)
+                funding = accounts.reserve_new(cmd, state)
         except Refused as refusal:
             return [
                 self._rejected(
@@ -182,14 +194,23 @@ class Engine(EngineState):
             state = self._open_instrument(order.symbol)
             shared_book.check_replace(self, order)
             moves = self._check_replace(cmd, order, state)
+            borrow = 0
+            lender = self.margin
             if self._accounts is not None:
-                self._accounts.check_replace(cmd, order, participant, state)
+                owner = order.participant
+                if lender is not None and order.side is BUY and owner in lender.accounts:
+                    extra = self._accounts.extra_for_replace(cmd, order, participant, state)
+                    borrow = margin.lend_for(self, order.participant, state.spec, extra, ts)
+                if not borrow:
+                    self._accounts.check_replace(cmd, order, participant, state)
         except Refused as refusal:
             return [
                 self._rejected(
                     ts, RequestKind.REPLACE, cmd.participant, cmd.client_order_id, refusal
                 )
             ]
+        if borrow and lender is not None:
+            lender.draw(order.participant, borrow)
         book = self.books[order.symbol]
         orig = self._rename(order, cmd.client_order_id)
         new_leaves = max(0, cmd.qty - order.cum_qty)

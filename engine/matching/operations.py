@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from engine.matching import shared_book
+from engine.matching import margin, shared_book
 from engine.model.commands import (
     MoveFunds,
     OperatorCancel,
@@ -125,6 +125,8 @@ def move_funds(engine: Engine, cmd: MoveFunds, ts: int) -> list[Event]:
             raise Refused(RejectCode.INVALID_QUANTITY, "an amount of zero moves nothing")
         if cmd.amount < 0:
             accounts.check_available(cmd.participant, cmd.asset, -cmd.amount)
+            if engine.margin is not None:
+                margin.check_withdrawal(engine, cmd.participant, cmd.asset, -cmd.amount, ts)
     except Refused as refusal:
         return [engine._rejected(ts, RequestKind.FUNDS, cmd.participant, "", refusal)]
     ledger = accounts.ledger

@@ -25,6 +25,7 @@ cdef class EngineState:
     cdef public object shared
     cdef public frozenset _affiliate_parties
     cdef public dict priced_by
+    cdef public object margin
     cdef public object next_order_id
     cdef public object next_exec_id
     cdef public object next_trade_id

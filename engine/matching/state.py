@@ -16,6 +16,8 @@ from engine.accounts.ledger import Ledger
 from engine.accounts.prefunding import Accounts
 from engine.affiliates.shared_book import NO_SHARED_BOOK, SharedBook, SharedBookTerms
 from engine.book.books import Book, OrderBook
+from engine.margin.loans import MarginBook
+from engine.margin.terms import MarginTerms
 from engine.matching.digest import SetDigest
 from engine.model.commands import NewOrder, ReplaceOrder
 from engine.model.instruments import HALTED, NO_BAND, InstrumentSpec, InstrumentState
@@ -51,10 +53,12 @@ class EngineState:
         book_factory: Callable[[], Book] = OrderBook,
         ledger: Ledger | None = None,
         shared_book: SharedBookTerms = NO_SHARED_BOOK,
+        margin: MarginTerms | None = None,
     ) -> None:
         """With a `ledger`, every order must be funded (the venue's normal mode); without
         one, the engine matches only (the book and engine benchmarks' baseline).
-        `shared_book` names the affiliate venues whose liquidity the books mirror."""
+        `shared_book` names the affiliate venues whose liquidity the books mirror; `margin`
+        the terms of margin financing (with a ledger only), if the venue lends."""
         self.ledger = ledger
         self.instruments = {spec.symbol: InstrumentState(spec) for spec in instruments}
         self.books = {symbol: book_factory() for symbol in self.instruments}
@@ -94,6 +98,12 @@ class EngineState:
             for symbol in sorted(symbols)
             if (state := self.instruments[symbol]).spec.quote_asset == shared_book.valuation_asset
         }
+        self.margin: MarginBook | None = None
+        if margin is not None and ledger is not None:
+            # the lender's account opens with what it may lend: capital x multiple
+            ledger.open_account(margin.lender)
+            ledger.deposit(margin.lender, margin.loan_asset, margin.lending_limit)
+            self.margin = MarginBook(margin, ledger, self.instruments)
         self.next_order_id = 1
         self.next_exec_id = 1
         self.next_trade_id = 1
@@ -165,6 +175,8 @@ class EngineState:
             feed("settled through", self.shared.settled_through)
         if self.shared.settlements:  # nor one that never settled with an affiliate
             feed("settlements", self.shared.settlement_rows())
+        if self.margin is not None:  # nor one that does not lend this
+            feed("margin", self.margin.state_rows())
         return f"{STATE_HASH_SCHEME}:{digest.hexdigest()}"
 
     # -- THE STATE'S OWN BOOKKEEPING --

@@ -207,6 +207,44 @@ class SettleScheduled:
     at: int
 
 
+@dataclass(frozen=True)
+class SetSecurities:
+    """The broker's securities margin system's value of a margin client's securities
+    collateral, its own haircut already applied, in the loan asset's minor unit, as made at
+    `valued_at` (ns since the epoch): fresh for the configured time, then valued at zero."""
+
+    participant: str
+    value: int
+    valued_at: int
+    operator: str
+
+
+@dataclass(frozen=True)
+class SetMarginAccess:
+    """An operator suspends a client's margin facility (no new loans; what it owes stays,
+    calls and forced sales go on) or resumes it."""
+
+    participant: str
+    enabled: bool
+    operator: str
+
+
+@dataclass(frozen=True)
+class MarginReview:
+    """Time has changed a margin client's position with no other command naming it: a new
+    day's interest, a securities value gone stale, a call's deadline passed. The runner
+    sends it when the engine says one is due (`Engine.margin_due`)."""
+
+
+@dataclass(frozen=True)
+class ForcedSale:
+    """Sell a liquidating client's collateral: the engine cancels its open orders and sends
+    IOC sells at the band's lower edge, slice by slice, until its ratio is back at the call
+    level, its loan is repaid, or the book takes no more (then again after a pause)."""
+
+    participant: str
+
+
 Command = (
     NewOrder
     | CancelOrder
@@ -227,6 +265,10 @@ Command = (
     | SetAffiliateAccess
     | SettleAffiliate
     | SettleScheduled
+    | SetSecurities
+    | SetMarginAccess
+    | MarginReview
+    | ForcedSale
 )
 
 # The fields that hold an engine enum, for the journal's codec. Compiled, a command class

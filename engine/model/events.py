@@ -299,6 +299,50 @@ class AffiliateSettled:
     failure: str
 
 
+@dataclass(frozen=True)
+class MarginNotice:
+    """A margin client's call state changed (`kind`: call, call_met, liquidation,
+    liquidation_ended); told to the client over FIX and to operators. Amounts in the loan
+    asset's minor unit; `ratio_ppm` is margin value over loan (0 without a loan);
+    `deadline` is the call's (0 when none)."""
+
+    ts: int
+    participant: str
+    kind: str
+    margin_value: int
+    loan: int
+    ratio_ppm: int
+    deadline: int
+    text: str
+
+
+@dataclass(frozen=True)
+class InterestCharged:
+    """A day's interest added to a margin client's loan."""
+
+    ts: int
+    participant: str
+    amount: int
+    loan: int
+
+
+@dataclass(frozen=True)
+class SecuritiesValued:
+    ts: int
+    participant: str
+    value: int
+    valued_at: int
+    operator: str
+
+
+@dataclass(frozen=True)
+class MarginAccessChanged:
+    ts: int
+    participant: str
+    enabled: bool
+    operator: str
+
+
 Event = (
     OrderAccepted
     | Rejected
@@ -319,4 +363,8 @@ Event = (
     | AffiliateAccessChanged
     | CoverAlert
     | AffiliateSettled
+    | MarginNotice
+    | InterestCharged
+    | SecuritiesValued
+    | MarginAccessChanged
 )

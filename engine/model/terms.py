@@ -74,6 +74,7 @@ class CancelReason(StrEnum):
     MASS_CANCEL = "mass_cancel"
     OPERATOR = "venue_operator"
     HALTED = "instrument_halted"  # lots a route gave back during a halt would have crossed
+    FORCED_LIQUIDATION = "forced_liquidation"  # a liquidating margin client's open orders
 
 
 class RequestKind(StrEnum):
@@ -105,6 +106,7 @@ class RejectCode(StrEnum):
     UNKNOWN_ASSET = "unknown_asset"
     PARTICIPANT_DISABLED = "participant_disabled"
     INVALID_SETTING = "invalid_setting"
+    MARGIN_LIMIT = "margin_limit"  # a margin loan the rules do not allow
 
 
 @dataclass(frozen=True)

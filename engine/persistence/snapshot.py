@@ -138,6 +138,8 @@ def capture_parts(engine: Engine, cache: SnapshotCache | None = None) -> list[st
         rest["settled_through"] = engine.shared.settled_through
     if engine.shared.settlements:
         rest["settlements"] = engine.shared.settlement_rows()
+    if engine.margin is not None:
+        rest["margin"] = engine.margin.state_rows()
     tail = _dumps(rest)
     return [
         head[:-1],
@@ -208,6 +210,10 @@ def _restore(engine: Engine, state: dict[str, Any]) -> None:
             (ts, tuple((asset, amount) for asset, amount in moves), operator, failure)
             for ts, moves, operator, failure in kept
         ]
+    if engine.margin is not None:
+        if "margin" not in state:
+            raise SnapshotError("the snapshot has no margin book, the venue lends")
+        engine.margin.restore(state["margin"])
     engine._client_id_digest = SetDigest()
     for name, entries in state["client_ids"].items():
         if name not in engine.participants:

@@ -18,6 +18,7 @@ from typing import Any
 
 from engine.accounts.ledger import Ledger
 from engine.affiliates.shared_book import NO_SHARED_BOOK, SharedBookTerms
+from engine.margin.terms import MarginTerms, from_record, to_record
 from engine.matching.core import Engine
 from engine.model.instruments import InstrumentSpec
 from engine.model.terms import Participant, Role, StpMode
@@ -35,6 +36,7 @@ class VenueDefinition:
     participants: tuple[Participant, ...]
     scales: Mapping[str, int]
     shared_book: SharedBookTerms = NO_SHARED_BOOK
+    margin: MarginTerms | None = None
 
     @classmethod
     def of(
@@ -43,8 +45,9 @@ class VenueDefinition:
         participants: Sequence[Participant],
         scales: Mapping[str, int],
         shared_book: SharedBookTerms = NO_SHARED_BOOK,
+        margin: MarginTerms | None = None,
     ) -> VenueDefinition:
-        return cls(tuple(specs), tuple(participants), dict(scales), shared_book)
+        return cls(tuple(specs), tuple(participants), dict(scales), shared_book, margin)
 
     def builder(self) -> Callable[[], Engine]:
         """A builder of fresh engines for this venue."""
@@ -54,6 +57,7 @@ class VenueDefinition:
             list(self.participants),
             ledger=Ledger(names, dict(self.scales)),
             shared_book=self.shared_book,
+            margin=self.margin,
         )
 
     def text(self) -> str:
@@ -72,6 +76,8 @@ class VenueDefinition:
                 "limit": terms.limit,
                 "alert_at": terms.alert_at,
             }
+        if self.margin is not None:  # nor a venue that does not lend
+            body["margin"] = to_record(self.margin)
         return json.dumps(body, sort_keys=True, separators=(",", ":"))
 
     @classmethod
@@ -98,9 +104,10 @@ class VenueDefinition:
                     int(shared["limit"]),
                     int(shared.get("alert_at", 0)),
                 )
+            margin = from_record(body["margin"]) if "margin" in body else None
         except (KeyError, TypeError, ValueError, AttributeError) as bad:
             raise DefinitionError(f"the journal's venue definition cannot be read: {bad}") from None
-        return cls(specs, participants, scales, terms)
+        return cls(specs, participants, scales, terms, margin)
 
     def differences(self, other: VenueDefinition) -> list[str]:
         """What differs from `other`, in words an operator can act on."""
@@ -119,6 +126,8 @@ class VenueDefinition:
             found.append("asset scales")
         if self.shared_book != other.shared_book:
             found.append("the shared book (affiliates, their instruments or the cover)")
+        if self.margin != other.margin:
+            found.append("the margin terms (collateral, limits or facilities)")
         if not found and self != other:
             found.append("the order of instruments or participants")
         return found

@@ -49,6 +49,7 @@ ORD_REJ_REASON = {
     RejectCode.INVALID_QUANTITY: "13",
     RejectCode.UNKNOWN_ORDER: "5",
     RejectCode.ORDER_ALREADY_DONE: "4",
+    RejectCode.MARGIN_LIMIT: "3",  # order exceeds limit
 }
 CXL_REJ_REASON = {
     RejectCode.ORDER_ALREADY_DONE: "0",

@@ -65,6 +65,10 @@ EXAMPLES = [
     commands.SetAffiliateAccess("LIONX", False, "ops"),
     commands.SettleAffiliate("LIONX", "ops", "the affiliate did not deliver"),
     commands.SettleScheduled(1_765_000_000_000_000_000),
+    commands.SetSecurities("alice", 3_000_000_000, 1_765_000_000_000_000_000, "ops"),
+    commands.SetMarginAccess("alice", False, "ops"),
+    commands.MarginReview(),
+    commands.ForcedSale("alice"),
 ]
 
 

@@ -1,0 +1,286 @@
+"""Margin loans: what each margin client owes, what its collateral is worth, and its call
+state.
+
+A margin client's HKD is drawn from the lender's account (`MarginTerms.lender`, a ledger
+owner) when a buy needs more than the client holds, and goes back the moment the client
+has HKD free: sale proceeds, deposits and released reservations repay the loan first
+(`sweep`). So while a client owes anything its available HKD is nil, and the lender's cash
+plus every loan always equals what the lender started with plus the interest charged
+(tests check both). Interest is charged once a Hong Kong day, on the loan less the HKD
+still held for the client's open buy orders (borrowed but not yet spent), rounded up.
+
+The margin value is the sum over collateral of value x (1 - haircut), each virtual asset
+at its instrument's reference price (the last trade), plus the securities collateral the
+broker's securities system valued (haircut already applied) while that value is fresh.
+This module is the arithmetic and the state; engine/matching/margin.py applies it to
+orders, trades and commands.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from engine.accounts.ledger import Ledger
+from engine.margin.terms import Facility, MarginTerms
+from engine.margin.watch import CrossingWatch, floors
+from engine.model.instruments import InstrumentState
+from engine.model.values import PPM
+
+NS_PER_DAY = 86_400_000_000_000
+HONG_KONG_OFFSET_NS = 8 * 3_600_000_000_000  # UTC+8, no daylight saving
+DAYS_A_YEAR = 365
+
+# a client's call state
+SOUND, CALLED, LIQUIDATING = "sound", "call", "liquidation"
+
+
+def hong_kong_day(ts: int) -> int:
+    return (ts + HONG_KONG_OFFSET_NS) // NS_PER_DAY
+
+
+class MarginAccount:
+    """One client's loan and call state. `call_deadline` is 0 unless the client is called;
+    `liquidating` says why its collateral is being sold ("" when it is not)."""
+
+    __slots__ = (
+        "call_deadline",
+        "facility",
+        "interest",
+        "liquidating",
+        "loan",
+        "name",
+        "next_sale_at",
+        "securities",
+        "securities_at",
+        "suspended",
+    )
+
+    def __init__(self, name: str, facility: Facility) -> None:
+        self.name = name
+        self.facility = facility
+        self.loan = 0  # owed, interest included, in the loan asset's minor unit
+        self.interest = 0  # every interest charge so far
+        self.securities = 0  # the securities system's margin value of its securities
+        self.securities_at = 0  # when that value was made (ns); 0: never
+        self.suspended = False
+        self.call_deadline = 0
+        self.liquidating = ""
+        self.next_sale_at = 0
+
+    @property
+    def state(self) -> str:
+        if self.liquidating:
+            return LIQUIDATING
+        return CALLED if self.call_deadline else SOUND
+
+    def row(self) -> tuple[object, ...]:
+        return (
+            self.name,
+            self.loan,
+            self.interest,
+            self.securities,
+            self.securities_at,
+            self.suspended,
+            self.call_deadline,
+            self.liquidating,
+            self.next_sale_at,
+        )
+
+
+@dataclass(frozen=True)
+class Valuation:
+    """A client's margin position at one moment. `parts` are (asset, held, value, margin
+    value) in minor units of the asset and of the loan asset."""
+
+    margin_value: int
+    loan: int
+    parts: tuple[tuple[str, int, int, int], ...]
+    securities: int  # counted in margin_value: 0 when stale
+    securities_stale: bool
+
+    @property
+    def excess(self) -> int:
+        return self.margin_value - self.loan
+
+    @property
+    def ratio_ppm(self) -> int | None:
+        """Margin value over loan in ppm; None without a loan."""
+        return self.margin_value * PPM // self.loan if self.loan else None
+
+
+class MarginBook:
+    def __init__(
+        self,
+        terms: MarginTerms,
+        ledger: Ledger,
+        instruments: Mapping[str, InstrumentState],
+    ) -> None:
+        self.terms = terms
+        self.ledger = ledger
+        self.accounts = {name: MarginAccount(name, f) for name, f in terms.facilities.items()}
+        self.total_loans = 0
+        self.interest_day = 0  # the Hong Kong day interest was last charged for; 0: none yet
+        # the collateral whose value moves with a price: asset -> (haircut, its instrument)
+        self.priced = {
+            c.asset: (c.haircut_ppm, instruments[c.priced_by])
+            for c in terms.collateral
+            if c.priced_by
+        }
+        self.cash_haircut = terms.haircut(terms.loan_asset) or 0
+        self.seen_prices = self.prices()
+        self.watch = CrossingWatch(tuple(self.priced))
+        # derived, not state (rebuilt on recovery): who is called or liquidating, looked at
+        # on every price move; when fresh securities values go stale; who to look at next
+        self.troubled: set[str] = set()
+        self.staling: list[tuple[int, str, int]] = []  # (stale from, client, valued at)
+        self.recheck: set[str] = set()
+
+    # -- QUERIES --
+
+    def prices(self) -> dict[str, int]:
+        return {asset: state.reference_price for asset, (_, state) in self.priced.items()}
+
+    def value(self, asset: str, units: int) -> int:
+        """What `units` of a priced collateral asset are worth in the loan asset, before
+        the haircut, at its instrument's reference price (rounded down)."""
+        state = self.priced[asset][1]
+        spec = state.spec
+        return units * state.reference_price * spec.quote_per_tick_lot // spec.base_per_lot
+
+    def valuation(self, name: str, ts: int) -> Valuation:
+        account = self.accounts[name]
+        ledger = self.ledger
+        loan_asset = self.terms.loan_asset
+        cash = ledger.available(name, loan_asset) + ledger.reserved(name, loan_asset)
+        cash_margin = cash * (PPM - self.cash_haircut) // PPM
+        parts = [(loan_asset, cash, cash, cash_margin)]
+        total = cash_margin
+        for asset, (haircut, _) in self.priced.items():
+            held = ledger.available(name, asset) + ledger.reserved(name, asset)
+            worth = self.value(asset, held)
+            margin = worth * (PPM - haircut) // PPM
+            parts.append((asset, held, worth, margin))
+            total += margin
+        stale = self.is_stale(account, ts)
+        securities = 0 if stale else account.securities
+        return Valuation(total + securities, account.loan, tuple(parts), securities, stale)
+
+    def is_stale(self, account: MarginAccount, ts: int) -> bool:
+        stale_from = account.securities_at + self.terms.securities_stale_ns
+        return bool(account.securities) and ts > stale_from
+
+    def staled(self, ts: int) -> list[str]:
+        """Clients whose securities value went stale by `ts` since this was last asked (their
+        margin value fell with no command naming them)."""
+        found = []
+        staling = self.staling
+        while staling and staling[0][0] < ts:
+            _, name, valued_at = heapq.heappop(staling)
+            if self.accounts[name].securities_at == valued_at:
+                found.append(name)
+        return found
+
+    def stales_before(self, ts: int) -> bool:
+        return bool(self.staling) and self.staling[0][0] < ts
+
+    def rows(self) -> Iterator[tuple[object, ...]]:
+        for name in sorted(self.accounts):
+            yield self.accounts[name].row()
+
+    def state_rows(self) -> tuple[object, ...]:
+        return (self.total_loans, self.interest_day, tuple(self.rows()))
+
+    # -- COMMANDS --
+
+    def draw(self, name: str, amount: int) -> None:
+        """Lend `amount` to `name` (already checked against every limit)."""
+        self.ledger.withdraw(self.terms.lender, self.terms.loan_asset, amount)
+        self.ledger.deposit(name, self.terms.loan_asset, amount)
+        self.accounts[name].loan += amount
+        self.total_loans += amount
+
+    def sweep(self, name: str) -> int:
+        """Repay what the client has free in the loan asset, up to the loan; returns it."""
+        account = self.accounts[name]
+        if not account.loan:
+            return 0
+        asset = self.terms.loan_asset
+        repaid = min(self.ledger.available(name, asset), account.loan)
+        if repaid:
+            self.ledger.withdraw(name, asset, repaid)
+            self.ledger.deposit(self.terms.lender, asset, repaid)
+            account.loan -= repaid
+            self.total_loans -= repaid
+        return repaid
+
+    def charge_interest(self, name: str, held: int) -> int:
+        """One day's interest on the loan less `held` (borrowed HKD still in open buy
+        orders), rounded up; returns it."""
+        account = self.accounts[name]
+        base = max(0, account.loan - held)
+        charge = -(-base * account.facility.interest_ppm // (PPM * DAYS_A_YEAR))
+        account.loan += charge
+        account.interest += charge
+        self.total_loans += charge
+        return charge
+
+    def refile(self, name: str, valuation: Valuation) -> None:
+        """File a sound client with a loan under floors from its valuation now."""
+        account = self.accounts[name]
+        if not account.loan or account.call_deadline or account.liquidating:
+            self.watch.forget(name)
+            return
+        needed = account.loan * account.facility.call_level_ppm // PPM + 1
+        held = {part[0]: part[1] for part in valuation.parts}
+        prices = {a: p for a, p in self.prices().items() if held.get(a)}
+        priced_value = sum(part[3] for part in valuation.parts if part[0] in prices)
+        # each priced part is rounded down once or twice: the cushion is cut by as much
+        cushion = valuation.margin_value - needed - 2 * len(prices)
+        self.watch.file(name, floors(prices, priced_value, cushion))
+
+    def value_securities(self, name: str, value: int, valued_at: int) -> None:
+        account = self.accounts[name]
+        account.securities = value
+        account.securities_at = valued_at
+        if value:
+            stale_from = valued_at + self.terms.securities_stale_ns
+            heapq.heappush(self.staling, (stale_from, name, valued_at))
+
+    def restore(self, state: Any) -> None:
+        """The margin book as `state_rows` listed it (from a snapshot)."""
+        total, day, rows = state
+        self.total_loans = int(total)
+        self.interest_day = int(day)
+        for row in rows:
+            name, loan, interest, securities, at, suspended, deadline, why, sale_at = row
+            account = self.accounts.get(name)
+            if account is None:
+                raise ValueError(f"the snapshot has a margin client {name!r} the venue does not")
+            account.loan, account.interest = loan, interest
+            account.securities, account.securities_at = securities, at
+            account.suspended, account.call_deadline = suspended, deadline
+            account.liquidating, account.next_sale_at = why, sale_at
+            if securities:
+                stale_from = at + self.terms.securities_stale_ns
+                heapq.heappush(self.staling, (stale_from, name, at))
+            if loan or deadline or why:
+                self.recheck.add(name)  # valued at the next review, which files it again
+
+
+def money(asset: str, amount: int, scale: int) -> str:
+    """An amount as people read it in a refusal or a notice: `HKD 2,450,000` (thousands
+    grouped, the minor units shown only when there are any)."""
+    sign = "-" if amount < 0 else ""
+    whole, minor = divmod(abs(amount), 10**scale)
+    text = f"{whole:,}"
+    if minor:
+        text += "." + str(minor).rjust(scale, "0").rstrip("0")
+    return f"{asset} {sign}{text}"
+
+
+def percent(ppm: int) -> str:
+    """Parts per million as a percentage to one decimal, rounded down: `87.5 %`."""
+    return f"{ppm // 10_000}.{ppm // 1_000 % 10} %"

@@ -1,0 +1,476 @@
+"""The engine's margin financing: loans for margin clients' buys, the review after every
+command that finds clients under their call or liquidation level, and the forced sale.
+
+A buy of a margin client that needs more HKD than the client has free is lent the rest,
+if every limit allows it (`lend_for`), before the order reserves as any other. After every
+command (`review`) the clients it touched, those a price move may have taken under a level
+(engine/margin/watch.py) and those a time has caught up with are swept (free HKD repays
+the loan) and valued exactly; a change of call state is a `MarginNotice`. A liquidating
+client's collateral is sold by `ForcedSale` commands the runner sends. So every step of a
+call and a sale is a command in the journal, and replay reproduces them exactly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from engine.margin.loans import (
+    SOUND,
+    MarginAccount,
+    MarginBook,
+    Valuation,
+    hong_kong_day,
+    money,
+    percent,
+)
+from engine.margin.terms import FORCED_PREFIX
+from engine.model.commands import (
+    ForcedSale,
+    MarginReview,
+    NewOrder,
+    SetMarginAccess,
+    SetSecurities,
+)
+from engine.model.events import (
+    Event,
+    InterestCharged,
+    MarginAccessChanged,
+    MarginNotice,
+    SecuritiesValued,
+    Trade,
+)
+from engine.model.instruments import HALTED, InstrumentSpec
+from engine.model.refusal import Refused
+from engine.model.terms import (
+    BUY,
+    IOC,
+    LIMIT,
+    SELL,
+    CancelReason,
+    RejectCode,
+    RequestKind,
+)
+from engine.model.values import INT64_MAX, PPM
+
+if TYPE_CHECKING:
+    from engine.matching.core import Engine
+
+MAX_SLICES = 100  # a forced sale's slices in one command: the rest after the next command
+
+
+# -- LENDING --
+
+
+def lend_for(engine: Engine, name: str, spec: InstrumentSpec, amount: int, ts: int) -> int:
+    """What a margin client's buy holding `amount` of the loan asset must borrow (0: it
+    has the cash); raises `Refused` naming the limit it would break, with the figures.
+
+    The limits are checked as if every open buy of the client, and this one, filled at the
+    price it is funded at: the bought asset then counts at its haircut, which is what the
+    loan is against."""
+    book = _book(engine)
+    terms = book.terms
+    ledger = book.ledger
+    asset = terms.loan_asset
+    borrow = amount - ledger.available(name, asset)
+    if borrow <= 0:
+        return 0
+    account = book.accounts[name]
+    scale = ledger.scales[asset]
+
+    def text(amount: int) -> str:
+        return money(asset, amount, scale)
+
+    def refuse(why: str) -> Refused:
+        return Refused(RejectCode.MARGIN_LIMIT, why)
+
+    if account.suspended:
+        raise refuse(f"the margin facility of {name} is suspended by the venue")
+    if account.state != SOUND:
+        raise refuse(f"no new margin loan while in a margin {account.state}")
+    valuation = book.valuation(name, ts)
+    projected = dict((part[0], part[3]) for part in valuation.parts)
+    margin_value = valuation.margin_value + borrow
+    buys = [(o.symbol, o.reserved) for o in engine.open_orders_of(name) if o.side is BUY]
+    for symbol, held in (*buys, (spec.symbol, amount)):
+        bought = engine.instruments[symbol].spec
+        if bought.quote_asset != asset:
+            continue
+        haircut = _haircut(book, bought.base_asset)
+        margin_value -= held * haircut // PPM
+        if bought.base_asset in projected:
+            projected[bought.base_asset] += held * (PPM - haircut) // PPM
+    loan = account.loan + borrow
+    facility = account.facility
+    if margin_value * PPM < facility.call_level_ppm * loan:
+        raise refuse(
+            f"margin value would be {text(margin_value)} against a margin loan of "
+            f"{text(loan)}, under the call level of {percent(facility.call_level_ppm)}"
+        )
+    if loan > facility.credit_limit:
+        raise refuse(
+            f"margin loan would be {text(loan)} against a credit limit of "
+            f"{text(facility.credit_limit)}"
+        )
+    total = book.total_loans + borrow
+    if total > terms.lending_limit:
+        raise refuse(
+            f"the venue's margin loans would be {text(total)} against its limit of "
+            f"{text(terms.lending_limit)} ({terms.capital_multiple} x capital)"
+        )
+    lendable = ledger.available(terms.lender, asset)
+    if borrow > lendable:
+        raise refuse(f"margin loan of {text(borrow)} needed, the lender has {text(lendable)}")
+    if loan * PPM > terms.max_client_share_of_capital_ppm * terms.capital:
+        raise refuse(
+            f"margin loan would be {text(loan)}, over "
+            f"{percent(terms.max_client_share_of_capital_ppm)} of the lender's capital of "
+            f"{text(terms.capital)}"
+        )
+    if total >= terms.lending_share_floor and loan * PPM > (
+        terms.max_client_share_of_lending_ppm * total
+    ):
+        raise refuse(
+            f"margin loan would be {text(loan)}, {percent(loan * PPM // total)} of the "
+            f"venue's margin loans of {text(total)}, over the limit of "
+            f"{percent(terms.max_client_share_of_lending_ppm)}"
+        )
+    for held_asset in sorted(projected):
+        share = projected[held_asset]
+        if held_asset != asset and share * PPM > terms.max_asset_share_ppm * max(margin_value, 1):
+            raise refuse(
+                f"{held_asset} would be {percent(share * PPM // max(margin_value, 1))} of "
+                f"{name}'s margin value, over the concentration limit of "
+                f"{percent(terms.max_asset_share_ppm)}"
+            )
+    return borrow
+
+
+def _book(engine: Engine) -> MarginBook:
+    book = engine.margin
+    if book is None:
+        raise AssertionError("margin financing asked of a venue that does not lend")
+    return book
+
+
+def _haircut(book: MarginBook, asset: str) -> int:
+    """An asset's haircut; one that is not collateral counts for nothing (100 %)."""
+    haircut = book.terms.haircut(asset)
+    return PPM if haircut is None else haircut
+
+
+def check_withdrawal(engine: Engine, name: str, asset: str, amount: int, ts: int) -> None:
+    """A margin client with a loan may take out collateral only while it stays sound and
+    its margin value stays at or above its call level."""
+    book = _book(engine)
+    account = book.accounts.get(name)
+    if account is None or not account.loan:
+        return
+    if account.state != SOUND:
+        raise Refused(RejectCode.MARGIN_LIMIT, f"{name} is in a margin {account.state}")
+    valuation = book.valuation(name, ts)
+    if asset == book.terms.loan_asset:
+        lost = amount * (PPM - book.cash_haircut) // PPM
+    elif asset in book.priced:
+        lost = book.value(asset, amount) * (PPM - book.priced[asset][0]) // PPM + 1
+    else:
+        return
+    after = valuation.margin_value - lost
+    if after * PPM < account.facility.call_level_ppm * account.loan:
+        scale = book.ledger.scales[book.terms.loan_asset]
+        loan_asset = book.terms.loan_asset
+        raise Refused(
+            RejectCode.MARGIN_LIMIT,
+            f"margin value would be {money(loan_asset, after, scale)} against a margin loan "
+            f"of {money(loan_asset, account.loan, scale)}, under the call level of "
+            f"{percent(account.facility.call_level_ppm)}",
+        )
+
+
+# -- THE REVIEW AFTER EVERY COMMAND --
+
+
+def review(engine: Engine, events: list[Event], ts: int) -> list[Event]:
+    """Sweep and value the clients the command touched, a price move may have taken under
+    a level, or time caught up with; append what changed to `events`."""
+    book = _book(engine)
+    accounts = book.accounts
+    touched = set()
+    for event in events:
+        if type(event) is Trade:
+            for fill in (event.maker, event.taker):
+                if fill.participant in accounts:
+                    touched.add(fill.participant)
+        else:
+            name = getattr(event, "participant", None)
+            if name in accounts:
+                touched.add(name)
+    day = hong_kong_day(ts)
+    if day != book.interest_day:
+        if book.interest_day:
+            touched.update(_charge_interest(engine, book, day, ts, events))
+        book.interest_day = day
+    for asset, seen in book.seen_prices.items():
+        price = book.priced[asset][1].reference_price
+        if price != seen:
+            book.seen_prices[asset] = price
+            touched.update(book.watch.crossed(asset, price))
+            touched.update(book.troubled)
+    for name in book.troubled:
+        account = accounts[name]
+        if account.call_deadline and not account.liquidating and ts >= account.call_deadline:
+            touched.add(name)
+    if book.staling and book.stales_before(ts):
+        touched.update(book.staled(ts))
+    if book.recheck:
+        touched.update(book.recheck)
+        book.recheck.clear()
+    for name in sorted(touched):
+        book.sweep(name)
+        _evaluate(book, accounts[name], ts, events)
+    return events
+
+
+def _charge_interest(
+    engine: Engine, book: MarginBook, day: int, ts: int, events: list[Event]
+) -> list[str]:
+    charged = []
+    asset = book.terms.loan_asset
+    for name in sorted(book.accounts):
+        account = book.accounts[name]
+        if not account.loan:
+            continue
+        held = book.ledger.reserved(name, asset)
+        total = 0
+        for _ in range(book.interest_day, day):
+            total += book.charge_interest(name, held)
+        if total:
+            events.append(InterestCharged(ts, name, total, account.loan))
+            charged.append(name)
+    return charged
+
+
+def _evaluate(book: MarginBook, account: MarginAccount, ts: int, events: list[Event]) -> None:
+    """Value one client exactly and move its call state where the value puts it."""
+    name = account.name
+    valuation = book.valuation(name, ts)
+    loan = account.loan
+    facility = account.facility
+    if not loan:
+        if account.liquidating:
+            _notice(book, account, valuation, "liquidation_ended", ts, events, "loan repaid")
+        if account.call_deadline:
+            _notice(book, account, valuation, "call_met", ts, events, "loan repaid")
+        _settle_state(book, account, valuation)
+        return
+    scaled = valuation.margin_value * PPM
+    below_call = scaled < facility.call_level_ppm * loan
+    if account.liquidating:
+        if not below_call:
+            _notice(book, account, valuation, "liquidation_ended", ts, events, "ratio restored")
+            _notice(book, account, valuation, "call_met", ts, events, "ratio restored")
+    elif scaled < facility.liquidation_level_ppm * loan:
+        if not account.call_deadline:
+            _notice(book, account, valuation, "call", ts, events, "")
+        _notice(book, account, valuation, "liquidation", ts, events, "under the liquidation level")
+    elif below_call:
+        if not account.call_deadline:
+            _notice(book, account, valuation, "call", ts, events, "")
+        elif ts >= account.call_deadline:
+            why = "the call's deadline passed"
+            _notice(book, account, valuation, "liquidation", ts, events, why)
+    elif account.call_deadline:
+        _notice(book, account, valuation, "call_met", ts, events, "ratio restored")
+    _settle_state(book, account, valuation)
+
+
+def _settle_state(book: MarginBook, account: MarginAccount, valuation: Valuation) -> None:
+    if account.call_deadline or account.liquidating:
+        book.troubled.add(account.name)
+        book.watch.forget(account.name)
+    else:
+        book.troubled.discard(account.name)
+        book.refile(account.name, valuation)
+
+
+def _notice(
+    book: MarginBook,
+    account: MarginAccount,
+    valuation: Valuation,
+    kind: str,
+    ts: int,
+    events: list[Event],
+    why: str,
+) -> None:
+    """Change the client's call state to what `kind` says, and tell it."""
+    facility = account.facility
+    if kind == "call":
+        account.call_deadline = ts + book.terms.call_deadline_ns
+    elif kind == "call_met":
+        account.call_deadline = 0
+    elif kind == "liquidation":
+        account.liquidating = why
+        account.next_sale_at = ts
+    else:
+        account.liquidating = ""
+        account.next_sale_at = 0
+    asset = book.terms.loan_asset
+    scale = book.ledger.scales[asset]
+    ratio = valuation.ratio_ppm or 0
+    position = (
+        f"margin value {money(asset, valuation.margin_value, scale)} against a margin loan of "
+        f"{money(asset, valuation.loan, scale)}"
+        + (f" ({percent(ratio)})" if valuation.loan else "")
+    )
+    if valuation.securities_stale:
+        position += "; securities collateral valued at zero: its value is stale"
+    if kind == "call":
+        text = (
+            f"margin call: {position}, under the call level of "
+            f"{percent(facility.call_level_ppm)}; restore it by {_utc(account.call_deadline)} "
+            f"or collateral is sold (at {percent(facility.liquidation_level_ppm)} at once)"
+        )
+    elif kind == "call_met":
+        text = f"margin call met ({why}): {position}"
+    elif kind == "liquidation":
+        text = f"forced sale of collateral ({why}): {position}"
+    else:
+        text = f"forced sale ended ({why}): {position}"
+    events.append(
+        MarginNotice(
+            ts,
+            account.name,
+            kind,
+            valuation.margin_value,
+            valuation.loan,
+            ratio,
+            account.call_deadline,
+            text,
+        )
+    )
+
+
+def _utc(ts: int) -> str:
+    return datetime.fromtimestamp(ts // 1_000_000_000, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+# -- COMMANDS --
+
+
+def forced_sale(engine: Engine, cmd: ForcedSale, ts: int) -> list[Event]:
+    """Cancel a liquidating client's open orders, then sell its collateral in IOC slices
+    at the band's lower edge while its ratio is under the call level. A slice the book does
+    not take whole ends the command; the next comes after the configured pause."""
+    book = _book(engine)
+    account = book.accounts.get(cmd.participant)
+    events: list[Event] = []
+    if account is None or not account.liquidating or ts < account.next_sale_at:
+        return events
+    name = account.name
+    for order in list(engine.open_orders_of(name)):
+        if order.order_id in engine.shared.closing:
+            continue
+        engine.books[order.symbol].cancel(order.order_id)
+        closed = engine._close(order, CancelReason.FORCED_LIQUIDATION, ts)
+        if closed is not None:
+            events.append(closed)
+    book.sweep(name)
+    account.next_sale_at = ts + book.terms.retry_ns
+    for _ in range(MAX_SLICES):
+        valuation = book.valuation(name, ts)
+        if not valuation.loan or valuation.margin_value * PPM >= (
+            account.facility.call_level_ppm * valuation.loan
+        ):
+            break
+        sell = _next_slice(engine, book, name, valuation)
+        if sell is None:
+            break
+        sold = engine._new_order(sell, ts)
+        events.extend(sold)
+        book.sweep(name)
+        if sum(e.qty for e in sold if type(e) is Trade) < sell.qty:
+            break
+    return events
+
+
+def _next_slice(
+    engine: Engine, book: MarginBook, name: str, valuation: Valuation
+) -> NewOrder | None:
+    """The next forced sell: of the collateral worth most after haircut whose instrument
+    trades, as many lots as a slice and the client's free holding allow."""
+    ranked = sorted(
+        (part for part in valuation.parts if part[0] in book.priced),
+        key=lambda part: (-part[3], part[0]),
+    )
+    for asset, _, _, _ in ranked:
+        state = book.priced[asset][1]
+        spec = state.spec
+        if state.status is HALTED or name in engine.disabled:
+            continue
+        free = book.ledger.available(name, asset) // spec.base_per_lot
+        lots = min(free, book.terms.slice_lots.get(spec.symbol, spec.max_qty), spec.max_qty)
+        if lots < spec.min_qty:
+            continue
+        low, _ = state.band()
+        client_order_id = f"{FORCED_PREFIX}{engine.next_order_id}"
+        return NewOrder(name, client_order_id, spec.symbol, SELL, LIMIT, IOC, lots, low)
+    return None
+
+
+def set_securities(engine: Engine, cmd: SetSecurities, ts: int) -> list[Event]:
+    book: MarginBook | None = engine.margin
+    try:
+        if book is None or cmd.participant not in book.accounts:
+            raise Refused(RejectCode.INVALID_SETTING, f"{cmd.participant} is not a margin client")
+        if not 0 <= cmd.value <= INT64_MAX:
+            raise Refused(RejectCode.INVALID_SETTING, "a securities value must be 0 or more")
+        if cmd.valued_at > ts:
+            raise Refused(RejectCode.INVALID_SETTING, "a securities value made in the future")
+        if ts > cmd.valued_at + book.terms.securities_stale_ns:
+            raise Refused(RejectCode.INVALID_SETTING, "that securities value is already stale")
+    except Refused as refusal:
+        return [engine._rejected(ts, RequestKind.OPERATOR, cmd.participant, "", refusal)]
+    book.value_securities(cmd.participant, cmd.value, cmd.valued_at)
+    return [SecuritiesValued(ts, cmd.participant, cmd.value, cmd.valued_at, cmd.operator)]
+
+
+def set_margin_access(engine: Engine, cmd: SetMarginAccess, ts: int) -> list[Event]:
+    book: MarginBook | None = engine.margin
+    if book is None or cmd.participant not in book.accounts:
+        refusal = Refused(RejectCode.INVALID_SETTING, f"{cmd.participant} is not a margin client")
+        return [engine._rejected(ts, RequestKind.OPERATOR, cmd.participant, "", refusal)]
+    book.accounts[cmd.participant].suspended = not cmd.enabled
+    return [MarginAccessChanged(ts, cmd.participant, cmd.enabled, cmd.operator)]
+
+
+def margin_review(engine: Engine, cmd: MarginReview, ts: int) -> list[Event]:
+    return []  # the review after every command does the work
+
+
+def due(book: MarginBook, ts: int) -> tuple[bool, list[str]]:
+    """(whether a review is due, the liquidating clients whose next slice is due) at `ts`:
+    what the runner's timer asks each second."""
+    review_due = (
+        (hong_kong_day(ts) != book.interest_day and book.total_loans > 0)
+        or book.stales_before(ts)
+        or bool(book.recheck)
+    )
+    sales = []
+    for name in sorted(book.troubled):
+        account = book.accounts[name]
+        if account.liquidating:
+            if ts >= account.next_sale_at:
+                sales.append(name)
+        elif account.call_deadline and ts >= account.call_deadline:
+            review_due = True
+    return review_due, sales
+
+
+HANDLERS: dict[type[Any], Callable[[Engine, Any, int], list[Event]]] = {
+    SetSecurities: set_securities,
+    SetMarginAccess: set_margin_access,
+    MarginReview: margin_review,
+    ForcedSale: forced_sale,
+}
