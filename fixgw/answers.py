@@ -136,7 +136,12 @@ class StateAnswers:
             return
         owner = item.participant
         rows = ledger.statement(owner, [query.asset] if query.asset else ledger.assets)
-        out += [(owner, m) for m in self._writer.balances(owner, query, rows, ts)]
+        lender = self.engine.margin
+        margin = None
+        in_loan_asset = lender is not None and query.asset in ("", lender.terms.loan_asset)
+        if lender is not None and owner in lender.accounts and in_loan_asset:
+            margin = lender.statement(owner, ts)
+        out += [(owner, m) for m in self._writer.balances(owner, query, rows, ts, margin)]
 
     def _market_data(
         self, item: Request, ts: int, _out: list[Outgoing], market_data: list[Outgoing]

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
+from engine.margin.terms import MarginTerms
 from engine.matching.core import Engine
 from engine.model.instruments import InstrumentSpec
 from engine.model.terms import Participant, Role
@@ -16,6 +17,7 @@ from engine.model.values import ValueRejected, to_units
 from engine.persistence.venue_definition import VenueDefinition
 from fixgw.affiliates.fatf import DEFAULT_FATF_LIST, load_fatf_list
 from fixgw.affiliates.registry import NO_AFFILIATES, Affiliates, load_affiliates
+from fixgw.margin_config import facility_of, load_margin
 from fixgw.roster import RosterEntry, load_roster
 
 DEFAULT_INSTRUMENTS = Path(__file__).resolve().parent.parent / "sessions" / "instruments.toml"
@@ -80,6 +82,7 @@ class Venue:
     scales: Mapping[str, int]
     roster: dict[str, RosterEntry]
     affiliates: Affiliates
+    margin: MarginTerms | None = None
 
     def participants(self) -> list[Participant]:
         """The roster's, then one account per affiliate: the platform's position with it,
@@ -91,7 +94,11 @@ class Venue:
 
     def definition(self) -> VenueDefinition:
         return VenueDefinition.of(
-            self.specs, self.participants(), self.scales, self.affiliates.terms(self.scales)
+            self.specs,
+            self.participants(),
+            self.scales,
+            self.affiliates.terms(self.scales),
+            self.margin,
         )
 
     def opening_deposits(self) -> list[tuple[str, str, int]]:
@@ -106,8 +113,9 @@ def load_venue(
     roster: Path,
     fatf_list: Path = DEFAULT_FATF_LIST,
     affiliates: Path | None = None,
+    margin: Path | None = None,
 ) -> Venue:
-    """Instruments, roster and affiliates, each checked against the others."""
+    """Instruments, roster, affiliates and margin terms, each checked against the others."""
     fatf = load_fatf_list(fatf_list)
     entries = load_roster(roster, fatf)
     specs = load_instruments(instruments)
@@ -118,7 +126,40 @@ def load_venue(
         registry = load_affiliates(
             affiliates, fatf, {spec.symbol: spec for spec in specs}, taken, scales
         )
-    return Venue(tuple(specs), scales, entries, registry)
+    return Venue(
+        tuple(specs), scales, entries, registry, _margin(margin, entries, specs, scales, registry)
+    )
+
+
+def _margin(
+    path: Path | None,
+    entries: Mapping[str, RosterEntry],
+    specs: list[InstrumentSpec],
+    scales: Mapping[str, int],
+    registry: Affiliates,
+) -> MarginTerms | None:
+    """The margin terms, with the roster's facilities; None for a venue that does not lend
+    (a roster with margin clients then names the missing file)."""
+    flagged = [comp_id for comp_id, entry in entries.items() if dict(entry.margin).get("margin")]
+    if path is None:
+        if flagged:
+            raise ValueError(
+                f"{', '.join(flagged)} have a margin facility but the configuration names no "
+                "margin terms ([files] margin)"
+            )
+        return None
+    with path.open("rb") as f:
+        loan_asset = str(tomllib.load(f).get("loan_asset", "HKD"))
+    facilities = {}
+    for comp_id, entry in entries.items():
+        try:
+            facility = facility_of(dict(entry.margin), scales.get(loan_asset, 0))
+        except ValueError as bad:
+            raise ValueError(f"roster: participant {comp_id}: {bad}") from None
+        if facility is not None:
+            facilities[comp_id] = facility
+    taken = frozenset(entries) | frozenset(registry.by_name)
+    return load_margin(path, facilities, {s.symbol: s for s in specs}, scales, taken)
 
 
 def engine_factory(instruments: Path, roster: Path) -> Callable[[], Engine]:

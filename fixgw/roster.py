@@ -209,6 +209,9 @@ class RosterEntry:
     networks: tuple[IPv4Network, ...] = LOOPBACK_ONLY  # where its logons may come from
     jurisdiction: str = ""  # ISO 3166-1 alpha-2, where given
     local_only: str = "not opted in to the shared book"  # why, or "" if it may share
+    # the entry's margin facility keys as written, read against the venue's loan asset by
+    # fixgw/margin_config.py (`facility_of`); empty: no facility
+    margin: tuple[tuple[str, object], ...] = ()
 
 
 ROLES = {
@@ -217,6 +220,17 @@ ROLES = {
     "market_maker": Role.MARKET_MAKER,
 }
 STP_MODES = {mode.name.lower(): mode for mode in StpMode}
+MARGIN_KEYS = frozenset(
+    (
+        "margin",
+        "securities_margin_client",
+        "role",
+        "credit_limit",
+        "call_level_percent",
+        "liquidation_level_percent",
+        "interest_percent",
+    )
+)
 
 
 def load_roster(path: Path, fatf: FatfList | None = None) -> dict[str, RosterEntry]:
@@ -249,6 +263,7 @@ def load_roster(path: Path, fatf: FatfList | None = None) -> dict[str, RosterEnt
                 parse_networks(entry["networks"]) if "networks" in entry else LOOPBACK_ONLY,
                 jurisdiction,
                 local_only,
+                tuple((k, v) for k, v in entry.items() if k in MARGIN_KEYS),
             )
         except (KeyError, ValueError, TypeError, AttributeError) as bad:
             raise ValueError(f"{path}: participant {comp_id}: bad or missing {bad}") from None

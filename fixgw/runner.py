@@ -22,17 +22,20 @@ from typing import Any
 
 import structlog
 
+from engine.matching import margin
 from engine.matching.core import Engine, EngineFault
 from engine.model.commands import (
     Command,
     EndOfDay,
     ExpireOrders,
+    ForcedSale,
+    MarginReview,
     MassCancel,
     RouteEnded,
     RouteFilled,
     SettleScheduled,
 )
-from engine.model.events import CoverAlert, Event, RouteSent
+from engine.model.events import CoverAlert, Event, MarginNotice, RouteSent
 from engine.persistence.journal import EVERY_SESSION, Journal, JournalBatch, JournalError, Position
 from engine.persistence.snapshot import SnapshotCache, capture_parts
 from fixgw.affiliates.schedule import DAY_NS, SettlementSchedule
@@ -55,6 +58,7 @@ from fixgw.inbox import (
 )
 from fixgw.operator.affiliate_desk import AffiliateDesk
 from fixgw.operator.desk import QUERIES, AfterCommit, OperatorDesk, OperatorRequest
+from fixgw.operator.margin_desk import MarginDesk
 from fixgw.roster import RosterEntry
 from fixgw.snapshot_writer import SnapshotWriter
 from fixgw.stage_timing import StageTimer
@@ -188,6 +192,10 @@ class Runner:
     def attach_affiliates(self, desk: AffiliateDesk) -> None:
         """The operators' `fixgw affiliates` commands; before the runner starts."""
         self._desk.attach_affiliates(desk)
+
+    def attach_margin(self, desk: MarginDesk) -> None:
+        """The operators' `fixgw margin` commands; before the runner starts."""
+        self._desk.attach_margin(desk)
 
     def settle_on(self, times: tuple[int, ...]) -> None:
         """The intraday settlement times (fixgw/affiliates/schedule.py); before the start."""
@@ -557,6 +565,13 @@ class Runner:
                 if at is not None:
                     events = self._apply(SettleScheduled(at), ts, None, out, market_data)
                     self._settlement.alert(events)
+            lender = self.engine.margin
+            if lender is not None:
+                review, sales = margin.due(lender, ts)
+                if review:
+                    self._apply(MarginReview(), ts, None, out, market_data)
+                for participant in sales:
+                    self._apply(ForcedSale(participant), ts, None, out, market_data)
 
     def note_position(self, participant: str, msg_seq: int) -> None:
         """Journal a session's position with the next commit, stamped now: at start, or
@@ -600,7 +615,21 @@ class Runner:
                     _log_cover(event)
         if timer is not None:
             timer.lap("market data")
+        if self.engine.margin is not None:
+            for event in events:
+                if type(event) is MarginNotice:
+                    _log_margin(event)
+                    if event.kind == "liquidation":  # the first slice at once, journaled
+                        self._apply(ForcedSale(event.participant), ts, None, out, market_data)
         return events
+
+
+def _log_margin(notice: MarginNotice) -> None:
+    """The operators' record of a margin client's call state (`fixgw margin calls`)."""
+    if notice.kind in ("call", "liquidation"):
+        log.warning("OPERATOR ALERT: margin", participant=notice.participant, text=notice.text)
+    else:
+        log.info("margin", participant=notice.participant, text=notice.text)
 
 
 def _log_cover(alert: CoverAlert) -> None:

@@ -53,6 +53,7 @@ from fixgw.inbox import AffiliateReport, OperatorCommand, SessionEnded, Tick
 from fixgw.logs import configure as configure_logging
 from fixgw.operator.admin_socket import AdminSocket, check_private
 from fixgw.operator.affiliate_desk import AffiliateDesk
+from fixgw.operator.margin_desk import MarginDesk
 from fixgw.owed_reports import not_handed, rebuilt, with_answers
 from fixgw.quickfix_build import UnpatchedQuickFix, require_patched
 from fixgw.roster import RosterEntry
@@ -89,10 +90,13 @@ class GatewayConfig:
     dictionary: Path
     fatf_list: Path
     affiliates: Path | None  # none: no shared book
+    margin: Path | None  # none: the venue does not lend
     affiliate_settlement_utc: tuple[int, ...]  # ns after UTC midnight; none: operators only
 
     def venue(self) -> Venue:
-        return load_venue(self.instruments, self.roster, self.fatf_list, self.affiliates)
+        return load_venue(
+            self.instruments, self.roster, self.fatf_list, self.affiliates, self.margin
+        )
 
 
 def load_config(
@@ -150,6 +154,7 @@ def load_config(
         dictionary=base / files["dictionary"],
         fatf_list=base / files["fatf_list"] if "fatf_list" in files else DEFAULT_FATF_LIST,
         affiliates=base / files["affiliates"] if "affiliates" in files else None,
+        margin=base / files["margin"] if "margin" in files else None,
     )
 
 
@@ -243,7 +248,9 @@ class Gateway:
         self.sessions = SessionDirectory()
         self.publisher = MarketDataPublisher(instruments, self.engine.books)
         hours, minutes = (int(part) for part in config.end_of_day_utc.split(":"))
-        writer = ReportWriter(instruments, frozenset(venue.affiliates.by_name))
+        lending = venue.margin
+        loan_asset = (lending.loan_asset, venue.scales[lending.loan_asset]) if lending else ("", 0)
+        writer = ReportWriter(instruments, frozenset(venue.affiliates.by_name), loan_asset)
         self.runner = Runner(
             self.engine,
             writer,
@@ -259,6 +266,8 @@ class Gateway:
             timer=StageTimer.from_environment() if config.order_path == "inline" else None,
         )
         self.runner.settle_on(config.affiliate_settlement_utc)
+        if self.engine.margin is not None:
+            self.runner.attach_margin(MarginDesk(self.engine, time.time_ns))
         self.sessions.disabled = set(self.engine.disabled)
         if self.recovered.last_seq == 0 and deposits:
             # A new venue: the roster's and the affiliates' opening balances, journaled like

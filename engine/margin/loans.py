@@ -111,6 +111,23 @@ class Valuation:
         return self.margin_value * PPM // self.loan if self.loan else None
 
 
+@dataclass(frozen=True)
+class MarginStatement:
+    """What a margin client, or an operator, is told of its position (FIX CollateralReport,
+    `fixgw margin show`)."""
+
+    name: str
+    state: str
+    valuation: Valuation
+    facility: Facility
+    interest: int
+    securities: int  # as last valued, fresh or not (valuation.securities counts it or not)
+    securities_at: int
+    suspended: bool
+    call_deadline: int
+    liquidating: str
+
+
 class MarginBook:
     def __init__(
         self,
@@ -185,6 +202,22 @@ class MarginBook:
 
     def stales_before(self, ts: int) -> bool:
         return bool(self.staling) and self.staling[0][0] < ts
+
+    def statement(self, name: str, ts: int) -> MarginStatement:
+        account = self.accounts[name]
+        valuation = self.valuation(name, ts)
+        return MarginStatement(
+            name,
+            account.state,
+            valuation,
+            account.facility,
+            account.interest,
+            account.securities,
+            account.securities_at,
+            account.suspended,
+            account.call_deadline,
+            account.liquidating,
+        )
 
     def rows(self) -> Iterator[tuple[object, ...]]:
         for name in sorted(self.accounts):

@@ -171,12 +171,15 @@ def check_withdrawal(engine: Engine, name: str, asset: str, amount: int, ts: int
     if account.state != SOUND:
         raise Refused(RejectCode.MARGIN_LIMIT, f"{name} is in a margin {account.state}")
     valuation = book.valuation(name, ts)
-    if asset == book.terms.loan_asset:
-        lost = amount * (PPM - book.cash_haircut) // PPM
-    elif asset in book.priced:
-        lost = book.value(asset, amount) * (PPM - book.priced[asset][0]) // PPM + 1
-    else:
+    part = next((p for p in valuation.parts if p[0] == asset), None)
+    if part is None:
         return
+    held, margin_part = part[1], part[3]
+    if asset == book.terms.loan_asset:
+        kept = (held - amount) * (PPM - book.cash_haircut) // PPM
+    else:
+        kept = book.value(asset, held - amount) * (PPM - book.priced[asset][0]) // PPM
+    lost = margin_part - kept
     after = valuation.margin_value - lost
     if after * PPM < account.facility.call_level_ppm * account.loan:
         scale = book.ledger.scales[book.terms.loan_asset]

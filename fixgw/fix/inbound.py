@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TypeVar
 
+from engine.margin.terms import FORCED_PREFIX
 from engine.model.commands import CancelOrder, Command, MassCancel, NewOrder, ReplaceOrder
 from engine.model.instruments import InstrumentSpec
 from engine.model.terms import (
@@ -125,6 +126,18 @@ def _member(members: dict[str, Member], enum: type[Member], value: str) -> Membe
     return member if member is not None else enum(value)
 
 
+def _client_order_id(text: str | None) -> str:
+    """ClOrdID(11) of a new order, a cancel or a replace: the engine names the orders that
+    sell a margin client's collateral with a prefix no client may use."""
+    if text and text.startswith(FORCED_PREFIX):
+        raise Refusal(
+            OTHER,
+            f"ClOrdID {text!r}: ids beginning {FORCED_PREFIX} are the venue's forced-"
+            "liquidation orders",
+        )
+    return text or ""
+
+
 def _order_id(text: str | None) -> int:
     """OrderID(37) as the engine's integer id; absent or foreign ids resolve by ClOrdID."""
     return int(text) if text and text.isdigit() and len(text) < 19 else 0
@@ -164,7 +177,7 @@ class RequestReader:
         exec_inst = (get(18) or "").split()
         return NewOrder(
             participant,
-            get(11) or "",
+            _client_order_id(get(11)),
             spec.symbol,
             side,
             order_type,
@@ -177,7 +190,9 @@ class RequestReader:
 
     def cancel(self, participant: str, fields: MessageFields) -> Command:
         get = fields.get
-        return CancelOrder(participant, get(11) or "", get(41) or "", _order_id(get(37)))
+        return CancelOrder(
+            participant, _client_order_id(get(11)), get(41) or "", _order_id(get(37))
+        )
 
     def replace(self, participant: str, fields: MessageFields) -> Command:
         get = fields.get
@@ -186,7 +201,7 @@ class RequestReader:
             raise Refusal(UNSUPPORTED, "only limit orders can be replaced")
         return ReplaceOrder(
             participant,
-            get(11) or "",
+            _client_order_id(get(11)),
             get(41) or "",
             self._qty(spec, get(38)),
             self._price(spec, get(44)),

@@ -12,10 +12,13 @@ from collections.abc import Mapping
 
 import quickfix as fix
 
+from engine.margin.loans import MarginStatement
+from engine.margin.terms import FORCED_PREFIX
 from engine.model.events import (
     CancelPending,
     Event,
     Fill,
+    MarginNotice,
     MassCancelDone,
     OrderAccepted,
     OrderCancelled,
@@ -37,6 +40,7 @@ from engine.model.terms import (
     TimeInForce,
 )
 from fixgw.fix.inbound import BalanceQuery, Echo
+from fixgw.fix.margin_reports import notice_report, summary_report
 from fixgw.fix.messages import message, utc_timestamp
 
 Outgoing = tuple[str, fix.Message]  # (participant, message)
@@ -58,6 +62,8 @@ CXL_REJ_REASON = {
     RejectCode.DUPLICATE_CLIENT_ORDER_ID: "6",
 }
 FIX_SIDE = ("1", "2")
+# Text(58) on every report of an order the engine sent to sell a margin client's collateral
+FORCED_TEXT = "forced liquidation of margin collateral"
 UNKNOWN_SECURITY = "1"  # the edge's OrdRejReason for an unknown symbol (fixgw/fix/inbound.py)
 AVG_PX_PLACES = 8
 
@@ -77,6 +83,8 @@ def _cancel_text(e: OrderCancelled, spec: InstrumentSpec, restated: bool) -> str
     """Why: the reason, and an affiliate's price the order saw in the book and passed by
     (it may not route: its owner is outside the shared book, or it is fill-or-kill)."""
     text = f"{'reduced' if restated else 'cancelled'}: {e.reason.value.replace('_', ' ')}"
+    if e.client_order_id.startswith(FORCED_PREFIX):
+        text = f"{FORCED_TEXT}; {text}"
     if not e.passed_affiliate_at:
         return text
     why = (
@@ -106,10 +114,15 @@ class ReportWriter:
     side of a routed trade is the affiliate's own report to fixgw)."""
 
     def __init__(
-        self, instruments: Mapping[str, InstrumentSpec], affiliates: frozenset[str] = frozenset()
+        self,
+        instruments: Mapping[str, InstrumentSpec],
+        affiliates: frozenset[str] = frozenset(),
+        loan_asset: tuple[str, int] = ("", 0),
     ) -> None:
+        """`loan_asset`: a lending venue's loan asset and its scale (margin reports)."""
         self._instruments = instruments
         self._affiliates = affiliates
+        self._loan_asset = loan_asset
 
     def encode(self, event: Event, echo: Echo | None) -> list[Outgoing]:
         """The messages for one event, each with the participant it goes to."""
@@ -138,6 +151,8 @@ class ReportWriter:
             return [self._rejected(event, echo)] if answered else []
         if isinstance(event, MassCancelDone) and event.client_order_id and echo is not None:
             return [self._mass_cancel_report(event, echo)]
+        if isinstance(event, MarginNotice):
+            return [(event.participant, notice_report(event, *self._loan_asset))]
         return []
 
     def _avg_px(self, spec: InstrumentSpec, notional: int, cum_qty: int) -> str:
@@ -171,6 +186,8 @@ class ReportWriter:
             fields.append((18, "6"))
         if e.expire_time:
             fields.append((126, utc_timestamp(e.expire_time)))
+        if e.client_order_id.startswith(FORCED_PREFIX):
+            fields.append((58, FORCED_TEXT))
         return e.participant, message("8", fields)
 
     def _fill(
@@ -209,6 +226,8 @@ class ReportWriter:
             *_terms(spec, f.order_qty, f.order_type, f.time_in_force, f.price),
             *charged,
         ]
+        if f.client_order_id.startswith(FORCED_PREFIX):
+            fields.append((58, FORCED_TEXT))
         if not affiliate:
             return f.participant, message("8", fields)
         fields.append((30, affiliate))
@@ -353,14 +372,19 @@ class ReportWriter:
         """CollateralInquiryAck rejecting the inquiry: CollInquiryResult says why."""
         return message("BG", [(909, query.request_id), (945, "4"), (946, result), (58, text)])
 
-    @staticmethod
     def balances(
-        participant: str, query: BalanceQuery, rows: list[tuple[str, str, str, str]], ts: int
+        self,
+        participant: str,
+        query: BalanceQuery,
+        rows: list[tuple[str, str, str, str]],
+        ts: int,
+        margin: MarginStatement | None = None,
     ) -> list[fix.Message]:
         """A CollateralInquiryAck, then one CollateralReport per asset: Quantity(53) the
         total held, MarginExcess(899) what is available to trade or withdraw,
-        CashOutstanding(901) what open orders hold reserved (spec/README.md)."""
-        count = str(len(rows))
+        CashOutstanding(901) what open orders hold reserved (spec/README.md); for a
+        margin client, a last one with its margin position (fixgw/fix/margin_reports.py)."""
+        count = str(len(rows) + (margin is not None))
         ack = message("BG", [(909, query.request_id), (945, "0"), (946, "0"), (911, count)])
         reports = [
             message(
@@ -370,7 +394,7 @@ class ReportWriter:
                     (909, query.request_id),
                     (910, "3"),
                     (911, count),
-                    (912, "Y" if i == len(rows) else "N"),
+                    (912, "Y" if i == len(rows) and margin is None else "N"),
                     (1, participant),
                     (15, asset),
                     (53, total),
@@ -380,6 +404,9 @@ class ReportWriter:
             )
             for i, (asset, available, reserved, total) in enumerate(rows, 1)
         ]
+        if margin is not None:
+            asset, scale = self._loan_asset
+            reports.append(summary_report(margin, asset, scale, query.request_id, count, ts))
         return [ack, *reports]
 
     @staticmethod

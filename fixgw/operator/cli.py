@@ -22,7 +22,13 @@ from fixgw.operator.admin_socket import socket_path
 from fixgw.operator.desk import QUERIES as QUERY_OPS
 
 REFUSED, NO_GATEWAY = 1, 2
-RECORDS = ("status", "sessions.show", "affiliates.show")  # one record: shown a field per line
+RECORDS = (
+    "status",
+    "sessions.show",
+    "affiliates.show",
+    "margin.show",
+    "margin.book",
+)  # one record: shown a field per line
 
 # group -> verb -> (arguments: (name, help, kind)); a verb of "" is the group itself
 Arg = tuple[str, str, type]
@@ -65,6 +71,19 @@ VERBS: dict[str, dict[str, tuple[Arg, ...]]] = {
             ("--failed", "record a failed settlement batch and why", str),
         ),
     },
+    "margin": {
+        "show": (("id", "margin client", str),),
+        "calls": (),
+        "book": (),
+        "set-securities": (
+            ("id", "margin client", str),
+            ("amount", "its securities' margin value (haircut applied), HKD", str),
+            ("--as-of", "when the securities system valued them, YYYYMMDD-HH:MM:SS UTC", str),
+        ),
+        "load-securities": (("file", "a feed: lines of CLIENT,AMOUNT,YYYYMMDD-HH:MM:SS", str),),
+        "suspend": (("id", "margin client", str),),
+        "resume": (("id", "margin client", str),),
+    },
     "book": {"": (("symbol", "instrument", str), ("--depth", "levels per side", int))},
     "trades": {"": (("--symbol", "only this instrument", str), ("--tail", "how many", int))},
     "accounts": {
@@ -79,6 +98,8 @@ HELP = {
     "orders": "open orders: list, cancel one, cancel-all (the kill switch)",
     "instruments": "list, halt, resume, set-band, set-reference",
     "affiliates": "the shared book: list, show, suspend, resume, settle",
+    "margin": "margin financing: show, calls, book, set-securities, load-securities, "
+    "suspend, resume",
     "book": "an instrument's order book by price level",
     "trades": "the latest trades",
     "accounts": "balances, deposits and withdrawals",
@@ -113,6 +134,8 @@ def _arguments(parser: argparse.ArgumentParser, arguments: tuple[Arg, ...]) -> N
 
 
 def run(args: argparse.Namespace, data_dir: Path) -> int:
+    if args.op == "margin.load-securities":
+        return _load_securities(args, data_dir)
     names = [name.lstrip("-").replace("-", "_") for name, _, _ in _spec(args.op)]
     request_id = args.request_id or uuid.uuid4().hex
     request = {
@@ -120,6 +143,39 @@ def run(args: argparse.Namespace, data_dir: Path) -> int:
         "args": {n: getattr(args, n) for n in names},
         "request_id": request_id,
     }
+    return _send(args, data_dir, request)
+
+
+def _load_securities(args: argparse.Namespace, data_dir: Path) -> int:
+    """A securities margin system's feed, one `margin set-securities` per line (each with
+    its own request id: a line sent twice is carried out once)."""
+    try:
+        lines = Path(args.file).read_text().splitlines()
+    except OSError as bad:
+        print(f"fixgw: cannot read {args.file}: {bad.strerror}", file=sys.stderr)
+        return REFUSED
+    worst = 0
+    base = args.request_id or uuid.uuid4().hex
+    for number, line in enumerate(lines, 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        fields = [field.strip() for field in line.split(",")]
+        if len(fields) != 3:
+            print(f"fixgw: {args.file}:{number}: not CLIENT,AMOUNT,AS_OF", file=sys.stderr)
+            worst = REFUSED
+            continue
+        client, amount, as_of = fields
+        request = {
+            "op": "margin.set-securities",
+            "args": {"id": client, "amount": amount, "as_of": as_of},
+            "request_id": f"{base}-{number}",
+        }
+        worst = max(worst, _send(args, data_dir, request))
+    return worst
+
+
+def _send(args: argparse.Namespace, data_dir: Path, request: dict[str, Any]) -> int:
+    request_id = request["request_id"]
     path = socket_path(data_dir)
     try:
         answer = ask(path, request)
@@ -136,12 +192,12 @@ def run(args: argparse.Namespace, data_dir: Path) -> int:
     if args.json:
         print(json.dumps(answer, indent=1))
     elif answer.get("ok"):
-        show(answer, record=args.op in RECORDS)
+        show(answer, record=request["op"] in RECORDS)
     if answer.get("repeated") and not args.json:
         print(f"fixgw: request {request_id} was carried out before; this is its outcome")
     if not answer.get("ok"):
         print(f"fixgw: refused: {answer.get('error')}", file=sys.stderr)
-        if args.op not in QUERY_OPS:
+        if request["op"] not in QUERY_OPS:
             print(f"fixgw: request id {request_id}", file=sys.stderr)
         return REFUSED
     return 0

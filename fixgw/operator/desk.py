@@ -61,6 +61,7 @@ from engine.persistence.journal import Journal
 from fixgw.fix.messages import utc_timestamp
 from fixgw.fix.sessions import SessionDirectory
 from fixgw.operator.affiliate_desk import AffiliateDesk
+from fixgw.operator.margin_desk import MarginDesk
 from fixgw.roster import RosterEntry
 
 log = structlog.get_logger("fixgw.operator")
@@ -169,6 +170,9 @@ QUERIES = frozenset(
         "accounts.show",
         "affiliates.list",
         "affiliates.show",
+        "margin.show",
+        "margin.calls",
+        "margin.book",
     }
 )
 
@@ -200,6 +204,12 @@ class OperatorDesk:
             "accounts.show": self._account,
         }
         self._affiliates: AffiliateDesk | None = None
+        self._margin: MarginDesk | None = None
+
+    def attach_margin(self, desk: MarginDesk) -> None:
+        """Margin financing's operations, when the venue lends."""
+        self._margin = desk
+        self._queries.update(desk.queries())
 
     def attach_affiliates(self, desk: AffiliateDesk) -> None:
         """The shared book's operations, when the venue has affiliates."""
@@ -473,6 +483,8 @@ class OperatorDesk:
             return self._outcome(apply(MassCancel(who, "", symbol, operator))), []
         if op.startswith("affiliates.") and self._affiliates is not None:
             return self._affiliates.act(op.removeprefix("affiliates."), args, operator, apply)
+        if op.startswith("margin.") and self._margin is not None:
+            return self._margin.act(op.removeprefix("margin."), args, operator, apply)
         if op.startswith("instruments."):
             return self._instrument_action(op.removeprefix("instruments."), args, operator, apply)
         if op in ("accounts.deposit", "accounts.withdraw"):
