@@ -44,9 +44,12 @@ def _percent(value: object, what: str) -> int:
         raise ValueError(f"{what}: {bad}") from None
 
 
-def _money(value: object, what: str, scale: int) -> int:
+def _money(value: object, what: str, scale: int, zero: bool = False) -> int:
+    amount = _decimal(value, what)
+    if zero and amount == 0:
+        return 0
     try:
-        return to_units(_decimal(value, what), Decimal(1).scaleb(-scale), what, "minor unit")
+        return to_units(amount, Decimal(1).scaleb(-scale), what, "minor unit")
     except ValueRejected as bad:
         raise ValueError(f"{what}: {bad}") from None
 
@@ -147,7 +150,9 @@ def _terms(
         max_client_share_of_lending_ppm=_percent(
             table["max_client_share_of_lending_percent"], "max_client_share_of_lending_percent"
         ),
-        lending_share_floor=_money(table["lending_share_floor"], "lending_share_floor", scale),
+        lending_share_floor=_money(
+            table["lending_share_floor"], "lending_share_floor", scale, zero=True
+        ),
         call_deadline_ns=_positive_int(table, "call_deadline_hours", 24) * NS_PER_HOUR,
         securities_stale_ns=_positive_int(table, "securities_stale_hours", 24) * NS_PER_HOUR,
         retry_ns=_positive_int(table, "forced_sale_retry_seconds", 5) * NS_PER_SECOND,

@@ -101,6 +101,11 @@ class Engine(EngineState):
         except Exception as fault:
             raise EngineFault(f"{type(command).__name__} stamped {ts}: {fault!r}") from fault
 
+    def place(self, cmd: NewOrder, ts: int) -> list[Event]:
+        """An order the engine itself places within a command (a forced sale's slice, in
+        engine/matching/margin.py): the new-order path, checks and all."""
+        return self._new_order(cmd, ts)
+
     def _new_order(self, cmd: NewOrder, ts: int) -> list[Event]:
         try:
             participant, state = self._check_new(cmd, ts)

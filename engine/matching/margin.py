@@ -390,7 +390,7 @@ def forced_sale(engine: Engine, cmd: ForcedSale, ts: int) -> list[Event]:
         sell = _next_slice(engine, book, name, valuation)
         if sell is None:
             break
-        sold = engine._new_order(sell, ts)
+        sold = engine.place(sell, ts)
         events.extend(sold)
         book.sweep(name)
         if sum(e.qty for e in sold if type(e) is Trade) < sell.qty:
@@ -424,19 +424,20 @@ def _next_slice(
 
 def set_securities(engine: Engine, cmd: SetSecurities, ts: int) -> list[Event]:
     book: MarginBook | None = engine.margin
+    valued_at = cmd.valued_at or ts
     try:
         if book is None or cmd.participant not in book.accounts:
             raise Refused(RejectCode.INVALID_SETTING, f"{cmd.participant} is not a margin client")
         if not 0 <= cmd.value <= INT64_MAX:
             raise Refused(RejectCode.INVALID_SETTING, "a securities value must be 0 or more")
-        if cmd.valued_at > ts:
+        if valued_at > ts:
             raise Refused(RejectCode.INVALID_SETTING, "a securities value made in the future")
-        if ts > cmd.valued_at + book.terms.securities_stale_ns:
+        if ts > valued_at + book.terms.securities_stale_ns:
             raise Refused(RejectCode.INVALID_SETTING, "that securities value is already stale")
     except Refused as refusal:
         return [engine._rejected(ts, RequestKind.OPERATOR, cmd.participant, "", refusal)]
-    book.value_securities(cmd.participant, cmd.value, cmd.valued_at)
-    return [SecuritiesValued(ts, cmd.participant, cmd.value, cmd.valued_at, cmd.operator)]
+    book.value_securities(cmd.participant, cmd.value, valued_at)
+    return [SecuritiesValued(ts, cmd.participant, cmd.value, valued_at, cmd.operator)]
 
 
 def set_margin_access(engine: Engine, cmd: SetMarginAccess, ts: int) -> list[Event]:

@@ -211,7 +211,8 @@ class SettleScheduled:
 class SetSecurities:
     """The broker's securities margin system's value of a margin client's securities
     collateral, its own haircut already applied, in the loan asset's minor unit, as made at
-    `valued_at` (ns since the epoch): fresh for the configured time, then valued at zero."""
+    `valued_at` (ns since the epoch; 0: when the command is stamped): fresh for the
+    configured time, then valued at zero."""
 
     participant: str
     value: int

@@ -148,7 +148,7 @@ class MarginDesk:
                 )
             except ValueRejected as bad:
                 raise ValueError(str(bad)) from None
-            valued_at = _as_of(str(args.get("as_of") or ""), self._clock)
+            valued_at = _as_of(str(args.get("as_of") or ""))
             return self._outcome(apply(SetSecurities(name, value, valued_at, operator))), []
         raise ValueError(f"unknown operation margin.{verb!r}")
 
@@ -175,10 +175,11 @@ def _state(s: MarginStatement) -> str:
     return "sound"
 
 
-def _as_of(text: str, clock: Callable[[], int]) -> int:
-    """When the securities system made the value: FIX UTCTimestamp text, or now."""
+def _as_of(text: str) -> int:
+    """When the securities system made the value, from FIX UTCTimestamp text; 0 (none
+    given): as the command is stamped."""
     if not text:
-        return clock()
+        return 0
     try:
         moment = datetime.strptime(text, "%Y%m%d-%H:%M:%S").replace(tzinfo=UTC)
     except ValueError:
