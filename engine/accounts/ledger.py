@@ -59,6 +59,11 @@ class Ledger:
     def reserved(self, owner: str, asset: str) -> int:
         return self._balances[owner, asset].reserved
 
+    def holding(self, owner: str, asset: str) -> int:
+        """Available and reserved together: everything the owner has of the asset."""
+        balance = self._balances[owner, asset]
+        return balance.available + balance.reserved
+
     def decimal(self, asset: str, amount: int) -> str:
         """An amount as decimal text, e.g. 70.007 (as FIX and people read it)."""
         return from_units(amount, Decimal(1).scaleb(-self.scales[asset]))

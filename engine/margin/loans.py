@@ -147,6 +147,28 @@ class MarginBook:
             if c.priced_by
         }
         self.cash_haircut = terms.haircut(terms.loan_asset) or 0
+        self.cash_kept = PPM - self.cash_haircut
+        self.loan_asset = terms.loan_asset
+        self.stale_ns = terms.securities_stale_ns
+        # what a priced part needs, flat: (asset, 1 - haircut in ppm, instrument state,
+        # quote units per tick-lot, base units per lot)
+        self.parts = tuple(
+            (asset, PPM - haircut, state, state.spec.quote_per_tick_lot, state.spec.base_per_lot)
+            for asset, (haircut, state) in self.priced.items()
+        )
+        # the most any buy for the loan asset can lose to a haircut: an open buy is counted
+        # as if it bought the asset that loses most (one not collateral counts for nothing)
+        self.buy_haircut = max(
+            (
+                PPM
+                if terms.haircut(state.spec.base_asset) is None
+                else terms.haircut(state.spec.base_asset) or 0
+                for state in instruments.values()
+                if state.spec.quote_asset == terms.loan_asset
+            ),
+            default=0,
+        )
+        self.next_day_at = 0  # when the next Hong Kong day begins (derived from interest_day)
         self.seen_prices = self.prices()
         self.watch = CrossingWatch(tuple(self.priced))
         # derived, not state (rebuilt on recovery): who is called or liquidating, looked at
@@ -154,6 +176,7 @@ class MarginBook:
         self.troubled: set[str] = set()
         self.staling: list[tuple[int, str, int]] = []  # (stale from, client, valued at)
         self.recheck: set[str] = set()
+        self.drawn: set[str] = set()  # who borrowed in the command now applied
 
     # -- QUERIES --
 
@@ -184,6 +207,29 @@ class MarginBook:
         stale = self.is_stale(account, ts)
         securities = 0 if stale else account.securities
         return Valuation(total + securities, account.loan, tuple(parts), securities, stale)
+
+    def position(self, name: str, ts: int) -> tuple[int, int, dict[str, int], dict[str, int]]:
+        """(margin value, the margin value of its priced collateral, the price and the
+        margin value of each priced asset it holds): `valuation`'s figures without the rest,
+        for what runs on a margin client's every command (the review, a buy's loan)."""
+        ledger = self.ledger
+        total = ledger.holding(name, self.loan_asset) * self.cash_kept // PPM
+        priced = 0
+        prices = {}
+        margins = {}
+        for asset, kept, state, quote_per_tick_lot, base_per_lot in self.parts:
+            held = ledger.holding(name, asset)
+            if held:
+                price = state.reference_price
+                margin = held * price * quote_per_tick_lot // base_per_lot * kept // PPM
+                priced += margin
+                prices[asset] = price
+                margins[asset] = margin
+        account = self.accounts[name]
+        securities = account.securities
+        if securities and ts <= account.securities_at + self.stale_ns:
+            total += securities
+        return total + priced, priced, prices, margins
 
     def is_stale(self, account: MarginAccount, ts: int) -> bool:
         stale_from = account.securities_at + self.terms.securities_stale_ns
@@ -234,6 +280,7 @@ class MarginBook:
         self.ledger.deposit(name, self.terms.loan_asset, amount)
         self.accounts[name].loan += amount
         self.total_loans += amount
+        self.drawn.add(name)
 
     def sweep(self, name: str) -> int:
         """Repay what the client has free in the loan asset, up to the loan; returns it."""
@@ -260,19 +307,24 @@ class MarginBook:
         self.total_loans += charge
         return charge
 
-    def refile(self, name: str, valuation: Valuation) -> None:
-        """File a sound client with a loan under floors from its valuation now."""
+    def refile(self, name: str, margin_value: int, priced: int, prices: dict[str, int]) -> None:
+        """File a sound client with a loan under floors from its position now (`position`'s
+        figures). Floors it is filed under that are still at or above what its position
+        now needs stay: any prices at or above them are still safe. New floors leave a
+        quarter of the cushion unused, so the client's next commands seldom move them."""
         account = self.accounts[name]
-        if not account.loan or account.call_deadline or account.liquidating:
-            self.watch.forget(name)
-            return
-        needed = account.loan * account.facility.call_level_ppm // PPM + 1
-        held = {part[0]: part[1] for part in valuation.parts}
-        prices = {a: p for a, p in self.prices().items() if held.get(a)}
-        priced_value = sum(part[3] for part in valuation.parts if part[0] in prices)
-        # each priced part is rounded down once or twice: the cushion is cut by as much
-        cushion = valuation.margin_value - needed - 2 * len(prices)
-        self.watch.file(name, floors(prices, priced_value, cushion))
+        needed = -(-account.loan * account.facility.call_level_ppm // PPM)
+        # each priced part is rounded down twice: the cushion is cut by as much
+        cushion = margin_value - needed - 2 * len(prices)
+        watch = self.watch
+        filed = watch.floors_of(name)
+        if filed:
+            for asset, floor in floors(prices, priced, cushion).items():
+                if filed.get(asset, 0) < floor:
+                    break
+            else:
+                return
+        watch.file(name, floors(prices, priced, cushion - cushion // 4))
 
     def value_securities(self, name: str, value: int, valued_at: int) -> None:
         account = self.accounts[name]

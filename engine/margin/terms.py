@@ -129,6 +129,10 @@ def check(terms: MarginTerms) -> None:
     for name, facility in terms.facilities.items():
         if facility.credit_limit <= 0:
             raise MarginTermsError(f"{name}: a credit limit must be positive")
+        if facility.call_level_ppm < PPM:
+            raise MarginTermsError(
+                f"{name}: a call level under 100 % would let a loan exceed its margin value"
+            )
         if not 0 < facility.liquidation_level_ppm <= facility.call_level_ppm:
             raise MarginTermsError(
                 f"{name}: the liquidation level must be above 0 and at most the call level"

@@ -56,7 +56,7 @@ class CrossingWatch:
         """The clients with a floor for `asset` above `price`, taken out of the watch (the
         caller values each and files it again)."""
         entries = self._floors.get(asset)
-        if not entries or entries[-1][0] <= price:
+        if not entries or entries[len(entries) - 1][0] <= price:
             return []
         start = bisect_right(entries, (price, "\U0010ffff"))
         found = [client for _, client in entries[start:]]

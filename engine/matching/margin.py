@@ -17,6 +17,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from engine.margin.loans import (
+    HONG_KONG_OFFSET_NS,
+    NS_PER_DAY,
     SOUND,
     MarginAccount,
     MarginBook,
@@ -34,10 +36,16 @@ from engine.model.commands import (
     SetSecurities,
 )
 from engine.model.events import (
+    CancelPending,
     Event,
+    FundsMoved,
     InterestCharged,
     MarginAccessChanged,
     MarginNotice,
+    OrderAccepted,
+    OrderCancelled,
+    OrderExpired,
+    OrderReplaced,
     SecuritiesValued,
     Trade,
 )
@@ -69,7 +77,10 @@ def lend_for(engine: Engine, name: str, spec: InstrumentSpec, amount: int, ts: i
 
     The limits are checked as if every open buy of the client, and this one, filled at the
     price it is funded at: the bought asset then counts at its haircut, which is what the
-    loan is against."""
+    loan is against. The open buys are taken together from what they hold reserved, each
+    as if it bought the asset of the highest haircut, and, for concentration, as if it
+    bought this order's asset: never less strict than order by order, and a buy costs no
+    look at the client's other orders."""
     book = _book(engine)
     terms = book.terms
     ledger = book.ledger
@@ -79,68 +90,61 @@ def lend_for(engine: Engine, name: str, spec: InstrumentSpec, amount: int, ts: i
         return 0
     account = book.accounts[name]
     scale = ledger.scales[asset]
-
-    def text(amount: int) -> str:
-        return money(asset, amount, scale)
-
-    def refuse(why: str) -> Refused:
-        return Refused(RejectCode.MARGIN_LIMIT, why)
-
     if account.suspended:
-        raise refuse(f"the margin facility of {name} is suspended by the venue")
+        raise _refused(f"the margin facility of {name} is suspended by the venue")
     if account.state != SOUND:
-        raise refuse(f"no new margin loan while in a margin {account.state}")
-    valuation = book.valuation(name, ts)
-    projected = dict((part[0], part[3]) for part in valuation.parts)
-    margin_value = valuation.margin_value + borrow
-    buys = [(o.symbol, o.reserved) for o in engine.open_orders_of(name) if o.side is BUY]
-    for symbol, held in (*buys, (spec.symbol, amount)):
-        bought = engine.instruments[symbol].spec
-        if bought.quote_asset != asset:
-            continue
-        haircut = _haircut(book, bought.base_asset)
-        margin_value -= held * haircut // PPM
-        if bought.base_asset in projected:
-            projected[bought.base_asset] += held * (PPM - haircut) // PPM
+        raise _refused(f"no new margin loan while in a margin {account.state}")
+    now, _, _, projected = book.position(name, ts)
+    held = ledger.reserved(name, asset) + amount  # what every open buy and this one pay
+    margin_value = now + borrow - (-(-held * book.buy_haircut // PPM))
+    bought = spec.base_asset
+    if bought in book.priced:
+        kept = PPM - book.priced[bought][0]
+        projected[bought] = projected.get(bought, 0) + held * kept // PPM
     loan = account.loan + borrow
     facility = account.facility
     if margin_value * PPM < facility.call_level_ppm * loan:
-        raise refuse(
-            f"margin value would be {text(margin_value)} against a margin loan of "
-            f"{text(loan)}, under the call level of {percent(facility.call_level_ppm)}"
+        raise _refused(
+            f"margin value would be {money(asset, margin_value, scale)} against a margin loan "
+            f"of {money(asset, loan, scale)}, under the call level of "
+            f"{percent(facility.call_level_ppm)}"
         )
     if loan > facility.credit_limit:
-        raise refuse(
-            f"margin loan would be {text(loan)} against a credit limit of "
-            f"{text(facility.credit_limit)}"
+        raise _refused(
+            f"margin loan would be {money(asset, loan, scale)} against a credit limit of "
+            f"{money(asset, facility.credit_limit, scale)}"
         )
     total = book.total_loans + borrow
     if total > terms.lending_limit:
-        raise refuse(
-            f"the venue's margin loans would be {text(total)} against its limit of "
-            f"{text(terms.lending_limit)} ({terms.capital_multiple} x capital)"
+        raise _refused(
+            f"the venue's margin loans would be {money(asset, total, scale)} against its limit of "
+            f"{money(asset, terms.lending_limit, scale)} ({terms.capital_multiple} x capital)"
         )
     lendable = ledger.available(terms.lender, asset)
     if borrow > lendable:
-        raise refuse(f"margin loan of {text(borrow)} needed, the lender has {text(lendable)}")
+        raise _refused(
+            f"margin loan of {money(asset, borrow, scale)} needed, the lender has "
+            f"{money(asset, lendable, scale)}"
+        )
     if loan * PPM > terms.max_client_share_of_capital_ppm * terms.capital:
-        raise refuse(
-            f"margin loan would be {text(loan)}, over "
+        raise _refused(
+            f"margin loan would be {money(asset, loan, scale)}, over "
             f"{percent(terms.max_client_share_of_capital_ppm)} of the lender's capital of "
-            f"{text(terms.capital)}"
+            f"{money(asset, terms.capital, scale)}"
         )
     if total >= terms.lending_share_floor and loan * PPM > (
         terms.max_client_share_of_lending_ppm * total
     ):
-        raise refuse(
-            f"margin loan would be {text(loan)}, {percent(loan * PPM // total)} of the "
-            f"venue's margin loans of {text(total)}, over the limit of "
+        raise _refused(
+            f"margin loan would be {money(asset, loan, scale)}, "
+            f"{percent(loan * PPM // total)} of the venue's margin loans of "
+            f"{money(asset, total, scale)}, over the limit of "
             f"{percent(terms.max_client_share_of_lending_ppm)}"
         )
     for held_asset in sorted(projected):
         share = projected[held_asset]
         if held_asset != asset and share * PPM > terms.max_asset_share_ppm * max(margin_value, 1):
-            raise refuse(
+            raise _refused(
                 f"{held_asset} would be {percent(share * PPM // max(margin_value, 1))} of "
                 f"{name}'s margin value, over the concentration limit of "
                 f"{percent(terms.max_asset_share_ppm)}"
@@ -148,17 +152,15 @@ def lend_for(engine: Engine, name: str, spec: InstrumentSpec, amount: int, ts: i
     return borrow
 
 
+def _refused(why: str) -> Refused:
+    return Refused(RejectCode.MARGIN_LIMIT, why)
+
+
 def _book(engine: Engine) -> MarginBook:
     book = engine.margin
     if book is None:
         raise AssertionError("margin financing asked of a venue that does not lend")
     return book
-
-
-def _haircut(book: MarginBook, asset: str) -> int:
-    """An asset's haircut; one that is not collateral counts for nothing (100 %)."""
-    haircut = book.terms.haircut(asset)
-    return PPM if haircut is None else haircut
 
 
 def check_withdrawal(engine: Engine, name: str, asset: str, amount: int, ts: int) -> None:
@@ -197,48 +199,86 @@ def check_withdrawal(engine: Engine, name: str, asset: str, amount: int, ts: int
 
 def review(engine: Engine, events: list[Event], ts: int) -> list[Event]:
     """Sweep and value the clients the command touched, a price move may have taken under
-    a level, or time caught up with; append what changed to `events`."""
+    a level, or time caught up with; append what changed to `events`. Runs after every
+    command of a venue that lends, so what touches no margin client costs a few checks."""
     book = _book(engine)
     accounts = book.accounts
-    touched = set()
-    for event in events:
-        if type(event) is Trade:
-            for fill in (event.maker, event.taker):
-                if fill.participant in accounts:
-                    touched.add(fill.participant)
-        else:
-            name = getattr(event, "participant", None)
-            if name in accounts:
+    # the clients to value again: those whose position the command may have worsened (a
+    # buy filled, a loan drawn, a withdrawal, a securities value set); those it only
+    # touched (a sale, a cancel, a deposit) have their free HKD swept, which with a call
+    # level of 100 % or more never lowers their cushion, so their floors still hold
+    touched: set[str] = set()
+    worse: set[str] = book.drawn
+    if accounts:
+        for event in events:
+            kind = type(event)
+            if kind is Trade:
+                for fill in (event.maker, event.taker):  # type: ignore[union-attr]
+                    name = fill.participant
+                    if name in accounts:
+                        touched.add(name)
+                        if fill.side is BUY:
+                            worse.add(name)
+            elif kind in _TOUCHING and event.participant in accounts:  # type: ignore[union-attr]
+                name = event.participant  # type: ignore[union-attr]
                 touched.add(name)
-    day = hong_kong_day(ts)
-    if day != book.interest_day:
-        if book.interest_day:
-            touched.update(_charge_interest(engine, book, day, ts, events))
+                if kind is FundsMoved:
+                    if event.amount < 0:  # type: ignore[union-attr]
+                        worse.add(name)
+                elif kind is SecuritiesValued:
+                    worse.add(name)
+    if ts >= book.next_day_at:
+        day = hong_kong_day(ts)
+        if book.interest_day and day != book.interest_day:
+            worse.update(_charge_interest(book, day, ts, events))
         book.interest_day = day
-    for asset, seen in book.seen_prices.items():
-        price = book.priced[asset][1].reference_price
-        if price != seen:
-            book.seen_prices[asset] = price
-            touched.update(book.watch.crossed(asset, price))
-            touched.update(book.troubled)
+        book.next_day_at = (day + 1) * NS_PER_DAY - HONG_KONG_OFFSET_NS
+    seen = book.seen_prices
+    for asset, _, state, _, _ in book.parts:
+        price = state.reference_price
+        if price != seen[asset]:
+            seen[asset] = price
+            worse.update(book.watch.crossed(asset, price))
+            worse.update(book.troubled)
     for name in book.troubled:
         account = accounts[name]
         if account.call_deadline and not account.liquidating and ts >= account.call_deadline:
-            touched.add(name)
+            worse.add(name)
     if book.staling and book.stales_before(ts):
-        touched.update(book.staled(ts))
+        worse.update(book.staled(ts))
     if book.recheck:
-        touched.update(book.recheck)
+        worse.update(book.recheck)
         book.recheck.clear()
-    for name in sorted(touched):
-        book.sweep(name)
-        _evaluate(book, accounts[name], ts, events)
+    if touched:
+        for name in touched:
+            book.sweep(name)
+    troubled = book.troubled
+    if troubled:
+        worse.update(touched & troubled)  # a sale or a deposit may meet a call
+    if worse:
+        for name in sorted(worse) if len(worse) > 1 else list(worse):
+            book.sweep(name)
+            _evaluate(book, accounts[name], ts, events)
+        worse.clear()
     return events
 
 
-def _charge_interest(
-    engine: Engine, book: MarginBook, day: int, ts: int, events: list[Event]
-) -> list[str]:
+# the events that may change what a participant holds or owes (a Trade names two)
+_TOUCHING = frozenset(
+    (
+        OrderAccepted,
+        OrderCancelled,
+        OrderExpired,
+        OrderReplaced,
+        CancelPending,
+        FundsMoved,
+        SecuritiesValued,
+        MarginAccessChanged,
+    )
+)
+
+
+def _charge_interest(book: MarginBook, day: int, ts: int, events: list[Event]) -> list[str]:
     charged = []
     asset = book.terms.loan_asset
     for name in sorted(book.accounts):
@@ -258,15 +298,24 @@ def _charge_interest(
 def _evaluate(book: MarginBook, account: MarginAccount, ts: int, events: list[Event]) -> None:
     """Value one client exactly and move its call state where the value puts it."""
     name = account.name
-    valuation = book.valuation(name, ts)
     loan = account.loan
     facility = account.facility
+    troubled = account.call_deadline or account.liquidating
+    if not troubled:
+        if not loan:
+            book.watch.forget(name)
+            return
+        margin_value, priced, prices, _ = book.position(name, ts)
+        if margin_value * PPM >= facility.call_level_ppm * loan:  # sound, and stays so
+            book.refile(name, margin_value, priced, prices)
+            return
+    valuation = book.valuation(name, ts)
     if not loan:
         if account.liquidating:
             _notice(book, account, valuation, "liquidation_ended", ts, events, "loan repaid")
         if account.call_deadline:
             _notice(book, account, valuation, "call_met", ts, events, "loan repaid")
-        _settle_state(book, account, valuation)
+        _settle_state(book, account, ts)
         return
     scaled = valuation.margin_value * PPM
     below_call = scaled < facility.call_level_ppm * loan
@@ -286,16 +335,21 @@ def _evaluate(book: MarginBook, account: MarginAccount, ts: int, events: list[Ev
             _notice(book, account, valuation, "liquidation", ts, events, why)
     elif account.call_deadline:
         _notice(book, account, valuation, "call_met", ts, events, "ratio restored")
-    _settle_state(book, account, valuation)
+    _settle_state(book, account, ts)
 
 
-def _settle_state(book: MarginBook, account: MarginAccount, valuation: Valuation) -> None:
+def _settle_state(book: MarginBook, account: MarginAccount, ts: int) -> None:
+    name = account.name
     if account.call_deadline or account.liquidating:
-        book.troubled.add(account.name)
-        book.watch.forget(account.name)
+        book.troubled.add(name)
+        book.watch.forget(name)
+        return
+    book.troubled.discard(name)
+    if account.loan:
+        margin_value, priced, prices, _ = book.position(name, ts)
+        book.refile(name, margin_value, priced, prices)
     else:
-        book.troubled.discard(account.name)
-        book.refile(account.name, valuation)
+        book.watch.forget(name)
 
 
 def _notice(

@@ -439,6 +439,8 @@ def test_a_snapshot_mid_call_replays_to_the_same_state() -> None:
 
 
 def test_facility_terms_outside_the_rules_are_refused() -> None:
+    with pytest.raises(ValueError, match="a call level under 100 % would let a loan exceed"):
+        terms(facilities={"MARGIN1": Facility(1, 800_000, 700_000, 0)})
     with pytest.raises(ValueError, match="liquidation level must be above 0"):
-        terms(facilities={"MARGIN1": Facility(1, 800_000, 900_000, 0)})
+        terms(facilities={"MARGIN1": Facility(1, 1_000_000, 1_100_000, 0)})
     assert FACILITY.call_level_ppm == 10**6

@@ -1,0 +1,277 @@
+"""`make bench-margin`: what margin financing costs the order path, and how long finding
+the margin clients a price move puts under a level takes when 10,000 have loans.
+
+1. The order path of margin clients against prefunded ones: two engines of a venue that
+   lends run the same seeded flow (bench/journal_throughput.py's), in one every account
+   prefunded with plenty of every asset, in the other every account a margin client
+   holding no HKD at all but a large BTC collateral, so that every buy borrows and every
+   sale repays. As in bench/accounts.py the engines advance together, a chunk at a time,
+   taking turns at going first; the figure is the median over runs of (prefunded time) /
+   (margin time). A third engine, of a venue that does not lend, shows what lending costs
+   the prefunded clients of a venue that does (the review after every command).
+2. The review after a price move: 10,000 margin clients each borrow against BTC; the
+   reference price then moves by trades between two prefunded clients, up and down within
+   every client's floor, and the review's time (engine/matching/margin.py `review`) is
+   taken on its own, and the whole trade command's against the same trade on a venue
+   with no margin clients.
+
+    python -m bench.margin [--commands N] [--runs N] [--clients N] [--moves N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from datetime import UTC, datetime
+
+from bench.book_throughput import RESULTS, machine
+from bench.journal_throughput import flow
+from engine.accounts.ledger import Ledger
+from engine.margin.terms import Collateral, Facility, MarginTerms
+from engine.matching import margin as margin_rules
+from engine.matching.core import Engine
+from engine.model.commands import Command, MoveFunds, NewOrder
+from engine.model.instruments import InstrumentSpec
+from engine.model.terms import OrderType, Participant, Role, Side, TimeInForce
+from fixgw.config import load_asset_scales, load_instruments
+from fixgw.demo.orderflow import flow_participants
+from fixgw.server import DEFAULT_CONFIG, load_config
+
+WARM_UP = 20_000
+CHUNK = 2_000
+PLENTY = 10**18
+BIG = 10**17
+COIN = 10**8
+
+
+def terms(names: list[str], symbols: dict[str, str]) -> MarginTerms:
+    return MarginTerms(
+        loan_asset="HKD",
+        lender="LENDER",
+        collateral=(
+            Collateral("HKD", 0),
+            Collateral("BTC", 600_000, symbols["BTC"]),
+            Collateral("ETH", 600_000, symbols["ETH"]),
+        ),
+        capital=BIG,
+        capital_multiple=5,
+        max_asset_share_ppm=1_000_000,
+        max_client_share_of_capital_ppm=1_000_000,
+        max_client_share_of_lending_ppm=1_000_000,
+        lending_share_floor=0,
+        call_deadline_ns=4 * 3_600 * 10**9,
+        securities_stale_ns=24 * 3_600 * 10**9,
+        retry_ns=10**9,
+        slice_lots={symbols["BTC"]: 1_000, symbols["ETH"]: 1_000},
+        facilities={name: Facility(BIG, 1_000_000, 800_000, 65_000) for name in names},
+    )
+
+
+def specs() -> tuple[list[InstrumentSpec], dict[str, int], dict[str, str]]:
+    path = load_config(DEFAULT_CONFIG).instruments
+    found = load_instruments(path)
+    return found, load_asset_scales(path), {s.base_asset: s.symbol for s in found}
+
+
+def build(kind: str) -> Engine:
+    """`prefunded` / `margin`: a lending venue, its flow accounts prefunded or margin
+    clients; `no-lending`: the venue without margin terms."""
+    instruments, scales, symbols = specs()
+    participants = flow_participants()
+    names = [p.name for p in participants]
+    lending = None
+    if kind != "no-lending":
+        lending = terms(names if kind == "margin" else [], symbols)
+    engine = Engine(instruments, participants, ledger=Ledger(names, scales), margin=lending)
+    for i, name in enumerate(names):
+        for asset in scales:
+            amount = PLENTY if kind != "margin" or asset != "HKD" else 0
+            if amount:
+                engine.apply(MoveFunds(name, asset, amount), i + 1)
+    return engine
+
+
+def timed(engine: Engine, commands: list[Command], first_seq: int) -> float:
+    apply = engine.apply
+    start = time.perf_counter()
+    for seq, command in enumerate(commands, first_seq):
+        apply(command, seq)
+    return time.perf_counter() - start
+
+
+def interleaved(warm: list[Command], measured: list[Command]) -> list[float]:
+    """Seconds each engine (prefunded, margin, no-lending) spent on `measured`."""
+    engines = [build("prefunded"), build("margin"), build("no-lending")]
+    for engine in engines:
+        timed(engine, warm, 1_000)
+    spent = [0.0, 0.0, 0.0]
+    first_seq = 1_000 + len(warm)
+    orders = [(0, 1, 2), (1, 2, 0), (2, 0, 1)]
+    for turn, start in enumerate(range(0, len(measured), CHUNK)):
+        chunk = measured[start : start + CHUNK]
+        for which in orders[turn % 3]:
+            spent[which] += timed(engines[which], chunk, first_seq + start)
+    margin_book = engines[1].margin
+    assert margin_book is not None and margin_book.total_loans > 0, "the margin flow never borrowed"
+    return spent
+
+
+# -- THE REVIEW WITH MANY CLIENTS --
+
+ONE_HOUR = 3_600 * 10**9
+
+
+def crowd(clients: int) -> tuple[Engine, int]:
+    """A lending venue with `clients` margin clients, each holding 1 BTC and owing on a
+    buy of 0.01 BTC (ratio about 40 times its call level: no move here crosses it), and
+    two prefunded dealers. Returns the engine and the last stamp used."""
+    instruments, scales, symbols = specs()
+    names = [f"M{i:05d}" for i in range(clients)]
+    people = [
+        Participant("DEALER1", 1, Role.CUSTOMER),
+        Participant("DEALER2", 2, Role.CUSTOMER),
+        *(Participant(name, 10 + i, Role.CUSTOMER) for i, name in enumerate(names)),
+    ]
+    engine = Engine(
+        instruments,
+        people,
+        ledger=Ledger([p.name for p in people], scales),
+        margin=terms(names, symbols),
+    )
+    ts = 1_796_605_200 * 10**9
+    spec = instruments[0]
+    price = spec.reference_price
+    for dealer in ("DEALER1", "DEALER2"):
+        for asset in scales:
+            ts += 1
+            engine.apply(MoveFunds(dealer, asset, PLENTY), ts)
+    lots = spec.qty_to_lots("0.01")
+    ts += 1
+    engine.apply(
+        NewOrder(
+            "DEALER1", "ask", spec.symbol, Side.SELL, OrderType.LIMIT, TimeInForce.GTC,
+            lots * clients, price,
+        ),
+        ts,
+    )  # fmt: skip
+    for name in names:
+        ts += 1
+        engine.apply(MoveFunds(name, "BTC", COIN), ts)
+        ts += 1
+        engine.apply(
+            NewOrder(
+                name, "b", spec.symbol, Side.BUY, OrderType.LIMIT, TimeInForce.IOC, lots, price
+            ),
+            ts,
+        )
+    book = engine.margin
+    assert book is not None and sum(1 for a in book.accounts.values() if a.loan) == clients
+    return engine, ts
+
+
+def moves(engine: Engine, ts: int, count: int) -> tuple[list[int], list[int]]:
+    """`count` price moves by trades between the dealers, alternately 1 % down and back
+    up: the ns each trade command took, and the ns its review took within it."""
+    spec = next(iter(engine.instruments.values())).spec
+    base = spec.reference_price
+    commands, reviews = [], []
+    review = margin_rules.review
+    taken: list[int] = []
+
+    def timed_review(engine: Engine, events: list, ts: int) -> list:  # type: ignore[type-arg]
+        start = time.perf_counter_ns()
+        out = review(engine, events, ts)
+        taken.append(time.perf_counter_ns() - start)
+        return out
+
+    margin_rules.review = timed_review  # type: ignore[assignment]
+    try:
+        for i in range(count):
+            price = base * 99 // 100 if i % 2 == 0 else base
+            ts += 1
+            engine.apply(
+                NewOrder(
+                    "DEALER1", f"o{i}", spec.symbol, Side.BUY, OrderType.LIMIT,
+                    TimeInForce.GTC, 1, price,
+                ),
+                ts,
+            )  # fmt: skip
+            ts += 1
+            sell = NewOrder(
+                "DEALER2", f"s{i}", spec.symbol, Side.SELL, OrderType.LIMIT, TimeInForce.IOC,
+                1, price,
+            )  # fmt: skip
+            start = time.perf_counter_ns()
+            events = engine.apply(sell, ts)
+            commands.append(time.perf_counter_ns() - start)
+            assert any(type(e).__name__ == "Trade" for e in events)
+            assert engine.instruments[spec.symbol].reference_price == price
+            reviews.append(taken[-1])
+            assert not any(type(e).__name__ == "MarginNotice" for e in events)
+    finally:
+        margin_rules.review = review
+    return commands, reviews
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--commands", type=int, default=100_000)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--clients", type=int, default=10_000)
+    parser.add_argument("--moves", type=int, default=2_000)
+    args = parser.parse_args()
+    commands, _ = flow(WARM_UP + args.commands)
+    warm, measured = commands[:WARM_UP], commands[WARM_UP:]
+    runs = [interleaved(warm, measured) for _ in range(args.runs)]
+    margin_ratio = statistics.median(m / p for p, m, _ in runs)
+    lending_ratio = statistics.median(p / n for p, _, n in runs)
+    median = sorted(runs, key=lambda r: r[1] / r[0])[len(runs) // 2]
+
+    engine, ts = crowd(args.clients)
+    trade_ns, review_ns = moves(engine, ts, args.moves)
+    empty, ts2 = crowd(0)
+    plain_ns, _ = moves(empty, ts2, args.moves)
+
+    def pct(values: list[int], q: float) -> float:
+        ordered = sorted(values)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] / 1_000
+
+    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    report = "\n".join(
+        [
+            f"# Margin financing benchmark — {when}",
+            "",
+            f"Machine: {machine()}.",
+            "",
+            "## The order path: margin clients against prefunded ones",
+            "",
+            f"Seeded order flow, {args.commands:,} commands after {WARM_UP:,} warm-up, three "
+            f"engines interleaved in chunks of {CHUNK:,}; {args.runs} runs.",
+            "",
+            f"- margin / prefunded time, median of runs: {margin_ratio:.2f} (target <= 1.20); "
+            f"all runs: {', '.join(f'{m / p:.2f}' for p, m, _ in runs)}",
+            f"- in the median run: prefunded {len(measured) / median[0]:,.0f} commands/s, "
+            f"margin clients (every buy borrowing, every sale repaying) "
+            f"{len(measured) / median[1]:,.0f} commands/s",
+            f"- a lending venue's prefunded clients against a venue that does not lend "
+            f"(the review after every command): {lending_ratio:.2f} the time",
+            "",
+            f"## The review after a price move, {args.clients:,} margin clients with loans",
+            "",
+            f"{args.moves:,} trades between two prefunded dealers moving the price 1 % and "
+            "back, no client crossing a level:",
+            "",
+            f"- the review: median {pct(review_ns, 0.5):.1f} us, p99 {pct(review_ns, 0.99):.1f} "
+            "us (target under 1 ms)",
+            f"- the whole trade command: median {pct(trade_ns, 0.5):.1f} us against "
+            f"{pct(plain_ns, 0.5):.1f} us on a venue with no margin clients",
+        ]
+    )
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "margin.md").write_text(report + "\n")
+    print(report)
+
+
+if __name__ == "__main__":
+    main()

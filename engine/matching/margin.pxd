@@ -1,0 +1,21 @@
+# Compiled, the review that follows every command of a lending venue and a margin buy's
+# loan reach the margin book's fields and methods directly (engine/margin/loans.pxd).
+
+cimport cython
+
+from engine.margin.loans cimport MarginAccount, MarginBook
+from engine.matching.core cimport Engine
+
+
+@cython.locals(book=MarginBook, account=MarginAccount)
+cpdef lend_for(Engine engine, str name, spec, amount, ts)
+
+@cython.locals(book=MarginBook, accounts=dict, touched=set, worse=set, seen=dict)
+cpdef list review(Engine engine, list events, ts)
+
+@cython.locals(loan=object)
+cdef _evaluate(MarginBook book, MarginAccount account, ts, list events)
+
+cdef _settle_state(MarginBook book, MarginAccount account, ts)
+
+cdef MarginBook _book(Engine engine)
