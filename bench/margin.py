@@ -4,8 +4,8 @@ the margin clients a price move puts under a level takes when 10,000 have loans.
 1. The order path of margin clients against prefunded ones: two engines of a venue that
    lends run the same seeded flow (bench/journal_throughput.py's), in one every account
    prefunded with plenty of every asset, in the other every account a margin client
-   holding no HKD at all but a large BTC collateral, so that every buy borrows and every
-   sale repays. As in bench/accounts.py the engines advance together, a chunk at a time,
+   holding no HKD at all but 100,000 BTC and ETH as collateral, so that every buy borrows
+   and every sale repays. As in bench/accounts.py the engines advance together, a chunk at a time,
    taking turns at going first; the figure is the median over runs of (prefunded time) /
    (margin time). A third engine, of a venue that does not lend, shows what lending costs
    the prefunded clients of a venue that does (the review after every command).
@@ -40,7 +40,8 @@ from fixgw.server import DEFAULT_CONFIG, load_config
 
 WARM_UP = 20_000
 CHUNK = 2_000
-PLENTY = 10**18
+PLENTY = 10**18  # a prefunded account's holding of each asset: never short
+COLLATERAL = 10**13  # a margin client's BTC and ETH: 100,000 coins, far above its loans
 BIG = 10**17
 COIN = 10**8
 
@@ -86,9 +87,10 @@ def build(kind: str) -> Engine:
     engine = Engine(instruments, participants, ledger=Ledger(names, scales), margin=lending)
     for i, name in enumerate(names):
         for asset in scales:
-            amount = PLENTY if kind != "margin" or asset != "HKD" else 0
-            if amount:
-                engine.apply(MoveFunds(name, asset, amount), i + 1)
+            if kind != "margin":
+                engine.apply(MoveFunds(name, asset, PLENTY), i + 1)
+            elif asset != "HKD":
+                engine.apply(MoveFunds(name, asset, COLLATERAL), i + 1)
     return engine
 
 

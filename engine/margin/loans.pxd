@@ -1,8 +1,11 @@
 # Compiled, a margin client's account and the margin book are C structs: the review after
 # every command of a margin client reads them without dictionary lookups.
 
+cimport cython
+
 from engine.accounts.ledger cimport Ledger
 from engine.margin.watch cimport CrossingWatch
+from engine.model.instruments cimport InstrumentState
 
 
 cdef class MarginAccount:
@@ -39,8 +42,11 @@ cdef class MarginBook:
     cdef public set recheck
     cdef public set drawn
 
+    @cython.locals(ledger=Ledger, account=MarginAccount, state=InstrumentState)
     cpdef tuple position(self, str name, ts)
     cpdef bint is_stale(self, MarginAccount account, ts)
     cpdef draw(self, str name, amount)
+    @cython.locals(account=MarginAccount)
     cpdef sweep(self, str name)
+    @cython.locals(account=MarginAccount, watch=CrossingWatch, filed=dict)
     cpdef refile(self, str name, margin_value, priced, dict prices)

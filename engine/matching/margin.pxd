@@ -5,12 +5,17 @@ cimport cython
 
 from engine.margin.loans cimport MarginAccount, MarginBook
 from engine.matching.core cimport Engine
+from engine.model.events cimport Fill, Trade
+from engine.model.instruments cimport InstrumentState
 
 
 @cython.locals(book=MarginBook, account=MarginAccount)
 cpdef lend_for(Engine engine, str name, spec, amount, ts)
 
-@cython.locals(book=MarginBook, accounts=dict, touched=set, worse=set, seen=dict)
+@cython.locals(
+    book=MarginBook, accounts=dict, touched=set, worse=set, seen=dict, trade=Trade, fill=Fill,
+    state=InstrumentState, account=MarginAccount,
+)
 cpdef list review(Engine engine, list events, ts)
 
 @cython.locals(loan=object)

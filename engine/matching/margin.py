@@ -213,7 +213,8 @@ def review(engine: Engine, events: list[Event], ts: int) -> list[Event]:
         for event in events:
             kind = type(event)
             if kind is Trade:
-                for fill in (event.maker, event.taker):  # type: ignore[union-attr]
+                trade = event
+                for fill in (trade.maker, trade.taker):  # type: ignore[union-attr]
                     name = fill.participant
                     if name in accounts:
                         touched.add(name)
