@@ -187,7 +187,7 @@ def moves(engine: Engine, ts: int, count: int) -> tuple[list[int], list[int]]:
         taken.append(time.perf_counter_ns() - start)
         return out
 
-    margin_rules.review = timed_review  # type: ignore[assignment]
+    margin_rules.review = timed_review
     try:
         for i in range(count):
             price = base * 99 // 100 if i % 2 == 0 else base
