@@ -9,9 +9,9 @@ SOURCES := setup.py pyproject.toml $(shell find engine fixgw -name "*.pyx" -o -n
 .DEFAULT_GOAL := help
 # What runs a second time with FIXGW_PURE=1: the engine's contracts, rules, scenarios and
 # differential tests, the gateway's units, and the end-to-end order and recovery paths.
-PURE_SUITES := tests/engine tests/fixgw tests/e2e/test_gateway_orders.py \
+PURE_SUITES := tests/engine tests/fixgw tests/scenarios tests/e2e/test_gateway_orders.py \
 	tests/e2e/test_gateway_bad_input.py tests/e2e/test_gateway_recovery.py \
-	tests/e2e/test_gateway_affiliates.py
+	tests/e2e/test_gateway_affiliates.py tests/e2e/test_gateway_margin.py
 
 .PHONY: help
 help: ## List the targets
@@ -93,6 +93,10 @@ bench-journal: build ## Journal throughput by batch size and durability, commit 
 .PHONY: bench-accounts
 bench-accounts: build ## Order path with accounts (prefunding, DVP) vs without, same flow
 	$(BIN)/python -m bench.accounts
+
+.PHONY: bench-margin
+bench-margin: build ## Margin clients' order path vs prefunded ones, and the review after a price move with 10,000 margin clients
+	$(BIN)/python -m bench.margin
 
 .PHONY: bench-shared
 bench-shared: build ## Shared book: a fill at the affiliate vs one here, and a busy affiliate feed's cost
