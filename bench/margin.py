@@ -9,24 +9,32 @@ the margin clients a price move puts under a level takes when 10,000 have loans.
    taking turns at going first; the figure is the median over runs of (prefunded time) /
    (margin time). A third engine, of a venue that does not lend, shows what lending costs
    the prefunded clients of a venue that does (the review after every command).
-2. The review after a price move: 10,000 margin clients each borrow against BTC; the
+2. The same through the real gateway: CLIENT1 (prefunded) and MARGIN1 (a margin client
+   holding only BTC, so every buy borrows) alternate IOC buys of 0.001 BTC against a
+   market maker's ask, one order in flight; each is timed from sending to its fill, and the
+   ratio of the medians is what a client sees (bench/shared_book.py's raw-socket links).
+3. The review after a price move: 10,000 margin clients each borrow against BTC; the
    reference price then moves by trades between two prefunded clients, up and down within
    every client's floor, and the review's time (engine/matching/margin.py `review`) is
    taken on its own, and the whole trade command's against the same trade on a venue
    with no margin clients.
 
-    python -m bench.margin [--commands N] [--runs N] [--clients N] [--moves N]
+    python -m bench.margin [--commands N] [--runs N] [--clients N] [--moves N] [--orders N]
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
+import tempfile
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 from bench.book_throughput import RESULTS, machine
 from bench.journal_throughput import flow
+from bench.loadgen import Link
+from bench.shared_book import nodelay, rest_ask, round_trip
 from engine.accounts.ledger import Ledger
 from engine.margin.terms import Collateral, Facility, MarginTerms
 from engine.matching import margin as margin_rules
@@ -36,7 +44,9 @@ from engine.model.instruments import InstrumentSpec
 from engine.model.terms import OrderType, Participant, Role, Side, TimeInForce
 from fixgw.config import load_asset_scales, load_instruments
 from fixgw.demo.orderflow import flow_participants
+from fixgw.roster import hash_password
 from fixgw.server import DEFAULT_CONFIG, load_config
+from tests.support.launch import PASSWORDS, GatewayProcess
 
 WARM_UP = 20_000
 CHUNK = 2_000
@@ -216,12 +226,63 @@ def moves(engine: Engine, ts: int, count: int) -> tuple[list[int], list[int]]:
     return commands, reviews
 
 
+# -- THROUGH THE GATEWAY --
+
+MARGIN_PASSWORD = "bench-margin"
+ASK = 700_100
+
+
+def gateway_terms() -> str:
+    text = (Path(DEFAULT_CONFIG).parent / "margin.toml").read_text()
+    for key in ("max_asset_share", "max_client_share_of_capital", "max_client_share_of_lending"):
+        text = text.replace(
+            next(line for line in text.splitlines() if line.startswith(f"{key}_percent")),
+            f'{key}_percent = "100"',
+        )
+    return text
+
+
+def through_gateway(orders: int, warm_up: int = 200) -> tuple[list[int], list[int]]:
+    """ns per round trip of CLIENT1's and MARGIN1's IOC buys, alternating."""
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        (workdir / "margin.toml").write_text(gateway_terms())
+        gateway = GatewayProcess(
+            workdir,
+            files_settings='margin = "margin.toml"\n',
+            extra_roster=(
+                '[participants.MARGIN1]\nrole = "customer"\naccount = 9\n'
+                f'password_hash = "{hash_password(MARGIN_PASSWORD)}"\n'
+                'funding = { BTC = "100" }\nmargin = true\nsecurities_margin_client = true\n'
+                'credit_limit = "10000000"\ninterest_percent = "6.5"\n'
+            ),
+        )
+        try:
+            maker = nodelay(Link(gateway.port, "MM1", PASSWORDS["MM1"], "FIX.4.4"))
+            prefunded = nodelay(Link(gateway.port, "CLIENT1", PASSWORDS["CLIENT1"], "FIX.4.4"))
+            lent = nodelay(Link(gateway.port, "MARGIN1", MARGIN_PASSWORD, "FIX.4.4"))
+            rest_ask(maker, "ask", ASK)
+            times: tuple[list[int], list[int]] = ([], [])
+            for i in range(warm_up + orders):
+                pair = ((0, prefunded), (1, lent)) if i % 2 else ((1, lent), (0, prefunded))
+                for which, client in pair:
+                    taken = round_trip(client, f"{client.comp_id}-{i}", ASK)
+                    if i >= warm_up:
+                        times[which].append(taken)
+            for link in (lent, prefunded, maker):
+                link.logout()
+        finally:
+            gateway.stop()
+    return times
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--commands", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--clients", type=int, default=10_000)
     parser.add_argument("--moves", type=int, default=2_000)
+    parser.add_argument("--orders", type=int, default=2_000)
     args = parser.parse_args()
     commands, _ = flow(WARM_UP + args.commands)
     warm, measured = commands[:WARM_UP], commands[WARM_UP:]
@@ -230,6 +291,7 @@ def main() -> None:
     lending_ratio = statistics.median(p / n for p, _, n in runs)
     median = sorted(runs, key=lambda r: r[1] / r[0])[len(runs) // 2]
 
+    prefunded_ns, margin_ns = through_gateway(args.orders)
     engine, ts = crowd(args.clients)
     trade_ns, review_ns = moves(engine, ts, args.moves)
     empty, ts2 = crowd(0)
@@ -258,6 +320,18 @@ def main() -> None:
             f"{len(measured) / median[1]:,.0f} commands/s",
             f"- a lending venue's prefunded clients against a venue that does not lend "
             f"(the review after every command): {lending_ratio:.2f} the time",
+            "",
+            "## Through the gateway: a client's IOC buy, sent to filled",
+            "",
+            f"{args.orders:,} orders each, CLIENT1 and MARGIN1 alternating, one in flight:",
+            "",
+            f"- prefunded: p50 {pct(prefunded_ns, 0.5):.0f} us, p99 "
+            f"{pct(prefunded_ns, 0.99):.0f} us",
+            f"- margin (each buy borrowing): p50 {pct(margin_ns, 0.5):.0f} us, p99 "
+            f"{pct(margin_ns, 0.99):.0f} us",
+            f"- margin / prefunded, medians: "
+            f"{statistics.median(margin_ns) / statistics.median(prefunded_ns):.2f} "
+            "(target <= 1.20)",
             "",
             f"## The review after a price move, {args.clients:,} margin clients with loans",
             "",
