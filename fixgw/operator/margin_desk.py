@@ -51,9 +51,13 @@ class MarginDesk:
         for asset, held, worth, margin in v.parts:
             if not held:
                 continue
+            if asset == self._book.terms.loan_asset:
+                collateral.append(f"{self._money(held)} cash, margin value {self._money(margin)}")
+                continue
             text = self._book.ledger.decimal(asset, held)
-            valued = "" if asset == self._book.terms.loan_asset else f" worth {self._money(worth)}"
-            collateral.append(f"{asset} {text}{valued}, margin value {self._money(margin)}")
+            collateral.append(
+                f"{asset} {text} worth {self._money(worth)}, margin value {self._money(margin)}"
+            )
         if s.securities:
             state = "STALE, counted as zero" if v.securities_stale else "fresh"
             collateral.append(
