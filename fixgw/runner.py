@@ -157,6 +157,8 @@ class Runner:
         self._route_sink: Callable[[list[RouteSent]], None] | None = None
         self._routes: list[RouteSent] = []
         self._settlement: SettlementSchedule | None = None
+        self._forced_sales: list[str] = []  # liquidating clients whose next slice is due
+        self._selling = False
         # one token per queued item; a C-level queue, so waking the engine thread costs the
         # putting thread next to nothing
         self._wake: queue.SimpleQueue[bool] = queue.SimpleQueue()
@@ -570,8 +572,8 @@ class Runner:
                 review, sales = margin.due(lender, ts)
                 if review:
                     self._apply(MarginReview(), ts, None, out, market_data)
-                for participant in sales:
-                    self._apply(ForcedSale(participant), ts, None, out, market_data)
+                self._forced_sales += sales
+                self._sell(ts, out, market_data)
 
     def note_position(self, participant: str, msg_seq: int) -> None:
         """Journal a session's position with the next commit, stamped now: at start, or
@@ -620,13 +622,30 @@ class Runner:
                 if type(event) is MarginNotice:
                     _log_margin(event)
                     if event.kind == "liquidation":  # the first slice at once, journaled
-                        self._apply(ForcedSale(event.participant), ts, None, out, market_data)
+                        self._forced_sales.append(event.participant)
+            self._sell(ts, out, market_data)
         return events
+
+    def _sell(self, ts: int, out: list[Outgoing], market_data: list[Outgoing]) -> None:
+        """Apply a ForcedSale for each client queued, one after the other (a sale's trades
+        may start another's: queued, never nested), each only if still due."""
+        if self._selling:
+            return
+        self._selling = True
+        try:
+            queued = self._forced_sales
+            lender = self.engine.margin
+            while queued and lender is not None:
+                participant = queued.pop(0)
+                if margin.sale_due(lender, participant, ts):
+                    self._apply(ForcedSale(participant), ts, None, out, market_data)
+        finally:
+            self._selling = False
 
 
 def _log_margin(notice: MarginNotice) -> None:
     """The operators' record of a margin client's call state (`fixgw margin calls`)."""
-    if notice.kind in ("call", "liquidation"):
+    if notice.kind in ("call", "liquidation", "stalled"):
         log.warning("OPERATOR ALERT: margin", participant=notice.participant, text=notice.text)
     else:
         log.info("margin", participant=notice.participant, text=notice.text)

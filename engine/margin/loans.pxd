@@ -11,6 +11,7 @@ from engine.model.instruments cimport InstrumentState
 cdef class MarginAccount:
     cdef public object call_deadline
     cdef public object facility
+    cdef public object fruitless
     cdef public object interest
     cdef public str liquidating
     cdef public object loan
@@ -28,6 +29,7 @@ cdef class MarginBook:
     cdef public object total_loans
     cdef public object interest_day
     cdef public dict priced
+    cdef public dict priced_by_symbol
     cdef public object cash_haircut
     cdef public object cash_kept
     cdef public str loan_asset

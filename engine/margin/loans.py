@@ -48,6 +48,7 @@ class MarginAccount:
     __slots__ = (
         "call_deadline",
         "facility",
+        "fruitless",
         "interest",
         "liquidating",
         "loan",
@@ -69,6 +70,7 @@ class MarginAccount:
         self.call_deadline = 0
         self.liquidating = ""
         self.next_sale_at = 0
+        self.fruitless = 0  # forced-sale commands in a row that sold nothing
 
     @property
     def state(self) -> str:
@@ -87,6 +89,7 @@ class MarginAccount:
             self.call_deadline,
             self.liquidating,
             self.next_sale_at,
+            self.fruitless,
         )
 
 
@@ -147,6 +150,10 @@ class MarginBook:
             if c.priced_by
         }
         self.cash_haircut = terms.haircut(terms.loan_asset) or 0
+        # a collateral asset's instrument -> (1 - haircut in ppm, its state)
+        self.priced_by_symbol = {
+            state.spec.symbol: (PPM - haircut, state) for haircut, state in self.priced.values()
+        }
         self.cash_kept = PPM - self.cash_haircut
         self.loan_asset = terms.loan_asset
         self.stale_ns = terms.securities_stale_ns
@@ -222,9 +229,10 @@ class MarginBook:
             if held:
                 price = state.reference_price
                 margin = held * price * quote_per_tick_lot // base_per_lot * kept // PPM
-                priced += margin
-                prices[asset] = price
-                margins[asset] = margin
+                if margin:  # dust worth nothing after the haircut moves nothing
+                    priced += margin
+                    prices[asset] = price
+                    margins[asset] = margin
         account = self.accounts[name]
         securities = account.securities
         if securities and ts <= account.securities_at + self.stale_ns:
@@ -296,12 +304,10 @@ class MarginBook:
             self.total_loans -= repaid
         return repaid
 
-    def charge_interest(self, name: str, held: int) -> int:
-        """One day's interest on the loan less `held` (borrowed HKD still in open buy
-        orders), rounded up; returns it."""
+    def charge_interest(self, name: str) -> int:
+        """One day's interest on what the client owes, rounded up; returns it."""
         account = self.accounts[name]
-        base = max(0, account.loan - held)
-        charge = -(-base * account.facility.interest_ppm // (PPM * DAYS_A_YEAR))
+        charge = -(-account.loan * account.facility.interest_ppm // (PPM * DAYS_A_YEAR))
         account.loan += charge
         account.interest += charge
         self.total_loans += charge
@@ -340,7 +346,7 @@ class MarginBook:
         self.total_loans = int(total)
         self.interest_day = int(day)
         for row in rows:
-            name, loan, interest, securities, at, suspended, deadline, why, sale_at = row
+            name, loan, interest, securities, at, suspended, deadline, why, sale_at, fruitless = row
             account = self.accounts.get(name)
             if account is None:
                 raise ValueError(f"the snapshot has a margin client {name!r} the venue does not")
@@ -348,6 +354,7 @@ class MarginBook:
             account.securities, account.securities_at = securities, at
             account.suspended, account.call_deadline = suspended, deadline
             account.liquidating, account.next_sale_at = why, sale_at
+            account.fruitless = fruitless
             if securities:
                 stale_from = at + self.terms.securities_stale_ns
                 heapq.heappush(self.staling, (stale_from, name, at))

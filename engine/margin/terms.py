@@ -94,6 +94,8 @@ def check(terms: MarginTerms) -> None:
         if item.asset == terms.loan_asset:
             if item.priced_by:
                 raise MarginTermsError(f"{item.asset} is the loan asset and needs no price")
+            if item.haircut_ppm:
+                raise MarginTermsError(f"{item.asset} is the loan asset: its haircut is 0 %")
             continue
         if item.asset not in ELIGIBLE_VIRTUAL_ASSETS:
             raise MarginTermsError(

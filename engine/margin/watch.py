@@ -68,8 +68,9 @@ class CrossingWatch:
 def floors(prices: Mapping[str, int], priced_value: int, cushion: int) -> dict[str, int]:
     """Floors for every asset in `prices` (asset -> price now) of a client whose priced
     collateral is worth `priced_value` after haircuts and whose cushion is `cushion`. None
-    when no fall of these prices can take the cushion (it is at least the priced value)."""
-    if cushion >= priced_value:
+    when no fall of these prices can take the cushion (it is at least the priced value), or
+    when they price nothing."""
+    if cushion >= priced_value or priced_value <= 0:
         return {}
     kept = priced_value - max(cushion, 0)
     # price x kept / value, rounded up: a floor never below the exact one

@@ -13,7 +13,7 @@ from engine.model.terms cimport Participant
 cdef class Engine(EngineState):
     cpdef list apply(self, command, ts)
 
-    cdef list _new_order(self, NewOrder cmd, ts)
+    cdef list _new_order(self, NewOrder cmd, ts, bint forced=*)
     cdef list _cancel(self, CancelOrder cmd, ts)
     cdef list _replace(self, ReplaceOrder cmd, ts)
     cdef list _mass_cancel(self, MassCancel cmd, ts)

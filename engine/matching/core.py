@@ -103,12 +103,13 @@ class Engine(EngineState):
 
     def place(self, cmd: NewOrder, ts: int) -> list[Event]:
         """An order the engine itself places within a command (a forced sale's slice, in
-        engine/matching/margin.py): the new-order path, checks and all."""
-        return self._new_order(cmd, ts)
+        engine/matching/margin.py): the new-order path, checks and all, for a participant
+        the venue disabled too, and trading here only (a route would end after the sale)."""
+        return self._new_order(cmd, ts, True)
 
-    def _new_order(self, cmd: NewOrder, ts: int) -> list[Event]:
+    def _new_order(self, cmd: NewOrder, ts: int, forced: bool = False) -> list[Event]:
         try:
-            participant, state = self._check_new(cmd, ts)
+            participant, state = self._check_new(cmd, ts, forced)
             accounts = self._accounts
             funding = None
             if accounts is not None:
@@ -170,7 +171,7 @@ class Engine(EngineState):
         else:
             limit = cmd.price
             mode = bc.POST_ONLY if cmd.post_only else _EXECUTION_MODE[cmd.time_in_force]
-        skip = self._passed_by(participant, mode)
+        skip = shared_book.LOCAL_ONLY if forced else self._passed_by(participant, mode)
         self._match(order, participant, state, limit, cmd.qty, mode, ts, events, skip)
         return events
 

@@ -24,3 +24,5 @@ cdef _evaluate(MarginBook book, MarginAccount account, ts, list events)
 cdef _settle_state(MarginBook book, MarginAccount account, ts)
 
 cdef MarginBook _book(Engine engine)
+
+cdef bint _sold_cheap(Engine engine, MarginBook book, Trade trade, str name) except -1

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from engine.accounts.funding import hold_rate
 from engine.margin.loans import (
     HONG_KONG_OFFSET_NS,
     NS_PER_DAY,
@@ -85,6 +86,8 @@ def lend_for(engine: Engine, name: str, spec: InstrumentSpec, amount: int, ts: i
     terms = book.terms
     ledger = book.ledger
     asset = terms.loan_asset
+    if spec.quote_asset != asset:  # paid in another asset: prefunded as any order
+        return 0
     borrow = amount - ledger.available(name, asset)
     if borrow <= 0:
         return 0
@@ -96,7 +99,7 @@ def lend_for(engine: Engine, name: str, spec: InstrumentSpec, amount: int, ts: i
         raise _refused(f"no new margin loan while in a margin {account.state}")
     now, _, _, projected = book.position(name, ts)
     held = ledger.reserved(name, asset) + amount  # what every open buy and this one pay
-    margin_value = now + borrow - (-(-held * book.buy_haircut // PPM))
+    margin_value = now + borrow - _spent(engine, book, name, held)
     bought = spec.base_asset
     if bought in book.priced:
         kept = PPM - book.priced[bought][0]
@@ -152,6 +155,14 @@ def lend_for(engine: Engine, name: str, spec: InstrumentSpec, amount: int, ts: i
     return borrow
 
 
+def _spent(engine: Engine, book: MarginBook, name: str, held: int) -> int:
+    """The margin value `held` HKD of buys lose when they fill: the haircut of what they buy
+    (the highest any buy for the loan asset can take) and the fees they hold for, which go
+    to the venue; both rounded up."""
+    fee_rate = hold_rate(engine.participants[name])
+    return -(-held * book.buy_haircut // PPM) - (-held * fee_rate // PPM)
+
+
 def _refused(why: str) -> Refused:
     return Refused(RejectCode.MARGIN_LIMIT, why)
 
@@ -165,7 +176,7 @@ def _book(engine: Engine) -> MarginBook:
 
 def check_withdrawal(engine: Engine, name: str, asset: str, amount: int, ts: int) -> None:
     """A margin client with a loan may take out collateral only while it stays sound and
-    its margin value stays at or above its call level."""
+    its margin value, its open buys counted as filled, stays at or above its call level."""
     book = _book(engine)
     account = book.accounts.get(name)
     if account is None or not account.loan:
@@ -177,12 +188,14 @@ def check_withdrawal(engine: Engine, name: str, asset: str, amount: int, ts: int
     if part is None:
         return
     held, margin_part = part[1], part[3]
+    # the open buys count as filled, as when their loans were granted
+    buying = _spent(engine, book, name, book.ledger.reserved(name, book.terms.loan_asset))
     if asset == book.terms.loan_asset:
         kept = (held - amount) * (PPM - book.cash_haircut) // PPM
     else:
         kept = book.value(asset, held - amount) * (PPM - book.priced[asset][0]) // PPM
     lost = margin_part - kept
-    after = valuation.margin_value - lost
+    after = valuation.margin_value - lost - buying
     if after * PPM < account.facility.call_level_ppm * account.loan:
         scale = book.ledger.scales[book.terms.loan_asset]
         loan_asset = book.terms.loan_asset
@@ -218,7 +231,7 @@ def review(engine: Engine, events: list[Event], ts: int) -> list[Event]:
                     name = fill.participant
                     if name in accounts:
                         touched.add(name)
-                        if fill.side is BUY:
+                        if fill.side is BUY or _sold_cheap(engine, book, trade, name):  # type: ignore[arg-type]
                             worse.add(name)
             elif kind in _TOUCHING and event.participant in accounts:  # type: ignore[union-attr]
                 name = event.participant  # type: ignore[union-attr]
@@ -264,6 +277,18 @@ def review(engine: Engine, events: list[Event], ts: int) -> list[Event]:
     return events
 
 
+def _sold_cheap(engine: Engine, book: MarginBook, trade: Trade, name: str) -> bool:
+    """Whether a sale may have lowered the seller's margin value: its proceeds, after the
+    most it pays in fees, are under what the sold asset counted for (the reference price
+    less the haircut). Within a price band under 60 % wide no sale of BTC or ETH is."""
+    sold = book.priced_by_symbol.get(trade.symbol)
+    if sold is None:
+        return True
+    kept, state = sold
+    fee_rate = hold_rate(engine.participants[name])
+    return bool(trade.price * (PPM - fee_rate) < state.reference_price * kept)
+
+
 # the events that may change what a participant holds or owes (a Trade names two)
 _TOUCHING = frozenset(
     (
@@ -281,15 +306,13 @@ _TOUCHING = frozenset(
 
 def _charge_interest(book: MarginBook, day: int, ts: int, events: list[Event]) -> list[str]:
     charged = []
-    asset = book.terms.loan_asset
     for name in sorted(book.accounts):
         account = book.accounts[name]
         if not account.loan:
             continue
-        held = book.ledger.reserved(name, asset)
         total = 0
         for _ in range(book.interest_day, day):
-            total += book.charge_interest(name, held)
+            total += book.charge_interest(name)
         if total:
             events.append(InterestCharged(ts, name, total, account.loan))
             charged.append(name)
@@ -371,6 +394,9 @@ def _notice(
     elif kind == "liquidation":
         account.liquidating = why
         account.next_sale_at = ts
+        account.fruitless = 0
+    elif kind == "stalled":
+        pass
     else:
         account.liquidating = ""
         account.next_sale_at = 0
@@ -394,6 +420,11 @@ def _notice(
         text = f"margin call met ({why}): {position}"
     elif kind == "liquidation":
         text = f"forced sale of collateral ({why}): {position}"
+    elif kind == "stalled":
+        text = (
+            f"forced sale stalled: none of its collateral can be sold now (halted, or "
+            f"nothing left): {position}"
+        )
     else:
         text = f"forced sale ended ({why}): {position}"
     events.append(
@@ -435,7 +466,7 @@ def forced_sale(engine: Engine, cmd: ForcedSale, ts: int) -> list[Event]:
         if closed is not None:
             events.append(closed)
     book.sweep(name)
-    account.next_sale_at = ts + book.terms.retry_ns
+    sold_any = stuck = False
     for _ in range(MAX_SLICES):
         valuation = book.valuation(name, ts)
         if not valuation.loan or valuation.margin_value * PPM >= (
@@ -444,12 +475,21 @@ def forced_sale(engine: Engine, cmd: ForcedSale, ts: int) -> list[Event]:
             break
         sell = _next_slice(engine, book, name, valuation)
         if sell is None:
+            stuck = True
             break
         sold = engine.place(sell, ts)
         events.extend(sold)
         book.sweep(name)
-        if sum(e.qty for e in sold if type(e) is Trade) < sell.qty:
+        filled = sum(e.qty for e in sold if type(e) is Trade)
+        sold_any = sold_any or filled > 0
+        if filled < sell.qty:
             break
+    # a command that sold nothing waits twice as long as the last, up to 64 pauses
+    account.fruitless = 0 if sold_any else account.fruitless + 1
+    pause = book.terms.retry_ns << min(max(account.fruitless - 1, 0), 6)
+    account.next_sale_at = ts + pause
+    if stuck and account.fruitless == 1:
+        _notice(book, account, book.valuation(name, ts), "stalled", ts, events, "")
     return events
 
 
@@ -465,7 +505,7 @@ def _next_slice(
     for asset, _, _, _ in ranked:
         state = book.priced[asset][1]
         spec = state.spec
-        if state.status is HALTED or name in engine.disabled:
+        if state.status is HALTED:
             continue
         free = book.ledger.available(name, asset) // spec.base_per_lot
         lots = min(free, book.terms.slice_lots.get(spec.symbol, spec.max_qty), spec.max_qty)
@@ -506,6 +546,11 @@ def set_margin_access(engine: Engine, cmd: SetMarginAccess, ts: int) -> list[Eve
 
 def margin_review(engine: Engine, cmd: MarginReview, ts: int) -> list[Event]:
     return []  # the review after every command does the work
+
+
+def sale_due(book: MarginBook, name: str, ts: int) -> bool:
+    account = book.accounts.get(name)
+    return account is not None and bool(account.liquidating) and ts >= account.next_sale_at
 
 
 def due(book: MarginBook, ts: int) -> tuple[bool, list[str]]:

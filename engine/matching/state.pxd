@@ -44,7 +44,7 @@ cdef class EngineState:
     cdef InstrumentState _open_instrument(self, str symbol)
     cdef _check_client_id(self, str participant, str client_order_id)
     cdef Order _resolve(self, str participant, order_id, str orig_client_order_id)
-    cdef tuple _check_new(self, NewOrder cmd, ts)
+    cdef tuple _check_new(self, NewOrder cmd, ts, bint forced=*)
     cdef bint _check_replace(
         self, ReplaceOrder cmd, Order order, InstrumentState state
     ) except -1

@@ -278,8 +278,13 @@ class EngineState:
             )
         raise Refused(RejectCode.UNKNOWN_ORDER, f"unknown order {order_id}")
 
-    def _check_new(self, cmd: NewOrder, ts: int) -> tuple[Participant, InstrumentState]:
-        participant = self._trading_participant(cmd.participant)
+    def _check_new(
+        self, cmd: NewOrder, ts: int, forced: bool = False
+    ) -> tuple[Participant, InstrumentState]:
+        """`forced`: an order the engine places itself, for a participant it may have
+        disabled (engine/matching/margin.py's forced sale)."""
+        name = cmd.participant
+        participant = self._participant(name) if forced else self._trading_participant(name)
         self._check_client_id(cmd.participant, cmd.client_order_id)
         state = self._open_instrument(cmd.symbol)
         spec = state.spec

@@ -302,7 +302,8 @@ class AffiliateSettled:
 @dataclass(frozen=True)
 class MarginNotice:
     """A margin client's call state changed (`kind`: call, call_met, liquidation,
-    liquidation_ended); told to the client over FIX and to operators. Amounts in the loan
+    liquidation_ended, or stalled: a forced sale found nothing it could sell); told to the
+    client over FIX and to operators. Amounts in the loan
     asset's minor unit; `ratio_ppm` is margin value over loan (0 without a loan);
     `deadline` is the call's (0 when none)."""
 

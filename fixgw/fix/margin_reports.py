@@ -26,13 +26,13 @@ def amount_text(amount: int, scale: int) -> str:
     return format(Decimal(amount).scaleb(-scale), "f")
 
 
-def notice_report(e: MarginNotice, asset: str, scale: int) -> fix.Message:
+def notice_report(e: MarginNotice, asset: str, scale: int, report_id: str) -> fix.Message:
     """The unsolicited report of a change of call state (`MarginNotice.kind`)."""
-    called = e.kind in ("call", "liquidation")
+    called = e.kind in ("call", "liquidation", "stalled")
     return message(
         "BA",
         [
-            (908, f"M{e.ts}-{e.kind}"),
+            (908, report_id),
             (910, CHALLENGED if called else ASSIGNED),
             (1, e.participant),
             (15, asset),

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from engine.margin.terms import FORCED_PREFIX, Facility
+from engine.margin.terms import FORCED_PREFIX, Collateral, Facility
 from engine.matching import margin as margin_rules
 from engine.model.commands import (
     CancelOrder,
@@ -20,6 +20,8 @@ from engine.model.commands import (
     MarginReview,
     MoveFunds,
     SetMarginAccess,
+    SetParticipantAccess,
+    SetPriceBand,
     SetSecurities,
 )
 from engine.model.events import (
@@ -322,14 +324,21 @@ def test_interest_accrues_daily_on_the_loan_and_compounds() -> None:
     assert venue.book.accounts["MARGIN1"].interest == loan - 400_000 * HKD
 
 
-def test_no_interest_on_borrowed_cash_still_held_for_an_open_buy() -> None:
+def test_interest_is_on_all_the_client_owes_and_a_cancel_repays_at_once() -> None:
     venue = funded()
     venue.fund("MARGIN1", "BTC", 2 * COIN)  # HKD 400,000 of margin value, no cash
-    venue.order("MARGIN1", BUY, 450_000, 500)  # resting: borrows HKD 225,000, unspent
-    assert venue.loan("MARGIN1") == 225_000 * HKD
+    venue.fund("MARGIN1", "HKD", 900_000 * HKD)
+    parked = venue.order("MARGIN1", BUY, 450_000, 2_000)  # its own cash, held by a bid
+    assert venue.loan("MARGIN1") == 0
+    venue.order("CLIENT2", SELL, 500_000, 400)
+    venue.order("MARGIN1", BUY, 500_000, 400)  # HKD 200,000, all borrowed
+    assert venue.loan("MARGIN1") == 200_000 * HKD
     events = venue.apply(MarginReview(), advance=DAY)
-    assert not [e for e in events if isinstance(e, InterestCharged)]
-    assert venue.loan("MARGIN1") == 225_000 * HKD
+    # the cash parked in the bid is no reason to charge less: 7.3 % / 365 of 200,000
+    assert [e.amount for e in events if isinstance(e, InterestCharged)] == [400_000]
+    order_id = parked[0].order_id  # type: ignore[union-attr]
+    venue.apply(CancelOrder("MARGIN1", "x1", "", order_id))
+    assert venue.loan("MARGIN1") == 0  # the released HKD repaid the loan and its interest
 
 
 # -- REPAYMENT ORDER --
@@ -357,6 +366,75 @@ def test_a_cancelled_buy_gives_its_borrowed_cash_back_to_the_lender() -> None:
     venue.apply(CancelOrder("MARGIN1", "x1", "", order_id))
     assert venue.loan("MARGIN1") == 0
     assert venue.ledger.available("LENDER", "HKD") == TERMS.lending_limit
+
+
+def test_a_withdrawal_counts_a_borrowing_buy_as_filled() -> None:
+    venue = funded()
+    venue.fund("MARGIN1", "ETH", 10 * COIN)  # HKD 100,000 of margin value
+    venue.order("MARGIN1", BUY, 480_000, 340)  # resting, HKD 163,200 all borrowed
+    assert venue.loan("MARGIN1") == 163_200 * HKD
+    refused = rejection(venue.fund("MARGIN1", "ETH", -10 * COIN))
+    assert refused.code is RejectCode.MARGIN_LIMIT
+    assert venue.ledger.available("MARGIN1", "ETH") == 10 * COIN
+
+
+def test_a_sale_far_under_the_reference_price_is_valued_at_once() -> None:
+    """With a band wide enough, a client can sell for less than its collateral counted
+    for, and the price can end where it began: the sale itself must be looked at, not left
+    to a price move (here there is none), or a restored snapshot would see a call the live
+    venue missed."""
+    venue = funded()
+    bought_on_margin(venue)
+    venue.apply(SetPriceBand("BTC-HKD", 900_000, 0, "ops"))  # 50,000 to 950,000
+    venue.order("MARGIN1", SELL, 60_000, 1_900)  # rests: 1.9 BTC for HKD 114,000
+    venue.order("CLIENT2", SELL, 500_000, 1)
+    events = venue.order("CLIENT1", BUY, 500_000, 1_901, TimeInForce.IOC)
+    assert [(t.price, t.qty) for t in events if isinstance(t, Trade)] == [
+        (60_000, 1_900),
+        (500_000, 1),
+    ]
+    assert venue.engine.instruments["BTC-HKD"].reference_price == 500_000
+    # 0.1 BTC left (HKD 20,000 of margin value) against HKD 286,000 still owed
+    assert notices(events) == [("MARGIN1", "call"), ("MARGIN1", "liquidation")]
+    copy = MarginVenue()
+    restore(copy.engine, capture(venue.engine))
+    copy.now = venue.now
+    assert notices(copy.apply(MarginReview())) == []
+    assert venue.apply(MarginReview()) == []
+    assert copy.engine.state_hash() == venue.engine.state_hash()
+
+
+def test_a_disabled_client_is_still_sold_out_and_a_fruitless_sale_pauses_longer() -> None:
+    venue = funded()
+    bought_on_margin(venue)
+    venue.apply(SetParticipantAccess("MARGIN1", False, "ops"))
+    market(venue, 450_000)
+    market(venue, 405_000)
+    venue.order("MM1", BUY, 375_000, 500)  # bids for exactly what the sale needs
+    market(venue, 375_000)
+    events = venue.apply(ForcedSale("MARGIN1"))
+    assert [e.qty for e in events if isinstance(e, Trade)] == [100] * 5
+    assert notices(events)[-1] == ("MARGIN1", "call_met")
+    # MARGIN2 borrows against securities that then go stale; its BTC finds no buyer
+    venue.apply(SetSecurities("MARGIN2", 300_000 * HKD, venue.now, "ops"))
+    venue.order("CLIENT2", SELL, 375_000, 200)
+    venue.order("MARGIN2", BUY, 375_000, 200, TimeInForce.IOC)
+    venue.order("MARGIN2", SELL, 400_000, 200)  # offered, not taken
+    events = venue.apply(MarginReview(), advance=25 * HOUR)
+    assert ("MARGIN2", "liquidation") in notices(events)
+    first = venue.apply(ForcedSale("MARGIN2"))
+    assert [e.reason for e in first if isinstance(e, OrderCancelled)][0] is (
+        CancelReason.FORCED_LIQUIDATION
+    )
+    assert not [e for e in first if isinstance(e, Trade)]
+    account = venue.book.accounts["MARGIN2"]
+    pauses = []
+    for _ in range(3):
+        venue.now = account.next_sale_at - 1
+        before = venue.now + 1
+        venue.apply(ForcedSale("MARGIN2"), advance=1)
+        pauses.append(account.next_sale_at - before)
+    assert pauses == [TERMS.retry_ns * 2, TERMS.retry_ns * 4, TERMS.retry_ns * 8]
 
 
 # -- SECURITIES COLLATERAL --
@@ -436,6 +514,11 @@ def test_a_snapshot_mid_call_replays_to_the_same_state() -> None:
             v.order("CLIENT2", SELL, price, 1, TimeInForce.IOC)
         v.apply(ForcedSale("MARGIN1"))
     assert copy.engine.state_hash() == venue.engine.state_hash()
+
+
+def test_a_haircut_on_the_loan_asset_is_refused() -> None:
+    with pytest.raises(ValueError, match="HKD is the loan asset: its haircut is 0 %"):
+        terms(collateral=(Collateral("HKD", 10_000), *TERMS.collateral[1:]))
 
 
 def test_facility_terms_outside_the_rules_are_refused() -> None:
