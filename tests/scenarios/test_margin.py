@@ -423,8 +423,9 @@ def test_a_disabled_client_is_still_sold_out_and_a_fruitless_sale_pauses_longer(
     events = venue.apply(MarginReview(), advance=25 * HOUR)
     assert ("MARGIN2", "liquidation") in notices(events)
     first = venue.apply(ForcedSale("MARGIN2"))
+    # its resting sell is cancelled, then the first slice finds no buyer
     cancelled = [e.reason for e in first if isinstance(e, OrderCancelled)]
-    assert cancelled == [CancelReason.FORCED_LIQUIDATION]
+    assert cancelled == [CancelReason.FORCED_LIQUIDATION, CancelReason.IOC_REMAINDER]
     assert not [e for e in first if isinstance(e, Trade)]
     account = venue.book.accounts["MARGIN2"]
     pauses = []
