@@ -28,6 +28,7 @@ from engine.model.events import Event
 from engine.persistence.command_codec import decode, encode
 from fixgw.demo.orderflow import FULL_MIX, OrderFlow, flow_participants, to_engine_commands
 from tests.engine.accounts.test_accounts import FEE_CAST, SCALES, SPECS
+from tests.support.margin import MarginVenue
 from tests.support.venue import BTC, VENUE_PARTICIPANTS, VENUE_SPECS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,7 +37,8 @@ STEP = 1_000  # ns between commands, as in the in-process differential tests
 
 def build(venue: str) -> Engine:
     """`plain`: the test venue unfunded; `funded`: with accounts and fees; `flow`: the
-    seeded order flow's cast. Always on this process's default book."""
+    seeded order flow's cast; `margin`: a venue that lends (tests/support/margin.py).
+    Always on this process's default book."""
     if venue == "plain":
         return Engine(VENUE_SPECS, VENUE_PARTICIPANTS, OrderBook)
     if venue == "flow":
@@ -44,6 +46,8 @@ def build(venue: str) -> Engine:
     if venue == "funded":
         ledger = Ledger([p.name for p in FEE_CAST], SCALES)
         return Engine(SPECS, FEE_CAST, OrderBook, ledger)
+    if venue == "margin":
+        return MarginVenue().engine
     raise ValueError(f"no venue {venue!r}")
 
 

@@ -17,10 +17,19 @@ from hypothesis import strategies as st
 
 from engine.implementation import PURE, is_compiled
 from engine.matching import core
-from engine.model.commands import Command
+from engine.model.commands import (
+    Command,
+    ForcedSale,
+    MarginReview,
+    MoveFunds,
+    NewOrder,
+    SetMarginAccess,
+)
+from engine.model.terms import GTC, IOC, LIMIT, OrderType, Side, TimeInForce
 from tests.engine.accounts.test_accounts import DEPOSITS, FUNDING
 from tests.engine.matching.test_differential import streams
 from tests.support.engine_twin import EngineTwin, run, run_seeded
+from tests.support.margin import COIN, HKD
 
 pytestmark = pytest.mark.skipif(
     PURE, reason="compares the compiled engine with its source; the compiled pass runs it"
@@ -59,6 +68,77 @@ venues = st.one_of(
 def test_random_commands_agree(interpreted: EngineTwin, case: tuple[str, list[Command]]) -> None:
     venue, stream = case
     assert_agree(interpreted, venue, stream, check_every=1)
+
+
+# a venue that lends: margin clients borrow, prices wander within the band, and calls and
+# forced sales follow (tests/support/margin.py's cast and terms)
+MARGIN_DEPOSITS = [
+    *(
+        MoveFunds(who, asset, amount, "test")
+        for who in ("CLIENT1", "CLIENT2", "MM1")
+        for asset, amount in (("HKD", 50_000_000 * HKD), ("BTC", 100 * COIN), ("ETH", 10**11))
+    ),
+    *(MoveFunds(who, "HKD", 300_000 * HKD, "test") for who in ("MARGIN1", "MARGIN2")),
+]
+TRADERS = ("CLIENT1", "CLIENT2", "MM1", "MARGIN1", "MARGIN2")
+margin_orders = st.builds(
+    lambda who, side, price, lots, tif, n: NewOrder(
+        who, f"c{n}", "BTC-HKD", side, OrderType.LIMIT, tif, lots, price
+    ),
+    st.sampled_from(TRADERS),
+    st.sampled_from(Side),
+    st.integers(440_000, 560_000),
+    st.integers(1, 3_000),
+    st.sampled_from((TimeInForce.GTC, TimeInForce.IOC)),
+    st.integers(0, 10**6),
+)
+
+
+CRASH = (455_000, 414_000, 377_000, 343_000)  # 9 % a step: from the start, into calls
+
+
+def margin_action(kind: int, order: NewOrder, client: str, enabled: bool) -> list[Command]:
+    """Mostly orders; now and then a forced sale, a review, a facility switched, a margin
+    client buying on loan, or a fall of the price by trades between two customers (from
+    the start price into calls)."""
+    if kind == 0:
+        return [ForcedSale(client)]
+    if kind == 1:
+        return [MarginReview()]
+    if kind == 2:
+        return [SetMarginAccess(client, enabled, "ops")]
+    if kind == 3:
+        falls: list[Command] = []
+        for step, price in enumerate(CRASH):
+            cid = f"{order.client_order_id}-{step}"
+            falls.append(NewOrder("CLIENT1", cid, "BTC-HKD", Side.BUY, LIMIT, GTC, 1, price))
+            falls.append(NewOrder("CLIENT2", cid, "BTC-HKD", Side.SELL, LIMIT, IOC, 1, price))
+        return falls
+    if kind == 4:  # a customer offers, a margin client buys it all on loan
+        cid, lots = order.client_order_id, order.qty // 2 + 1
+        return [
+            NewOrder("CLIENT2", cid, "BTC-HKD", Side.SELL, LIMIT, GTC, lots, order.price),
+            NewOrder(client, cid, "BTC-HKD", Side.BUY, LIMIT, IOC, lots, order.price),
+        ]
+    return [order]
+
+
+margin_actions = st.builds(
+    margin_action,
+    st.integers(0, 15),
+    margin_orders,
+    st.sampled_from(("MARGIN1", "MARGIN2")),
+    st.booleans(),
+)
+margin_streams = st.lists(margin_actions, min_size=20, max_size=60).map(
+    lambda actions: [*MARGIN_DEPOSITS, *(command for action in actions for command in action)]
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(margin_streams)
+def test_a_lending_venue_agrees(interpreted: EngineTwin, stream: list[Command]) -> None:
+    assert_agree(interpreted, "margin", stream, check_every=1)
 
 
 def test_the_twin_is_the_other_implementation(interpreted: EngineTwin) -> None:
