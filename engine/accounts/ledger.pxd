@@ -14,6 +14,7 @@ cdef class Ledger:
     cdef public tuple assets
     cdef public dict _balances
 
+    cpdef Balance cell(self, str owner, str asset)
     cpdef available(self, str owner, str asset)
     cpdef reserved(self, str owner, str asset)
     @cython.locals(balance=Balance)

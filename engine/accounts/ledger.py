@@ -59,6 +59,12 @@ class Ledger:
     def reserved(self, owner: str, asset: str) -> int:
         return self._balances[owner, asset].reserved
 
+    def cell(self, owner: str, asset: str) -> Balance:
+        """The owner's balance of the asset itself, to read again and again (margin
+        financing values a margin client's holdings after each of its commands); it stays
+        the same object for the ledger's life, a snapshot's restore included."""
+        return self._balances[owner, asset]
+
     def holding(self, owner: str, asset: str) -> int:
         """Available and reserved together: everything the owner has of the asset."""
         balance = self._balances[owner, asset]

@@ -3,13 +3,15 @@
 
 cimport cython
 
-from engine.accounts.ledger cimport Ledger
+from engine.accounts.ledger cimport Balance, Ledger
 from engine.margin.watch cimport CrossingWatch
 from engine.model.instruments cimport InstrumentState
 
 
 cdef class MarginAccount:
     cdef public object call_deadline
+    cdef public Balance cash
+    cdef public tuple cells
     cdef public object facility
     cdef public object fruitless
     cdef public object interest
@@ -44,7 +46,7 @@ cdef class MarginBook:
     cdef public set recheck
     cdef public set drawn
 
-    @cython.locals(ledger=Ledger, account=MarginAccount, state=InstrumentState)
+    @cython.locals(account=MarginAccount, cash=Balance, cell=Balance, state=InstrumentState)
     cpdef tuple position(self, str name, ts)
     cpdef bint is_stale(self, MarginAccount account, ts)
     cpdef draw(self, str name, amount)

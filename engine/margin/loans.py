@@ -23,7 +23,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from engine.accounts.ledger import Ledger
+from engine.accounts.ledger import Balance, Ledger
 from engine.margin.terms import Facility, MarginTerms
 from engine.margin.watch import CrossingWatch, floors
 from engine.model.instruments import InstrumentState
@@ -47,6 +47,8 @@ class MarginAccount:
 
     __slots__ = (
         "call_deadline",
+        "cash",
+        "cells",
         "facility",
         "fruitless",
         "interest",
@@ -59,7 +61,11 @@ class MarginAccount:
         "suspended",
     )
 
-    def __init__(self, name: str, facility: Facility) -> None:
+    def __init__(
+        self, name: str, facility: Facility, cash: Balance, cells: tuple[Balance, ...]
+    ) -> None:
+        """`cash`, `cells`: its ledger balances in the loan asset and in each priced
+        collateral asset (in the order of `MarginBook.parts`), read after its commands."""
         self.name = name
         self.facility = facility
         self.loan = 0  # owed, interest included, in the loan asset's minor unit
@@ -71,6 +77,8 @@ class MarginAccount:
         self.liquidating = ""
         self.next_sale_at = 0
         self.fruitless = 0  # forced-sale commands in a row that sold nothing
+        self.cash = cash
+        self.cells = cells
 
     @property
     def state(self) -> str:
@@ -140,7 +148,6 @@ class MarginBook:
     ) -> None:
         self.terms = terms
         self.ledger = ledger
-        self.accounts = {name: MarginAccount(name, f) for name, f in terms.facilities.items()}
         self.total_loans = 0
         self.interest_day = 0  # the Hong Kong day interest was last charged for; 0: none yet
         # the collateral whose value moves with a price: asset -> (haircut, its instrument)
@@ -163,6 +170,15 @@ class MarginBook:
             (asset, PPM - haircut, state, state.spec.quote_per_tick_lot, state.spec.base_per_lot)
             for asset, (haircut, state) in self.priced.items()
         )
+        self.accounts = {
+            name: MarginAccount(
+                name,
+                facility,
+                ledger.cell(name, terms.loan_asset),
+                tuple(ledger.cell(name, part[0]) for part in self.parts),
+            )
+            for name, facility in terms.facilities.items()
+        }
         # the most any buy for the loan asset can lose to a haircut: an open buy is counted
         # as if it bought the asset that loses most (one not collateral counts for nothing)
         self.buy_haircut = max(
@@ -219,13 +235,16 @@ class MarginBook:
         """(margin value, the margin value of its priced collateral, the price and the
         margin value of each priced asset it holds): `valuation`'s figures without the rest,
         for what runs on a margin client's every command (the review, a buy's loan)."""
-        ledger = self.ledger
-        total = ledger.holding(name, self.loan_asset) * self.cash_kept // PPM
+        account = self.accounts[name]
+        cash = account.cash
+        total = (cash.available + cash.reserved) * self.cash_kept // PPM
         priced = 0
         prices = {}
         margins = {}
-        for asset, kept, state, quote_per_tick_lot, base_per_lot in self.parts:
-            held = ledger.holding(name, asset)
+        for cell, (asset, kept, state, quote_per_tick_lot, base_per_lot) in zip(
+            account.cells, self.parts, strict=True
+        ):
+            held = cell.available + cell.reserved
             if held:
                 price = state.reference_price
                 margin = held * price * quote_per_tick_lot // base_per_lot * kept // PPM
@@ -233,7 +252,6 @@ class MarginBook:
                     priced += margin
                     prices[asset] = price
                     margins[asset] = margin
-        account = self.accounts[name]
         securities = account.securities
         if securities and ts <= account.securities_at + self.stale_ns:
             total += securities
@@ -296,7 +314,7 @@ class MarginBook:
         if not account.loan:
             return 0
         asset = self.terms.loan_asset
-        repaid = min(self.ledger.available(name, asset), account.loan)
+        repaid = min(account.cash.available, account.loan)
         if repaid:
             self.ledger.withdraw(name, asset, repaid)
             self.ledger.deposit(self.terms.lender, asset, repaid)
