@@ -6,8 +6,10 @@ owner) when a buy needs more than the client holds, and goes back the moment the
 has HKD free: sale proceeds, deposits and released reservations repay the loan first
 (`sweep`). So while a client owes anything its available HKD is nil, and the lender's cash
 plus every loan always equals what the lender started with plus the interest charged
-(tests check both). Interest is charged once a Hong Kong day, on the loan less the HKD
-still held for the client's open buy orders (borrowed but not yet spent), rounded up.
+(tests check both). Interest is charged once a Hong Kong day on all the client owes
+(borrowed HKD still held for an open buy too: cancelling the buy repays it at once),
+rounded up, before the first command of the day: a loan that command draws owes nothing
+for the days before it.
 
 The margin value is the sum over collateral of value x (1 - haircut), each virtual asset
 at its instrument's reference price (the last trade), plus the securities collateral the

@@ -81,6 +81,10 @@ class Engine(EngineState):
         to stop on rather than carry on from a state no journal can reproduce.
         """
         try:
+            lender = self.margin
+            day = None
+            if lender is not None and ts >= lender.next_day_at:
+                day = margin.new_day(self, ts)  # the day's interest, before the command
             if type(command) is NewOrder:
                 events = self._new_order(command, ts)
             elif type(command) is CancelOrder:
@@ -95,7 +99,9 @@ class Engine(EngineState):
                 events = self._expire_gtd(ts)
             else:
                 events = _HANDLERS[type(command)](self, command, ts)
-            if self.margin is not None:
+            if lender is not None:
+                if day:
+                    events[:0] = day
                 margin.review(self, events, ts)
             return events
         except Exception as fault:

@@ -4,25 +4,27 @@
 cimport cython
 
 from engine.margin.loans cimport MarginAccount, MarginBook
-from engine.matching.core cimport Engine
+from engine.matching.state cimport EngineState
 from engine.model.events cimport Fill, Trade
 from engine.model.instruments cimport InstrumentState
 
 
 @cython.locals(book=MarginBook, account=MarginAccount)
-cpdef lend_for(Engine engine, str name, spec, amount, ts)
+cpdef lend_for(EngineState engine, str name, spec, amount, ts)
 
 @cython.locals(
     book=MarginBook, accounts=dict, touched=set, worse=set, seen=dict, trade=Trade, fill=Fill,
     state=InstrumentState, account=MarginAccount,
 )
-cpdef list review(Engine engine, list events, ts)
+cpdef list review(EngineState engine, list events, ts)
 
 @cython.locals(loan=object)
 cdef _evaluate(MarginBook book, MarginAccount account, ts, list events)
 
 cdef _settle_state(MarginBook book, MarginAccount account, ts)
 
-cdef MarginBook _book(Engine engine)
+cdef MarginBook _book(EngineState engine)
 
-cdef bint _sold_cheap(Engine engine, MarginBook book, Trade trade, str name) except -1
+cpdef list new_day(EngineState engine, ts)
+
+cdef bint _sold_cheap(EngineState engine, MarginBook book, Trade trade, str name) except -1

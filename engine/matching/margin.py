@@ -65,6 +65,7 @@ from engine.model.values import INT64_MAX, PPM
 
 if TYPE_CHECKING:
     from engine.matching.core import Engine
+    from engine.matching.state import EngineState
 
 MAX_SLICES = 100  # a forced sale's slices in one command: the rest after the next command
 
@@ -167,7 +168,7 @@ def _refused(why: str) -> Refused:
     return Refused(RejectCode.MARGIN_LIMIT, why)
 
 
-def _book(engine: Engine) -> MarginBook:
+def _book(engine: EngineState) -> MarginBook:
     book = engine.margin
     if book is None:
         raise AssertionError("margin financing asked of a venue that does not lend")
@@ -241,12 +242,6 @@ def review(engine: Engine, events: list[Event], ts: int) -> list[Event]:
                         worse.add(name)
                 elif kind is SecuritiesValued:
                     worse.add(name)
-    if ts >= book.next_day_at:
-        day = hong_kong_day(ts)
-        if book.interest_day and day != book.interest_day:
-            worse.update(_charge_interest(book, day, ts, events))
-        book.interest_day = day
-        book.next_day_at = (day + 1) * NS_PER_DAY - HONG_KONG_OFFSET_NS
     seen = book.seen_prices
     for asset, _, state, _, _ in book.parts:
         price = state.reference_price
@@ -302,6 +297,20 @@ _TOUCHING = frozenset(
         MarginAccessChanged,
     )
 )
+
+
+def new_day(engine: EngineState, ts: int) -> list[Event]:
+    """The first command of a Hong Kong day: each day's interest since the last on what
+    every client owes, before the command itself (so a loan it draws owes nothing for the
+    days before). The clients charged are valued again after the command."""
+    book = _book(engine)
+    day = hong_kong_day(ts)
+    events: list[Event] = []
+    if book.interest_day and day != book.interest_day:
+        book.recheck.update(_charge_interest(book, day, ts, events))
+    book.interest_day = day
+    book.next_day_at = (day + 1) * NS_PER_DAY - HONG_KONG_OFFSET_NS
+    return events
 
 
 def _charge_interest(book: MarginBook, day: int, ts: int, events: list[Event]) -> list[str]:
