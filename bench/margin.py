@@ -159,14 +159,18 @@ def crowd(clients: int) -> tuple[Engine, int]:
             ts += 1
             engine.apply(MoveFunds(dealer, asset, PLENTY), ts)
     lots = spec.qty_to_lots("0.01")
-    ts += 1
-    engine.apply(
-        NewOrder(
-            "DEALER1", "ask", spec.symbol, Side.SELL, OrderType.LIMIT, TimeInForce.GTC,
-            lots * clients, price,
-        ),
-        ts,
-    )  # fmt: skip
+    remaining = lots * clients
+    while remaining:  # the dealer's ask, in orders no larger than the instrument takes
+        size = min(remaining, spec.max_qty)
+        remaining -= size
+        ts += 1
+        engine.apply(
+            NewOrder(
+                "DEALER1", f"ask{remaining}", spec.symbol, Side.SELL, OrderType.LIMIT,
+                TimeInForce.GTC, size, price,
+            ),
+            ts,
+        )  # fmt: skip
     for name in names:
         ts += 1
         engine.apply(MoveFunds(name, "BTC", COIN), ts)
