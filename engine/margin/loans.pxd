@@ -12,6 +12,7 @@ cdef class MarginAccount:
     cdef public object call_deadline
     cdef public Balance cash
     cdef public tuple cells
+    cdef public object fee_rate
     cdef public object facility
     cdef public object fruitless
     cdef public object interest
@@ -39,14 +40,18 @@ cdef class MarginBook:
     cdef public tuple parts
     cdef public object buy_haircut
     cdef public object next_day_at
-    cdef public dict seen_prices
+    cdef public tuple priced_states
+    cdef public list seen_prices
     cdef public CrossingWatch watch
     cdef public set troubled
     cdef public list staling
     cdef public set recheck
     cdef public set drawn
 
-    @cython.locals(account=MarginAccount, cash=Balance, cell=Balance, state=InstrumentState)
+    @cython.locals(
+        account=MarginAccount, cash=Balance, cell=Balance, state=InstrumentState,
+        parts=tuple, cells=tuple, part=tuple, i=Py_ssize_t, prices=dict, margins=dict,
+    )
     cpdef tuple position(self, str name, ts)
     cpdef bint is_stale(self, MarginAccount account, ts)
     cpdef draw(self, str name, amount)

@@ -52,6 +52,7 @@ class MarginAccount:
         "cash",
         "cells",
         "facility",
+        "fee_rate",
         "fruitless",
         "interest",
         "liquidating",
@@ -64,7 +65,12 @@ class MarginAccount:
     )
 
     def __init__(
-        self, name: str, facility: Facility, cash: Balance, cells: tuple[Balance, ...]
+        self,
+        name: str,
+        facility: Facility,
+        cash: Balance,
+        cells: tuple[Balance, ...],
+        fee_rate: int,
     ) -> None:
         """`cash`, `cells`: its ledger balances in the loan asset and in each priced
         collateral asset (in the order of `MarginBook.parts`), read after its commands."""
@@ -81,6 +87,7 @@ class MarginAccount:
         self.fruitless = 0  # forced-sale commands in a row that sold nothing
         self.cash = cash
         self.cells = cells
+        self.fee_rate = fee_rate  # ppm: what its buys hold for fees, its sales may pay
 
     @property
     def state(self) -> str:
@@ -147,7 +154,10 @@ class MarginBook:
         terms: MarginTerms,
         ledger: Ledger,
         instruments: Mapping[str, InstrumentState],
+        fee_rates: Mapping[str, int],
     ) -> None:
+        """`fee_rates`: each margin client's highest fee rate (ppm), what its buys hold for
+        fees (engine/accounts/funding.py `hold_rate`)."""
         self.terms = terms
         self.ledger = ledger
         self.total_loans = 0
@@ -178,6 +188,7 @@ class MarginBook:
                 facility,
                 ledger.cell(name, terms.loan_asset),
                 tuple(ledger.cell(name, part[0]) for part in self.parts),
+                fee_rates.get(name, 0),
             )
             for name, facility in terms.facilities.items()
         }
@@ -194,7 +205,10 @@ class MarginBook:
             default=0,
         )
         self.next_day_at = 0  # when the next Hong Kong day begins (derived from interest_day)
-        self.seen_prices = self.prices()
+        # the priced collateral's instruments, and their prices when last looked at (the
+        # review compares them after every command: a move is what the watch is asked about)
+        self.priced_states = tuple(state for _, state in self.priced.values())
+        self.seen_prices = [state.reference_price for state in self.priced_states]
         self.watch = CrossingWatch(tuple(self.priced))
         # derived, not state (rebuilt on recovery): who is called or liquidating, looked at
         # on every price move; when fresh securities values go stale; who to look at next
@@ -243,14 +257,18 @@ class MarginBook:
         priced = 0
         prices = {}
         margins = {}
-        for cell, (asset, kept, state, quote_per_tick_lot, base_per_lot) in zip(
-            account.cells, self.parts, strict=True
-        ):
+        parts = self.parts
+        cells = account.cells
+        for i in range(len(parts)):
+            cell = cells[i]
             held = cell.available + cell.reserved
             if held:
+                part = parts[i]
+                state = part[2]
                 price = state.reference_price
-                margin = held * price * quote_per_tick_lot // base_per_lot * kept // PPM
+                margin = held * price * part[3] // part[4] * part[1] // PPM
                 if margin:  # dust worth nothing after the haircut moves nothing
+                    asset = part[0]
                     priced += margin
                     prices[asset] = price
                     margins[asset] = margin

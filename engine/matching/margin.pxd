@@ -13,8 +13,8 @@ from engine.model.instruments cimport InstrumentState
 cpdef lend_for(EngineState engine, str name, spec, amount, ts)
 
 @cython.locals(
-    book=MarginBook, accounts=dict, touched=set, worse=set, seen=dict, trade=Trade, fill=Fill,
-    state=InstrumentState, account=MarginAccount,
+    book=MarginBook, accounts=dict, touched=set, worse=set, trade=Trade, fill=Fill,
+    state=InstrumentState, account=MarginAccount, states=tuple, seen=list, i=Py_ssize_t,
 )
 cpdef list review(EngineState engine, list events, ts)
 
@@ -27,4 +27,5 @@ cdef MarginBook _book(EngineState engine)
 
 cpdef list new_day(EngineState engine, ts)
 
+@cython.locals(sold=tuple, state=InstrumentState, account=MarginAccount)
 cdef bint _sold_cheap(EngineState engine, MarginBook book, Trade trade, str name) except -1

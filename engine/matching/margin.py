@@ -16,7 +16,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from engine.accounts.funding import hold_rate
 from engine.margin.loans import (
     HONG_KONG_OFFSET_NS,
     NS_PER_DAY,
@@ -160,7 +159,7 @@ def _spent(engine: Engine, book: MarginBook, name: str, held: int) -> int:
     """The margin value `held` HKD of buys lose when they fill: the haircut of what they buy
     (the highest any buy for the loan asset can take) and the fees they hold for, which go
     to the venue; both rounded up."""
-    fee_rate = hold_rate(engine.participants[name])
+    fee_rate = book.accounts[name].fee_rate
     return -(-held * book.buy_haircut // PPM) - (-held * fee_rate // PPM)
 
 
@@ -243,11 +242,13 @@ def review(engine: Engine, events: list[Event], ts: int) -> list[Event]:
                 elif kind is SecuritiesValued:
                     worse.add(name)
     seen = book.seen_prices
-    for asset, _, state, _, _ in book.parts:
+    states = book.priced_states
+    for i in range(len(states)):
+        state = states[i]
         price = state.reference_price
-        if price != seen[asset]:
-            seen[asset] = price
-            worse.update(book.watch.crossed(asset, price))
+        if price != seen[i]:
+            seen[i] = price
+            worse.update(book.watch.crossed(state.spec.base_asset, price))
             worse.update(book.troubled)
     for name in book.troubled:
         account = accounts[name]
@@ -279,9 +280,9 @@ def _sold_cheap(engine: Engine, book: MarginBook, trade: Trade, name: str) -> bo
     sold = book.priced_by_symbol.get(trade.symbol)
     if sold is None:
         return True
-    kept, state = sold
-    fee_rate = hold_rate(engine.participants[name])
-    return bool(trade.price * (PPM - fee_rate) < state.reference_price * kept)
+    state = sold[1]
+    account = book.accounts[name]
+    return bool(trade.price * (PPM - account.fee_rate) < state.reference_price * sold[0])
 
 
 # the events that may change what a participant holds or owes (a Trade names two)

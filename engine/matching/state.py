@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable, Iterator
 
+from engine.accounts.funding import hold_rate
 from engine.accounts.ledger import Ledger
 from engine.accounts.prefunding import Accounts
 from engine.affiliates.shared_book import NO_SHARED_BOOK, SharedBook, SharedBookTerms
@@ -103,7 +104,8 @@ class EngineState:
             # the lender's account opens with what it may lend: capital x multiple
             ledger.open_account(margin.lender)
             ledger.deposit(margin.lender, margin.loan_asset, margin.lending_limit)
-            self.margin = MarginBook(margin, ledger, self.instruments)
+            rates = {name: hold_rate(p) for name, p in self.participants.items()}
+            self.margin = MarginBook(margin, ledger, self.instruments, rates)
         self.next_order_id = 1
         self.next_exec_id = 1
         self.next_trade_id = 1
