@@ -26,6 +26,7 @@ from engine.model.instruments import InstrumentSpec
 from engine.model.values import ValueRejected, percent_to_ppm, to_units
 
 NS_PER_SECOND = 1_000_000_000
+MAX_HOURS = 720
 
 
 def _decimal(value: object, what: str) -> Decimal:
@@ -59,6 +60,13 @@ def _positive_int(table: Mapping[str, object], key: str, default: int) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
         raise ValueError(f"{key} must be a positive whole number")
     return value
+
+
+def _hours(table: Mapping[str, object], key: str, default: int) -> int:
+    hours = _positive_int(table, key, default)
+    if hours > MAX_HOURS:
+        raise ValueError(f"{key} must be at most {MAX_HOURS} (30 days)")
+    return hours
 
 
 def facility_of(entry: Mapping[str, object], loan_scale: int) -> Facility | None:
@@ -153,8 +161,8 @@ def _terms(
         lending_share_floor=_money(
             table["lending_share_floor"], "lending_share_floor", scale, zero=True
         ),
-        call_deadline_ns=_positive_int(table, "call_deadline_hours", 24) * NS_PER_HOUR,
-        securities_stale_ns=_positive_int(table, "securities_stale_hours", 24) * NS_PER_HOUR,
+        call_deadline_ns=_hours(table, "call_deadline_hours", 24) * NS_PER_HOUR,
+        securities_stale_ns=_hours(table, "securities_stale_hours", 24) * NS_PER_HOUR,
         retry_ns=_positive_int(table, "forced_sale_retry_seconds", 5) * NS_PER_SECOND,
         slice_lots=slices,
         facilities=dict(facilities),

@@ -23,6 +23,7 @@ cdef class MarginAccount:
     cdef public object securities
     cdef public object securities_at
     cdef public bint suspended
+    cdef public bint stalled
 
 
 cdef class MarginBook:
@@ -54,6 +55,7 @@ cdef class MarginBook:
     )
     cpdef tuple position(self, str name, ts)
     cpdef bint is_stale(self, MarginAccount account, ts)
+    cpdef spent(self, MarginAccount account, held)
     cpdef draw(self, str name, amount)
     @cython.locals(account=MarginAccount)
     cpdef sweep(self, str name)

@@ -61,6 +61,7 @@ class MarginAccount:
         "next_sale_at",
         "securities",
         "securities_at",
+        "stalled",
         "suspended",
     )
 
@@ -85,6 +86,7 @@ class MarginAccount:
         self.liquidating = ""
         self.next_sale_at = 0
         self.fruitless = 0  # forced-sale commands in a row that sold nothing
+        self.stalled = False  # told its forced sale can sell nothing now
         self.cash = cash
         self.cells = cells
         self.fee_rate = fee_rate  # ppm: what its buys hold for fees, its sales may pay
@@ -107,6 +109,7 @@ class MarginAccount:
             self.liquidating,
             self.next_sale_at,
             self.fruitless,
+            self.stalled,
         )
 
 
@@ -192,18 +195,8 @@ class MarginBook:
             )
             for name, facility in terms.facilities.items()
         }
-        # the most any buy for the loan asset can lose to a haircut: an open buy is counted
-        # as if it bought the asset that loses most (one not collateral counts for nothing)
-        self.buy_haircut = max(
-            (
-                PPM
-                if terms.haircut(state.spec.base_asset) is None
-                else terms.haircut(state.spec.base_asset) or 0
-                for state in instruments.values()
-                if state.spec.quote_asset == terms.loan_asset
-            ),
-            default=0,
-        )
+        # the most a buy with a loan can lose to a haircut: a loan buys only collateral
+        self.buy_haircut = max((haircut for haircut, _ in self.priced.values()), default=0)
         self.next_day_at = 0  # when the next Hong Kong day begins (derived from interest_day)
         # the priced collateral's instruments, and their prices when last looked at (the
         # review compares them after every command: a move is what the watch is asked about)
@@ -233,8 +226,10 @@ class MarginBook:
         account = self.accounts[name]
         ledger = self.ledger
         loan_asset = self.terms.loan_asset
-        cash = ledger.available(name, loan_asset) + ledger.reserved(name, loan_asset)
-        cash_margin = cash * (PPM - self.cash_haircut) // PPM
+        reserved = ledger.reserved(name, loan_asset)
+        cash = ledger.available(name, loan_asset) + reserved
+        # what open buys hold counts as if they had filled (`spent`)
+        cash_margin = cash * (PPM - self.cash_haircut) // PPM - self.spent(account, reserved)
         parts = [(loan_asset, cash, cash, cash_margin)]
         total = cash_margin
         for asset, (haircut, _) in self.priced.items():
@@ -253,7 +248,10 @@ class MarginBook:
         for what runs on a margin client's every command (the review, a buy's loan)."""
         account = self.accounts[name]
         cash = account.cash
-        total = (cash.available + cash.reserved) * self.cash_kept // PPM
+        held = cash.reserved
+        total = (cash.available + held) * self.cash_kept // PPM
+        if held:  # what open buys hold counts as if they had filled (`spent`)
+            total -= self.spent(account, held)
         priced = 0
         prices = {}
         margins = {}
@@ -276,6 +274,12 @@ class MarginBook:
         if securities and ts <= account.securities_at + self.stale_ns:
             total += securities
         return total + priced, priced, prices, margins
+
+    def spent(self, account: MarginAccount, held: int) -> int:
+        """The margin value `held` of the loan asset loses when the buys holding it fill:
+        the haircut of what they buy (the highest of any collateral, as a loan buys only
+        collateral) and the fees they hold for, which go to the venue; rounded up."""
+        return -(-held * self.buy_haircut // PPM) - (-held * account.fee_rate // PPM)
 
     def is_stale(self, account: MarginAccount, ts: int) -> bool:
         stale_from = account.securities_at + self.terms.securities_stale_ns
@@ -384,7 +388,8 @@ class MarginBook:
         self.total_loans = int(total)
         self.interest_day = int(day)
         for row in rows:
-            name, loan, interest, securities, at, suspended, deadline, why, sale_at, fruitless = row
+            (name, loan, interest, securities, at, suspended, deadline, why, sale_at, fruitless,
+             stalled) = row  # fmt: skip
             account = self.accounts.get(name)
             if account is None:
                 raise ValueError(f"the snapshot has a margin client {name!r} the venue does not")
@@ -392,7 +397,7 @@ class MarginBook:
             account.securities, account.securities_at = securities, at
             account.suspended, account.call_deadline = suspended, deadline
             account.liquidating, account.next_sale_at = why, sale_at
-            account.fruitless = fruitless
+            account.fruitless, account.stalled = fruitless, stalled
             if securities:
                 stale_from = at + self.terms.securities_stale_ns
                 heapq.heappush(self.staling, (stale_from, name, at))

@@ -21,6 +21,7 @@ ELIGIBLE_VIRTUAL_ASSETS = frozenset(("BTC", "ETH"))
 MIN_VIRTUAL_HAIRCUT_PPM = 600_000
 DEFAULT_CAPITAL_MULTIPLE = 5
 NS_PER_HOUR = 3_600_000_000_000
+MAX_PERIOD_NS = 720 * NS_PER_HOUR
 
 
 class MarginTermsError(ValueError):
@@ -123,8 +124,8 @@ def check(terms: MarginTerms) -> None:
         ("securities_stale", terms.securities_stale_ns),
         ("retry", terms.retry_ns),
     ):
-        if value <= 0:
-            raise MarginTermsError(f"{name} must be a positive time")
+        if not 0 < value <= MAX_PERIOD_NS:
+            raise MarginTermsError(f"{name} must be a positive time of at most 30 days")
     for symbol, lots in terms.slice_lots.items():
         if lots <= 0:
             raise MarginTermsError(f"the forced-sale slice of {symbol} must be positive")

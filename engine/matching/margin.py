@@ -97,13 +97,16 @@ def lend_for(engine: Engine, name: str, spec: InstrumentSpec, amount: int, ts: i
         raise _refused(f"the margin facility of {name} is suspended by the venue")
     if account.state != SOUND:
         raise _refused(f"no new margin loan while in a margin {account.state}")
-    now, _, _, projected = book.position(name, ts)
-    held = ledger.reserved(name, asset) + amount  # what every open buy and this one pay
-    margin_value = now + borrow - _spent(engine, book, name, held)
     bought = spec.base_asset
-    if bought in book.priced:
-        kept = PPM - book.priced[bought][0]
-        projected[bought] = projected.get(bought, 0) + held * kept // PPM
+    if bought not in book.priced:
+        raise _refused(f"{bought} is not margin collateral: a margin loan buys BTC or ETH only")
+    # the margin value counts open buys as filled already (MarginBook.spent): add the cash
+    # drawn, less what this buy loses when it fills
+    now, _, _, projected = book.position(name, ts)
+    held = ledger.reserved(name, asset)
+    margin_value = now + borrow - (book.spent(account, held + amount) - book.spent(account, held))
+    kept = PPM - book.priced[bought][0]
+    projected[bought] = projected.get(bought, 0) + (held + amount) * kept // PPM
     loan = account.loan + borrow
     facility = account.facility
     if margin_value * PPM < facility.call_level_ppm * loan:
@@ -155,14 +158,6 @@ def lend_for(engine: Engine, name: str, spec: InstrumentSpec, amount: int, ts: i
     return borrow
 
 
-def _spent(engine: Engine, book: MarginBook, name: str, held: int) -> int:
-    """The margin value `held` HKD of buys lose when they fill: the haircut of what they buy
-    (the highest any buy for the loan asset can take) and the fees they hold for, which go
-    to the venue; both rounded up."""
-    fee_rate = book.accounts[name].fee_rate
-    return -(-held * book.buy_haircut // PPM) - (-held * fee_rate // PPM)
-
-
 def _refused(why: str) -> Refused:
     return Refused(RejectCode.MARGIN_LIMIT, why)
 
@@ -176,7 +171,7 @@ def _book(engine: EngineState) -> MarginBook:
 
 def check_withdrawal(engine: Engine, name: str, asset: str, amount: int, ts: int) -> None:
     """A margin client with a loan may take out collateral only while it stays sound and
-    its margin value, its open buys counted as filled, stays at or above its call level."""
+    its margin value (its open buys counted as filled) stays at or above its call level."""
     book = _book(engine)
     account = book.accounts.get(name)
     if account is None or not account.loan:
@@ -187,15 +182,16 @@ def check_withdrawal(engine: Engine, name: str, asset: str, amount: int, ts: int
     part = next((p for p in valuation.parts if p[0] == asset), None)
     if part is None:
         return
-    held, margin_part = part[1], part[3]
-    # the open buys count as filled, as when their loans were granted
-    buying = _spent(engine, book, name, book.ledger.reserved(name, book.terms.loan_asset))
+    held = part[1]
+    # the valuation counts open buys as filled already, as when their loans were granted
     if asset == book.terms.loan_asset:
-        kept = (held - amount) * (PPM - book.cash_haircut) // PPM
+        lost = held * book.cash_kept // PPM - (held - amount) * book.cash_kept // PPM
     else:
-        kept = book.value(asset, held - amount) * (PPM - book.priced[asset][0]) // PPM
-    lost = margin_part - kept
-    after = valuation.margin_value - lost - buying
+        kept = PPM - book.priced[asset][0]
+        lost = (
+            book.value(asset, held) * kept // PPM - book.value(asset, held - amount) * kept // PPM
+        )
+    after = valuation.margin_value - lost
     if after * PPM < account.facility.call_level_ppm * account.loan:
         scale = book.ledger.scales[book.terms.loan_asset]
         loan_asset = book.terms.loan_asset
@@ -405,6 +401,7 @@ def _notice(
         account.liquidating = why
         account.next_sale_at = ts
         account.fruitless = 0
+        account.stalled = False
     elif kind == "stalled":
         pass
     else:
@@ -477,13 +474,16 @@ def forced_sale(engine: Engine, cmd: ForcedSale, ts: int) -> list[Event]:
             events.append(closed)
     book.sweep(name)
     sold_any = stuck = False
+    # every slice of one command at the band's lower edge as the command found it: slices
+    # walking the band down one after the other would sell far under the market
+    lowest = {state.spec.symbol: state.band()[0] for _, state in book.priced.values()}
     for _ in range(MAX_SLICES):
         valuation = book.valuation(name, ts)
         if not valuation.loan or valuation.margin_value * PPM >= (
             account.facility.call_level_ppm * valuation.loan
         ):
             break
-        sell = _next_slice(engine, book, name, valuation)
+        sell = _next_slice(engine, book, name, valuation, lowest)
         if sell is None:
             stuck = True
             break
@@ -498,13 +498,16 @@ def forced_sale(engine: Engine, cmd: ForcedSale, ts: int) -> list[Event]:
     account.fruitless = 0 if sold_any else account.fruitless + 1
     pause = book.terms.retry_ns << min(max(account.fruitless - 1, 0), 6)
     account.next_sale_at = ts + pause
-    if stuck and account.fruitless == 1:
+    if sold_any:
+        account.stalled = False
+    elif stuck and not account.stalled:
+        account.stalled = True
         _notice(book, account, book.valuation(name, ts), "stalled", ts, events, "")
     return events
 
 
 def _next_slice(
-    engine: Engine, book: MarginBook, name: str, valuation: Valuation
+    engine: Engine, book: MarginBook, name: str, valuation: Valuation, lowest: dict[str, int]
 ) -> NewOrder | None:
     """The next forced sell: of the collateral worth most after haircut whose instrument
     trades, as many lots as a slice and the client's free holding allow."""
@@ -521,7 +524,7 @@ def _next_slice(
         lots = min(free, book.terms.slice_lots.get(spec.symbol, spec.max_qty), spec.max_qty)
         if lots < spec.min_qty:
             continue
-        low, _ = state.band()
+        low = max(lowest[spec.symbol], state.band()[0])  # still inside the band
         client_order_id = f"{FORCED_PREFIX}{engine.next_order_id}"
         return NewOrder(name, client_order_id, spec.symbol, SELL, LIMIT, IOC, lots, low)
     return None

@@ -368,6 +368,33 @@ def test_a_cancelled_buy_gives_its_borrowed_cash_back_to_the_lender() -> None:
     assert venue.ledger.available("LENDER", "HKD") == TERMS.lending_limit
 
 
+def test_an_open_buy_counts_as_filled_so_its_fill_changes_nothing_the_review_counted() -> None:
+    """HKD held for an open buy is valued as what it buys (at the haircut), not as cash:
+    otherwise a called client's resting loan-funded buys would fill at a margin value the
+    review never saw, and calls would come late."""
+    venue = funded()
+    venue.fund("MARGIN1", "HKD", 100_000 * HKD)
+    venue.order("MARGIN1", BUY, 480_000, 300)  # rests: HKD 144,000, 44,000 borrowed
+    assert venue.loan("MARGIN1") == 44_000 * HKD
+    resting = venue.book.valuation("MARGIN1", venue.now).margin_value
+    assert resting == 57_600 * HKD  # 40 % of 144,000
+    venue.order("CLIENT2", SELL, 480_000, 300, TimeInForce.IOC)
+    # the reference price is the fill's, so the 0.3 BTC count exactly as the cash did
+    assert venue.book.valuation("MARGIN1", venue.now).margin_value == resting
+    assert venue.book.accounts["MARGIN1"].state == "sound"
+
+
+def test_a_loan_buys_collateral_only() -> None:
+    venue = funded(terms(collateral=TERMS.collateral[:2]))  # ETH listed, not collateral
+    venue.fund("MARGIN1", "HKD", 100_000 * HKD)
+    refused = rejection(venue.order("MARGIN1", BUY, 250_000, 1_000, symbol="ETH-HKD"))
+    assert refused.text == "ETH is not margin collateral: a margin loan buys BTC or ETH only"
+    # its own cash still buys it, prefunded
+    assert not any(
+        isinstance(e, Rejected) for e in venue.order("MARGIN1", BUY, 250_000, 100, symbol="ETH-HKD")
+    )
+
+
 def test_a_withdrawal_counts_a_borrowing_buy_as_filled() -> None:
     venue = funded()
     venue.fund("MARGIN1", "ETH", 10 * COIN)  # HKD 100,000 of margin value

@@ -623,6 +623,10 @@ class Run:
             else:
                 worth = units
             value += math.floor(Fraction(worth * (PPM - collateral.haircut_ppm), PPM))
+        # HKD its open buys hold counts as if they had filled: less the highest haircut of
+        # any collateral a loan may buy (this venue charges no fees)
+        most = max(c.haircut_ppm for c in self.terms.collateral if c.priced_by)
+        value -= math.ceil(Fraction(venue.ledger.reserved(name, "HKD") * most, PPM))
         securities, valued_at = self.securities.get(name, (0, 0))
         if ts <= valued_at + self.terms.securities_stale_ns:
             value += securities
@@ -752,9 +756,10 @@ def test_coin_dust_does_not_fault_the_review() -> None:
     venue.apply(SetSecurities("MARGIN1", 1_000_000 * HKD, venue.now, "ops"))
     venue.order("MARGIN1", Side.BUY, 460_000, 100)  # rests: HKD 46,000 borrowed and held
     assert venue.loan("MARGIN1") == 46_000 * HKD
-    # the securities valued at nothing: the HKD its buy holds is its margin value, 100 % of
-    # its loan, so it stays sound (and is filed under floors again)
-    venue.apply(SetSecurities("MARGIN1", 0, venue.now, "ops"))
+    # the securities valued down to just what keeps it sound: the HKD its buy holds counts
+    # as filled (40 % of 46,000: 18,400), plus 27,600 is 100 % of its loan; it is filed
+    # under floors again, with only dust priced
+    venue.apply(SetSecurities("MARGIN1", 27_600 * HKD, venue.now, "ops"))
     assert venue.book.accounts["MARGIN1"].state == SOUND
 
 
