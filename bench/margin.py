@@ -31,6 +31,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bench.accounts import CHUNK, WARM_UP, take_turns
 from bench.book_throughput import RESULTS, machine
 from bench.journal_throughput import flow
 from bench.loadgen import Link
@@ -48,8 +49,6 @@ from fixgw.roster import hash_password
 from fixgw.server import DEFAULT_CONFIG, load_config
 from tests.support.launch import PASSWORDS, GatewayProcess
 
-WARM_UP = 20_000
-CHUNK = 2_000
 PLENTY = 10**18  # a prefunded account's holding of each asset: never short
 COLLATERAL = 10**13  # a margin client's BTC and ETH: 100,000 coins, far above its loans
 BIG = 10**17
@@ -104,34 +103,16 @@ def build(kind: str) -> Engine:
     return engine
 
 
-def timed(engine: Engine, commands: list[Command], first_seq: int) -> float:
-    apply = engine.apply
-    start = time.perf_counter()
-    for seq, command in enumerate(commands, first_seq):
-        apply(command, seq)
-    return time.perf_counter() - start
-
-
 def interleaved(warm: list[Command], measured: list[Command]) -> list[float]:
     """Seconds each engine (prefunded, margin, no-lending) spent on `measured`."""
     engines = [build("prefunded"), build("margin"), build("no-lending")]
-    for engine in engines:
-        timed(engine, warm, 1_000)
-    spent = [0.0, 0.0, 0.0]
-    first_seq = 1_000 + len(warm)
-    orders = [(0, 1, 2), (1, 2, 0), (2, 0, 1)]
-    for turn, start in enumerate(range(0, len(measured), CHUNK)):
-        chunk = measured[start : start + CHUNK]
-        for which in orders[turn % 3]:
-            spent[which] += timed(engines[which], chunk, first_seq + start)
+    spent = take_turns(engines, warm, measured)
     margin_book = engines[1].margin
     assert margin_book is not None and margin_book.total_loans > 0, "the margin flow never borrowed"
     return spent
 
 
 # -- THE REVIEW WITH MANY CLIENTS --
-
-ONE_HOUR = 3_600 * 10**9
 
 
 def crowd(clients: int) -> tuple[Engine, int]:

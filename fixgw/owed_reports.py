@@ -106,11 +106,13 @@ def with_answers(
 
 
 def identity(text: str) -> tuple[str, str]:
-    """What tells one report from another: its ExecID, or for a message without one (a
-    cancel reject, a mass cancel report) its type and ClOrdID."""
+    """What tells one report from another: its ExecID, a CollateralReport's CollRptID (a
+    margin notice), or for a message with neither (a cancel reject, a mass cancel report)
+    its type and ClOrdID."""
     fields = dict(f.split("=", 1) for f in text.split(SOH) if "=" in f)
-    if "17" in fields:
-        return ("17", fields["17"])
+    for unique in ("17", "908"):
+        if unique in fields:
+            return (unique, fields[unique])
     return (fields.get("35", ""), fields.get("11", ""))
 
 
@@ -146,8 +148,9 @@ def not_handed(
             handed[participant] = {
                 key
                 for sent, text in sent_since(store_dir, comp_id, participant, since, below)
-                # an ExecID is unique; a type and ClOrdID an earlier batch's reply may share
-                if (key := identity(text))[0] == "17" or sent >= exact
+                # an ExecID or CollRptID is unique; a type and ClOrdID an earlier batch's
+                # reply may share
+                if (key := identity(text))[0] in ("17", "908") or sent >= exact
             }
     owed = []
     for participant, message in replies:

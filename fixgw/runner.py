@@ -157,7 +157,7 @@ class Runner:
         self._route_sink: Callable[[list[RouteSent]], None] | None = None
         self._routes: list[RouteSent] = []
         self._settlement: SettlementSchedule | None = None
-        self._forced_sales: list[str] = []  # liquidating clients whose next slice is due
+        self._forced_sales: deque[str] = deque()  # liquidating clients whose slice is due
         self._selling = False
         # one token per queued item; a C-level queue, so waking the engine thread costs the
         # putting thread next to nothing
@@ -572,7 +572,7 @@ class Runner:
                 review, sales = margin.due(lender, ts)
                 if review:
                     self._apply(MarginReview(), ts, None, out, market_data)
-                self._forced_sales += sales
+                self._forced_sales.extend(sales)
                 self._sell(ts, out, market_data)
 
     def note_position(self, participant: str, msg_seq: int) -> None:
@@ -636,7 +636,7 @@ class Runner:
             queued = self._forced_sales
             lender = self.engine.margin
             while queued and lender is not None:
-                participant = queued.pop(0)
+                participant = queued.popleft()
                 if margin.sale_due(lender, participant, ts):
                     self._apply(ForcedSale(participant), ts, None, out, market_data)
         finally:

@@ -59,14 +59,13 @@ class Accounts:
             return spec.quote_asset, buy_hold(cost, self._hold_ppm[cmd.participant]), price
         return spec.base_asset, cmd.qty * spec.base_per_lot, price
 
-    def reserve_new(self, cmd: NewOrder, state: InstrumentState) -> tuple[int, int]:
-        """Reserve what a new order must hold, or refuse it; returns (amount, the price it
-        is funded at). The engine calls this after every other check of the order, so
-        nothing can refuse it once this has reserved: check and reservation are one ledger
-        call."""
-        asset, amount, price = self.holding_for(cmd, state)
+    def reserve(self, owner: str, asset: str, amount: int, price: int) -> tuple[int, int]:
+        """Reserve what a new order must hold (`holding_for`'s figures), or refuse it;
+        returns (amount, the price it is funded at). The engine calls this after every
+        other check of the order, so nothing can refuse it once this has reserved: check
+        and reservation are one ledger call."""
         try:
-            self.ledger.reserve(cmd.participant, asset, amount)
+            self.ledger.reserve(owner, asset, amount)
         except InsufficientFunds as short:
             raise self._short(asset, amount, short.available, 0) from None
         return amount, price
@@ -79,15 +78,11 @@ class Accounts:
         _, amount = need(state.spec, participant, order.side, cmd.price, leaves)
         return max(0, amount - order.reserved)
 
-    def check_replace(
-        self, cmd: ReplaceOrder, order: Order, participant: Participant, state: InstrumentState
-    ) -> None:
-        """A replace must be fundable at its new terms, or it is refused and the order
-        stands as it was."""
-        extra = self.extra_for_replace(cmd, order, participant, state)
-        if extra:
-            asset = state.spec.quote_asset if order.side is BUY else state.spec.base_asset
-            self.check_available(order.participant, asset, extra, order)
+    def check_replace(self, order: Order, state: InstrumentState, extra: int) -> None:
+        """A replace needing `extra` more (`extra_for_replace`) must find it available, or
+        it is refused and the order stands as it was."""
+        asset = state.spec.quote_asset if order.side is BUY else state.spec.base_asset
+        self.check_available(order.participant, asset, extra, order)
 
     def check_available(
         self, owner: str, asset: str, amount: int, order: Order | None = None

@@ -212,9 +212,6 @@ class MarginBook:
 
     # -- QUERIES --
 
-    def prices(self) -> dict[str, int]:
-        return {asset: state.reference_price for asset, (_, state) in self.priced.items()}
-
     def value(self, asset: str, units: int) -> int:
         """What `units` of a priced collateral asset are worth in the loan asset, before
         the haircut, at its instrument's reference price (rounded down)."""

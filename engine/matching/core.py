@@ -119,13 +119,13 @@ class Engine(EngineState):
             accounts = self._accounts
             funding = None
             if accounts is not None:
+                asset, amount, price = accounts.holding_for(cmd, state)
                 lender = self.margin
                 if lender is not None and cmd.side is BUY and cmd.participant in lender.accounts:
-                    amount = accounts.holding_for(cmd, state)[1]
                     borrow = margin.lend_for(self, cmd.participant, state.spec, amount, ts)
                     if borrow:
                         lender.draw(cmd.participant, borrow)
-                funding = accounts.reserve_new(cmd, state)
+                funding = accounts.reserve(cmd.participant, asset, amount, price)
         except Refused as refusal:
             return [
                 self._rejected(
@@ -208,13 +208,15 @@ class Engine(EngineState):
             moves = self._check_replace(cmd, order, state)
             borrow = 0
             lender = self.margin
-            if self._accounts is not None:
-                owner = order.participant
-                if lender is not None and order.side is BUY and owner in lender.accounts:
-                    extra = self._accounts.extra_for_replace(cmd, order, participant, state)
-                    borrow = margin.lend_for(self, order.participant, state.spec, extra, ts)
-                if not borrow:
-                    self._accounts.check_replace(cmd, order, participant, state)
+            accounts = self._accounts
+            if accounts is not None:
+                extra = accounts.extra_for_replace(cmd, order, participant, state)
+                if extra:
+                    owner = order.participant
+                    if lender is not None and order.side is BUY and owner in lender.accounts:
+                        borrow = margin.lend_for(self, owner, state.spec, extra, ts)
+                    if not borrow:
+                        accounts.check_replace(order, state, extra)
         except Refused as refusal:
             return [
                 self._rejected(

@@ -19,7 +19,7 @@ cpdef lend_for(EngineState engine, str name, spec, amount, ts)
 cpdef list review(EngineState engine, list events, ts)
 
 @cython.locals(loan=object)
-cdef _evaluate(MarginBook book, MarginAccount account, ts, list events)
+cdef _evaluate(EngineState engine, MarginBook book, MarginAccount account, ts, list events)
 
 cdef _settle_state(MarginBook book, MarginAccount account, ts)
 

@@ -263,9 +263,10 @@ def review(engine: Engine, events: list[Event], ts: int) -> list[Event]:
         worse.update(touched & troubled)  # a sale or a deposit may meet a call
     if worse:
         for name in sorted(worse) if len(worse) > 1 else list(worse):
-            book.sweep(name)
-            _evaluate(book, accounts[name], ts, events)
-        worse.clear()
+            if name not in touched:  # swept above
+                book.sweep(name)
+            _evaluate(engine, book, accounts[name], ts, events)
+        worse.clear()  # it is `book.drawn`: the next command starts with none drawn
     return events
 
 
@@ -325,7 +326,9 @@ def _charge_interest(book: MarginBook, day: int, ts: int, events: list[Event]) -
     return charged
 
 
-def _evaluate(book: MarginBook, account: MarginAccount, ts: int, events: list[Event]) -> None:
+def _evaluate(
+    engine: EngineState, book: MarginBook, account: MarginAccount, ts: int, events: list[Event]
+) -> None:
     """Value one client exactly and move its call state where the value puts it."""
     name = account.name
     loan = account.loan
@@ -342,29 +345,42 @@ def _evaluate(book: MarginBook, account: MarginAccount, ts: int, events: list[Ev
     valuation = book.valuation(name, ts)
     if not loan:
         if account.liquidating:
-            _notice(book, account, valuation, "liquidation_ended", ts, events, "loan repaid")
+            _notice(
+                engine, book, account, valuation, "liquidation_ended", ts, events, "loan repaid"
+            )
         if account.call_deadline:
-            _notice(book, account, valuation, "call_met", ts, events, "loan repaid")
+            _notice(engine, book, account, valuation, "call_met", ts, events, "loan repaid")
         _settle_state(book, account, ts)
         return
     scaled = valuation.margin_value * PPM
     below_call = scaled < facility.call_level_ppm * loan
     if account.liquidating:
         if not below_call:
-            _notice(book, account, valuation, "liquidation_ended", ts, events, "ratio restored")
-            _notice(book, account, valuation, "call_met", ts, events, "ratio restored")
+            _notice(
+                engine, book, account, valuation, "liquidation_ended", ts, events, "ratio restored"
+            )
+            _notice(engine, book, account, valuation, "call_met", ts, events, "ratio restored")
     elif scaled < facility.liquidation_level_ppm * loan:
         if not account.call_deadline:
-            _notice(book, account, valuation, "call", ts, events, "")
-        _notice(book, account, valuation, "liquidation", ts, events, "under the liquidation level")
+            _notice(engine, book, account, valuation, "call", ts, events, "")
+        _notice(
+            engine,
+            book,
+            account,
+            valuation,
+            "liquidation",
+            ts,
+            events,
+            "under the liquidation level",
+        )
     elif below_call:
         if not account.call_deadline:
-            _notice(book, account, valuation, "call", ts, events, "")
+            _notice(engine, book, account, valuation, "call", ts, events, "")
         elif ts >= account.call_deadline:
             why = "the call's deadline passed"
-            _notice(book, account, valuation, "liquidation", ts, events, why)
+            _notice(engine, book, account, valuation, "liquidation", ts, events, why)
     elif account.call_deadline:
-        _notice(book, account, valuation, "call_met", ts, events, "ratio restored")
+        _notice(engine, book, account, valuation, "call_met", ts, events, "ratio restored")
     _settle_state(book, account, ts)
 
 
@@ -383,6 +399,7 @@ def _settle_state(book: MarginBook, account: MarginAccount, ts: int) -> None:
 
 
 def _notice(
+    engine: EngineState,
     book: MarginBook,
     account: MarginAccount,
     valuation: Valuation,
@@ -437,6 +454,7 @@ def _notice(
     events.append(
         MarginNotice(
             ts,
+            engine._exec_id(),
             account.name,
             kind,
             valuation.margin_value,
@@ -502,7 +520,7 @@ def forced_sale(engine: Engine, cmd: ForcedSale, ts: int) -> list[Event]:
         account.stalled = False
     elif stuck and not account.stalled:
         account.stalled = True
-        _notice(book, account, book.valuation(name, ts), "stalled", ts, events, "")
+        _notice(engine, book, account, book.valuation(name, ts), "stalled", ts, events, "")
     return events
 
 

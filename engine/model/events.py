@@ -308,6 +308,7 @@ class MarginNotice:
     `deadline` is the call's (0 when none)."""
 
     ts: int
+    exec_id: int  # from the engine's counter: the CollateralReport's id, rebuilt alike
     participant: str
     kind: str
     margin_value: int

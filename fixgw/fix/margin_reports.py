@@ -26,13 +26,15 @@ def amount_text(amount: int, scale: int) -> str:
     return format(Decimal(amount).scaleb(-scale), "f")
 
 
-def notice_report(e: MarginNotice, asset: str, scale: int, report_id: str) -> fix.Message:
-    """The unsolicited report of a change of call state (`MarginNotice.kind`)."""
+def notice_report(e: MarginNotice, asset: str, scale: int) -> fix.Message:
+    """The unsolicited report of a change of call state (`MarginNotice.kind`); its
+    CollRptID comes from the engine's ExecID counter, so a report rebuilt after a crash
+    (fixgw/owed_reports.py) has the id it was first written with."""
     called = e.kind in ("call", "liquidation", "stalled")
     return message(
         "BA",
         [
-            (908, report_id),
+            (908, f"M{e.exec_id}"),
             (910, CHALLENGED if called else ASSIGNED),
             (1, e.participant),
             (15, asset),

@@ -123,7 +123,6 @@ class ReportWriter:
         self._instruments = instruments
         self._affiliates = affiliates
         self._loan_asset = loan_asset
-        self._notices = 0  # numbers unsolicited CollateralReports within a stamp
 
     def encode(self, event: Event, echo: Echo | None) -> list[Outgoing]:
         """The messages for one event, each with the participant it goes to."""
@@ -153,10 +152,7 @@ class ReportWriter:
         if isinstance(event, MassCancelDone) and event.client_order_id and echo is not None:
             return [self._mass_cancel_report(event, echo)]
         if isinstance(event, MarginNotice):
-            self._notices += 1
-            asset, scale = self._loan_asset
-            report_id = f"M{event.ts}-{self._notices}"
-            return [(event.participant, notice_report(event, asset, scale, report_id))]
+            return [(event.participant, notice_report(event, *self._loan_asset))]
         return []
 
     def _avg_px(self, spec: InstrumentSpec, notional: int, cum_qty: int) -> str:

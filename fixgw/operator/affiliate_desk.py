@@ -19,8 +19,8 @@ from engine.model.commands import Command, SetAffiliateAccess, SettleAffiliate
 from engine.model.events import AffiliateAccessChanged, AffiliateSettled, Event, Rejected
 from fixgw.affiliates.registry import Affiliates
 from fixgw.fix.messages import utc_timestamp
+from fixgw.operator.answer import Answer, ok
 
-Answer = dict[str, Any]
 Apply = Callable[[Command], list[Event]]
 
 
@@ -54,7 +54,7 @@ class AffiliateDesk:
 
     def _list(self, _args: Mapping[str, Any]) -> Answer:
         rows = [self._summary(name) for name in self._registry.by_name]
-        return _ok(rows=rows + [self._participant(name) for name in self._trading_here])
+        return ok(rows=rows + [self._participant(name) for name in self._trading_here])
 
     def _participant(self, name: str) -> dict[str, Any]:
         """An affiliate venue trading here: prefunded in its account here, so nothing it
@@ -87,7 +87,7 @@ class AffiliateDesk:
                     for asset, available, reserved, _ in ledger.statement(name)
                 )
             row["settlements"] = self._history(name)
-            return _ok(rows=[row])
+            return ok(rows=[row])
         engine = self._engine
         shared = engine.shared
         ledger = engine.ledger
@@ -127,7 +127,7 @@ class AffiliateDesk:
             ]
             row["owed_home"] = "; ".join(owed) or "nothing"
         row["settlements"] = self._history(name)
-        return _ok(rows=[row])
+        return ok(rows=[row])
 
     def _history(self, name: str) -> str:
         """The affiliate's last settlement batches, newest first: when, who, what moved (or
@@ -226,10 +226,10 @@ class AffiliateDesk:
                 return {"ok": False, "error": event.text}
             if isinstance(event, AffiliateAccessChanged):
                 state = "resumed" if event.enabled else "suspended: its mirrored depth withdrawn"
-                return _ok(f"{event.affiliate} {state}")
+                return ok(f"{event.affiliate} {state}")
             if isinstance(event, AffiliateSettled):
                 if event.failure:
-                    return _ok(
+                    return ok(
                         f"{event.affiliate}: settlement failed ({event.failure}); "
                         "its obligations stay open"
                     )
@@ -239,12 +239,8 @@ class AffiliateDesk:
                     f"{out if amount > 0 else into} {asset} {text(asset, abs(amount))}"
                     for asset, amount in event.moves
                 )
-                return _ok(f"{event.affiliate}: settled, {moved or 'nothing was owed'}")
-        return _ok()
-
-
-def _ok(message: str = "", rows: list[dict[str, Any]] | None = None) -> Answer:
-    return {"ok": True, "message": message, "rows": rows or []}
+                return ok(f"{event.affiliate}: settled, {moved or 'nothing was owed'}")
+        return ok()
 
 
 def _plain(_asset: str, amount: int) -> str:

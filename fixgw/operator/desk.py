@@ -61,12 +61,12 @@ from engine.persistence.journal import Journal
 from fixgw.fix.messages import utc_timestamp
 from fixgw.fix.sessions import SessionDirectory
 from fixgw.operator.affiliate_desk import AffiliateDesk
+from fixgw.operator.answer import Answer, ok
 from fixgw.operator.margin_desk import MarginDesk
 from fixgw.roster import RosterEntry
 
 log = structlog.get_logger("fixgw.operator")
 MOST_LEVELS, MOST_TRADES = 1_000, 10_000  # what one answer may carry
-Answer = dict[str, Any]
 Apply = Callable[[Command], list[Event]]
 AfterCommit = Callable[[], None]
 
@@ -131,10 +131,6 @@ class RunnerView(Protocol):
 
 class Refusal(Exception):
     """An operator request refused before it became a command; the text says why."""
-
-
-def ok(message: str = "", rows: list[dict[str, Any]] | None = None) -> Answer:
-    return {"ok": True, "message": message, "rows": rows or []}
 
 
 def refused(op: str, error: Exception) -> Answer:

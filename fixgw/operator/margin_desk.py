@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from engine.margin.loans import MarginBook, MarginStatement, money, percent
@@ -19,8 +20,8 @@ from engine.model.commands import Command, SetMarginAccess, SetSecurities
 from engine.model.events import Event, MarginAccessChanged, Rejected, SecuritiesValued
 from engine.model.values import ValueRejected, parse_decimal, to_units
 from fixgw.fix.messages import utc_timestamp
+from fixgw.operator.answer import Answer, ok
 
-Answer = dict[str, Any]
 Apply = Callable[[Command], list[Event]]
 
 QUERIES = ("margin.show", "margin.calls", "margin.book")
@@ -79,7 +80,7 @@ class MarginDesk:
             "facility": "SUSPENDED" if s.suspended else "open",
             "collateral": "; ".join(collateral) or "none",
         }
-        return _ok(rows=[row])
+        return ok(rows=[row])
 
     def _calls(self, _args: Mapping[str, Any]) -> Answer:
         ts = self._clock()
@@ -100,7 +101,7 @@ class MarginDesk:
                     "deadline": utc_timestamp(s.call_deadline) if s.call_deadline else "",
                 }
             )
-        return _ok("" if rows else "no client is in a margin call", rows)
+        return ok("" if rows else "no client is in a margin call", rows)
 
     def _total(self, _args: Mapping[str, Any]) -> Answer:
         book = self._book
@@ -108,7 +109,7 @@ class MarginDesk:
         lender = book.ledger.available(terms.lender, terms.loan_asset)
         limit = terms.lending_limit
         clients = [a for a in book.accounts.values() if a.loan]
-        return _ok(
+        return ok(
             rows=[
                 {
                     "total_loans": self._money(book.total_loans),
@@ -144,11 +145,14 @@ class MarginDesk:
             asset = self._book.terms.loan_asset
             unit_places = self._book.ledger.scales[asset]
             try:
-                value = to_units(
-                    parse_decimal(str(args["amount"]), "amount"),
-                    parse_decimal("1", "unit").scaleb(-unit_places),
-                    "amount",
-                    f"{asset} minor unit",
+                amount = parse_decimal(str(args["amount"]), "amount")
+                # 0: the client has no securities collateral (any more)
+                value = (
+                    0
+                    if amount == 0
+                    else to_units(
+                        amount, Decimal(1).scaleb(-unit_places), "amount", f"{asset} minor unit"
+                    )
                 )
             except ValueRejected as bad:
                 raise ValueError(str(bad)) from None
@@ -162,13 +166,13 @@ class MarginDesk:
                 return {"ok": False, "error": event.text}
             if isinstance(event, MarginAccessChanged):
                 state = "resumed" if event.enabled else "suspended: no new margin loans"
-                return _ok(f"{event.participant}: margin facility {state}")
+                return ok(f"{event.participant}: margin facility {state}")
             if isinstance(event, SecuritiesValued):
-                return _ok(
+                return ok(
                     f"{event.participant}: securities margin value {self._money(event.value)} "
                     f"as of {utc_timestamp(event.valued_at)}"
                 )
-        return _ok()
+        return ok()
 
 
 def _state(s: MarginStatement) -> str:
@@ -188,8 +192,6 @@ def _as_of(text: str) -> int:
         moment = datetime.strptime(text, "%Y%m%d-%H:%M:%S").replace(tzinfo=UTC)
     except ValueError:
         raise ValueError(f"as of {text!r} is not a UTC time YYYYMMDD-HH:MM:SS") from None
+    if moment.timestamp() <= 0:  # 0 would read as "now"
+        raise ValueError(f"as of {text!r} is not after 1970")
     return int(moment.timestamp()) * 1_000_000_000
-
-
-def _ok(message: str = "", rows: list[dict[str, Any]] | None = None) -> Answer:
-    return {"ok": True, "message": message, "rows": rows or []}

@@ -212,6 +212,14 @@ def test_operators_suspend_a_facility_and_set_securities_collateral(
     margin1.expect(lambda m: m.type == "8" and m.get(11) == bought and m[39] == "2")
     # HKD 980,000: its own 420,000 and 560,000 borrowed
     assert answer(gateway, "margin", "show", "MARGIN1")["rows"][0]["loan"] == "HKD 560,000"
+    epoch = fixgw(
+        gateway, "margin", "set-securities", "MARGIN1", "1", "--as-of", "19700101-00:00:00"
+    )
+    assert epoch.returncode == 1
+    assert "as of '19700101-00:00:00' is not after 1970" in epoch.stderr
+    cleared = fixgw(gateway, "margin", "set-securities", "MARGIN1", "0")  # none any more
+    assert cleared.returncode == 0, cleared.stderr
+    assert "securities" not in answer(gateway, "margin", "show", "MARGIN1")["rows"][0]["collateral"]
     other = fixgw(gateway, "margin", "show", "CLIENT1")
     assert other.returncode == 1
     assert "'CLIENT1' has no margin facility (margin clients: MARGIN1)" in other.stderr

@@ -179,3 +179,22 @@ def test_a_reply_without_an_execid_is_not_taken_for_an_earlier_one(tmp_path: Pat
     replies = [("CLIENT1", reject), ("CLIENT1", report("5"))]
     owed = not_handed(replies, store_dir, "FIXGW", {}, (earlier + 10**9, time.time_ns()), {})
     assert [m.getHeader().getField(35) for _, m in owed] == ["9"]
+
+
+def collateral_report(report_id: str) -> fix.Message:
+    """An unsolicited margin notice: no ExecID, no ClOrdID, its CollRptID its identity."""
+    message = fix.Message()
+    message.getHeader().setField(35, "BA")
+    for tag, value in ((908, report_id), (910, "4"), (1, "CLIENT1")):
+        message.setField(tag, value)
+    return message
+
+
+def test_margin_notices_are_told_apart_by_their_collrptid(tmp_path: Path) -> None:
+    """A call and the forced sale it starts can be one batch's two CollateralReports to one
+    client: with the first handed as the crash came, the second is still owed."""
+    store_dir = store_of(tmp_path, [collateral_report("M41")])
+    replies = [("CLIENT1", collateral_report("M41")), ("CLIENT1", collateral_report("M42"))]
+    now = time.time_ns()
+    owed = not_handed(replies, store_dir, "FIXGW", {}, (now - 10**9, now), {})
+    assert [m.getField(908) for _, m in owed] == ["M42"]

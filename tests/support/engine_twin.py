@@ -27,9 +27,10 @@ from engine.model.commands import Command
 from engine.model.events import Event
 from engine.persistence.command_codec import decode, encode
 from fixgw.demo.orderflow import FULL_MIX, OrderFlow, flow_participants, to_engine_commands
-from tests.engine.accounts.test_accounts import FEE_CAST, SCALES, SPECS
+from tests.engine.accounts.test_accounts import FEE_CAST
 from tests.support.margin import MarginVenue
-from tests.support.venue import BTC, VENUE_PARTICIPANTS, VENUE_SPECS
+from tests.support.venue import BTC, SCALES, VENUE_PARTICIPANTS, VENUE_SPECS
+from tests.support.venue import FUNDED_SPECS as SPECS
 
 ROOT = Path(__file__).resolve().parents[2]
 STEP = 1_000  # ns between commands, as in the in-process differential tests

@@ -13,11 +13,10 @@ from engine.margin.terms import Collateral, Facility, MarginTerms
 from engine.matching.core import Engine
 from engine.model.commands import Command, MoveFunds, NewOrder
 from engine.model.events import Event
-from engine.model.instruments import InstrumentSpec
 from engine.model.terms import OrderType, Participant, Role, Side, TimeInForce
 from engine.model.values import PPM
+from tests.support.venue import FUNDED_SPECS, SCALES
 
-SCALES = {"HKD": 4, "BTC": 8, "ETH": 8}
 HKD = 10**4  # one HKD in ledger units
 COIN = 10**8
 HOUR = 3_600_000_000_000
@@ -25,35 +24,7 @@ DAY = 24 * HOUR
 # 2026-12-07 09:00 Hong Kong time, in ns since the epoch
 START = int(datetime(2026, 12, 7, 1, tzinfo=UTC).timestamp()) * 1_000_000_000
 
-BTC_SPEC = InstrumentSpec.from_config(
-    "BTC-HKD",
-    {
-        "base": "BTC",
-        "quote": "HKD",
-        "tick": "1",
-        "lot": "0.001",
-        "min_qty": "0.001",
-        "max_qty": "100",
-        "band_percent": "10",
-        "reference_price": "500000",
-    },
-    SCALES,
-)
-ETH_SPEC = InstrumentSpec.from_config(
-    "ETH-HKD",
-    {
-        "base": "ETH",
-        "quote": "HKD",
-        "tick": "0.1",
-        "lot": "0.01",
-        "min_qty": "0.01",
-        "max_qty": "1000",
-        "band_percent": "10",
-        "reference_price": "25000",
-    },
-    SCALES,
-)
-SPECS = (BTC_SPEC, ETH_SPEC)
+SPECS = FUNDED_SPECS  # BTC-HKD and ETH-HKD, bands of 10 % around 500,000 and 25,000
 PARTICIPANTS = (
     Participant("CLIENT1", 1, Role.CUSTOMER),
     Participant("CLIENT2", 2, Role.CUSTOMER),

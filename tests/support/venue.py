@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from itertools import count
 
 from engine.book.books import Book
@@ -36,6 +37,26 @@ ETH = InstrumentSpec.from_config(
     },
 )
 VENUE_SPECS = (BTC, ETH)
+# the same instruments on a venue with accounts: each asset's ledger unit in decimal places
+SCALES = {"HKD": 4, "BTC": 8, "ETH": 8}
+
+
+def funded_spec(spec: InstrumentSpec) -> InstrumentSpec:
+    """`spec` with its ledger units, as a venue with accounts reads it from configuration."""
+    entry = {
+        "base": spec.base_asset,
+        "quote": spec.quote_asset,
+        "tick": str(spec.tick),
+        "lot": str(spec.lot),
+        "min_qty": spec.qty_text(spec.min_qty),
+        "max_qty": spec.qty_text(spec.max_qty),
+        "band_percent": str(Decimal(spec.band_ppm) / 10_000),
+        "reference_price": spec.price_text(spec.reference_price),
+    }
+    return InstrumentSpec.from_config(spec.symbol, entry, SCALES)
+
+
+FUNDED_SPECS = (funded_spec(BTC), funded_spec(ETH))
 # everyone in the shared book but LOCAL1, a client whose orders trade locally only
 VENUE_PARTICIPANTS = (
     Participant("CLIENT1", 1, Role.CUSTOMER, shared_book=True),

@@ -37,27 +37,10 @@ from engine.model.values import to_units
 from engine.persistence.snapshot import capture, restore
 from tests.conftest import BOOKS
 from tests.engine.matching.test_differential import STEP, commands
-from tests.support.venue import BTC, ETH, VENUE_PARTICIPANTS
+from tests.support.venue import FUNDED_SPECS, SCALES, VENUE_PARTICIPANTS
 
-SCALES = {"HKD": 4, "BTC": 8, "ETH": 8}
 SCENARIOS = tomllib.loads((Path(__file__).parent / "scenarios" / "accounts.toml").read_text())
-
-
-def funded_spec(spec: InstrumentSpec) -> InstrumentSpec:
-    entry = {
-        "base": spec.base_asset,
-        "quote": spec.quote_asset,
-        "tick": str(spec.tick),
-        "lot": str(spec.lot),
-        "min_qty": spec.qty_text(spec.min_qty),
-        "max_qty": spec.qty_text(spec.max_qty),
-        "band_percent": str(Decimal(spec.band_ppm) / 10_000),
-        "reference_price": spec.price_text(spec.reference_price),
-    }
-    return InstrumentSpec.from_config(spec.symbol, entry, SCALES)
-
-
-SPECS = (funded_spec(BTC), funded_spec(ETH))
+SPECS = FUNDED_SPECS
 CAST = (
     Participant("CLIENT1", 1, Role.CUSTOMER, maker_fee_ppm=500, taker_fee_ppm=1_000),
     Participant("CLIENT2", 2, Role.CUSTOMER, maker_fee_ppm=500, taker_fee_ppm=1_000),

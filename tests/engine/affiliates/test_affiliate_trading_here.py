@@ -12,7 +12,6 @@ from engine.model.commands import MoveFunds, SettleAffiliate
 from engine.model.events import AffiliateSettled, Rejected, RouteSent, Trade
 from engine.model.terms import Participant, RejectCode, Role, TimeInForce
 from engine.persistence.snapshot import capture, restore
-from tests.engine.accounts.test_accounts import SCALES, SPECS
 from tests.engine.affiliates.test_shared_book import (
     BASE_PER_LOT,
     BTC,
@@ -26,6 +25,8 @@ from tests.engine.affiliates.test_shared_book import (
     SharedVenue,
     of,
 )
+from tests.support.venue import FUNDED_SPECS as SPECS
+from tests.support.venue import SCALES
 
 PARTNER = Participant("PARTNER", 7, Role.AFFILIATE_VENUE, shared_book=True)
 

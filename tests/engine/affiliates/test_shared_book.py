@@ -61,7 +61,8 @@ from engine.model.terms import (
     TimeInForce,
 )
 from engine.persistence.snapshot import capture, restore
-from tests.engine.accounts.test_accounts import SCALES, SPECS
+from tests.support.venue import FUNDED_SPECS as SPECS
+from tests.support.venue import SCALES
 
 BUY, SELL = Side.BUY, Side.SELL
 PX = 500_000  # BTC-HKD ticks (1 HKD)

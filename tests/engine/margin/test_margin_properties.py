@@ -73,11 +73,11 @@ from tests.support.margin import (
     FACILITY,
     HKD,
     HOUR,
-    SCALES,
     TERMS,
     MarginVenue,
     terms,
 )
+from tests.support.venue import SCALES
 
 PPM = 1_000_000
 SECOND = 1_000_000_000
