@@ -106,9 +106,9 @@ class Accounts:
         """Bring an open order's reservation to what its leaves need at its funding price:
         release the excess after a fill, a cut or a smaller replace; take more for a larger
         replace (already checked)."""
-        if not order.is_open:
-            return
         spec = self._instruments[order.symbol].spec
+        if not order.is_open or spec.perpetual:  # a perpetual order holds no spot funds
+            return
         participant = self._participants[order.participant]
         asset, target = need(spec, participant, order.side, order.reserve_price, order.leaves_qty)
         if target > order.reserved:

@@ -26,7 +26,7 @@ cdef class Engine(EngineState):
     )
     cdef int _passed_by(self, Participant participant, int mode)
     cpdef _remainder_reason(self, Order order)
-    cdef Trade _trade(
+    cpdef Trade _trade(
         self, Order taker, Order maker, price, long long qty, ts
     )
     cpdef Fill _fill(self, Order order)

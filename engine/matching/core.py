@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from engine.book import codes as bc
 from engine.matching import margin, operations, shared_book
+from engine.matching import perps as perpetuals
 from engine.matching.digest import SetDigest
 from engine.matching.state import EngineState
 from engine.model.commands import (
@@ -48,10 +49,16 @@ from engine.model.terms import (
     MARKET,
     CancelReason,
     Participant,
+    RejectCode,
     RequestKind,
 )
 
-_HANDLERS = {**operations.HANDLERS, **shared_book.HANDLERS, **margin.HANDLERS}
+_HANDLERS = {
+    **operations.HANDLERS,
+    **shared_book.HANDLERS,
+    **margin.HANDLERS,
+    **perpetuals.HANDLERS,
+}
 
 _EXECUTION_MODE = {
     DAY: bc.REST,
@@ -85,6 +92,10 @@ class Engine(EngineState):
             day = None
             if lender is not None and ts >= lender.next_day_at:
                 day = margin.new_day(self, ts)  # the day's interest, before the command
+            perps = self.perps
+            clocked = None
+            if perps is not None and ts >= perps.next_event_at:
+                clocked = perpetuals.clock(self, ts)  # samples and funding due before it
             if type(command) is NewOrder:
                 events = self._new_order(command, ts)
             elif type(command) is CancelOrder:
@@ -103,6 +114,10 @@ class Engine(EngineState):
                 if day:
                     events[:0] = day
                 margin.review(self, events, ts)
+            if perps is not None:
+                if clocked:
+                    events[:0] = clocked
+                perpetuals.review(self, events, ts)
             return events
         except Exception as fault:
             raise EngineFault(f"{type(command).__name__} stamped {ts}: {fault!r}") from fault
@@ -118,7 +133,14 @@ class Engine(EngineState):
             participant, state = self._check_new(cmd, ts, forced)
             accounts = self._accounts
             funding = None
-            if accounts is not None:
+            if state.spec.perpetual:
+                if accounts is not None:
+                    perpetuals.check_new(self, cmd, participant, state, forced)
+            elif cmd.reduce_only:
+                raise Refused(
+                    RejectCode.UNSUPPORTED_ORDER, "reduce-only orders are for perpetual contracts"
+                )
+            elif accounts is not None:
                 asset, amount, price = accounts.holding_for(cmd, state)
                 lender = self.margin
                 if lender is not None and cmd.side is BUY and cmd.participant in lender.accounts:
@@ -148,6 +170,8 @@ class Engine(EngineState):
         )
         self.next_order_id += 1
         self._remember(cmd.participant, cmd.client_order_id, order.order_id)
+        if cmd.reduce_only:
+            self.perps.reduce_only.add(order.order_id)  # type: ignore[union-attr]
         if funding is not None:
             order.reserved, order.reserve_price = funding
         self.keep_open(order)
@@ -209,7 +233,9 @@ class Engine(EngineState):
             borrow = 0
             lender = self.margin
             accounts = self._accounts
-            if accounts is not None:
+            if accounts is not None and state.spec.perpetual:
+                perpetuals.check_replace(self, cmd, order, state)
+            elif accounts is not None:
                 extra = accounts.extra_for_replace(cmd, order, participant, state)
                 if extra:
                     owner = order.participant
@@ -422,7 +448,10 @@ class Engine(EngineState):
             order.notional += price * qty
             order.move(Change.FILL)
         maker_fee = taker_fee = 0
-        if self._accounts is not None:
+        perps = self.perps
+        if perps is not None and taker.symbol in perps.markets:
+            maker_fee, taker_fee = perpetuals.settle_fill(self, maker, taker, price, qty)
+        elif self._accounts is not None:
             maker_fee, taker_fee = self._accounts.settle(maker, taker, price, qty)
             parties = self._affiliate_parties
             if parties:
@@ -559,6 +588,8 @@ class Engine(EngineState):
         if not own:
             del self._open_of[order.participant]
         self._gtd_expiries.pop(order.order_id, None)
+        if self.perps is not None:
+            perpetuals.retire(self.perps, order.order_id)
         row = order.fingerprint()
         self._finished[order.order_id] = row
         self._finished_digest.add(row)

@@ -26,6 +26,7 @@ cdef class EngineState:
     cdef public frozenset _affiliate_parties
     cdef public dict priced_by
     cdef public object margin
+    cdef public object perps
     cdef public object next_order_id
     cdef public object next_exec_id
     cdef public object next_trade_id

@@ -36,6 +36,8 @@ from engine.model.terms import (
     Side,
 )
 from engine.model.values import ValueRejected
+from engine.perps.book import PerpBook
+from engine.perps.terms import PerpTerms
 
 # Names how `EngineState.state_hash` is computed. A journal keeps the hashes it recorded, so
 # when the computation changes this does too, and recovery can tell a checkpoint of an
@@ -55,11 +57,13 @@ class EngineState:
         ledger: Ledger | None = None,
         shared_book: SharedBookTerms = NO_SHARED_BOOK,
         margin: MarginTerms | None = None,
+        perps: PerpTerms | None = None,
     ) -> None:
         """With a `ledger`, every order must be funded (the venue's normal mode); without
         one, the engine matches only (the book and engine benchmarks' baseline).
         `shared_book` names the affiliate venues whose liquidity the books mirror; `margin`
-        the terms of margin financing (with a ledger only), if the venue lends."""
+        the terms of margin financing (with a ledger only), if the venue lends; `perps` those
+        of its perpetual contracts (with a ledger only), if it lists any."""
         self.ledger = ledger
         self.instruments = {spec.symbol: InstrumentState(spec) for spec in instruments}
         self.books = {symbol: book_factory() for symbol in self.instruments}
@@ -106,6 +110,9 @@ class EngineState:
             ledger.deposit(margin.lender, margin.loan_asset, margin.lending_limit)
             rates = {name: hold_rate(p) for name, p in self.participants.items()}
             self.margin = MarginBook(margin, ledger, self.instruments, rates)
+        self.perps: PerpBook | None = None
+        if perps is not None and ledger is not None:
+            self.perps = PerpBook(perps, ledger, self.instruments)
         self.next_order_id = 1
         self.next_exec_id = 1
         self.next_trade_id = 1
@@ -179,6 +186,8 @@ class EngineState:
             feed("settlements", self.shared.settlement_rows())
         if self.margin is not None:  # nor one that does not lend this
             feed("margin", self.margin.state_rows())
+        if self.perps is not None:  # nor one without perpetuals this
+            feed("perps", self.perps.state_rows())
         return f"{STATE_HASH_SCHEME}:{digest.hexdigest()}"
 
     # -- THE STATE'S OWN BOOKKEEPING --

@@ -12,6 +12,7 @@ cdef class NewOrder:
     cdef readonly object price
     cdef readonly object expire_time
     cdef readonly object post_only
+    cdef readonly object reduce_only
 
 cdef class CancelOrder:
     cdef readonly object participant

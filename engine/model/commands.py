@@ -29,6 +29,7 @@ class NewOrder:
     price: int = 0
     expire_time: int = 0
     post_only: bool = False
+    reduce_only: bool = False  # a perpetual order that may only reduce a position (18=E)
 
 
 @dataclass(frozen=True)
@@ -246,6 +247,34 @@ class ForcedSale:
     participant: str
 
 
+@dataclass(frozen=True)
+class IndexQuote:
+    """A price feed's price for a perpetual's index (fixgw/perps_feed.py reads it from the
+    feed's FIX session): `source` the feed, `price` in the perpetual's ticks."""
+
+    source: str
+    symbol: str
+    price: int
+
+
+@dataclass(frozen=True)
+class TransferCollateral:
+    """Move margin between a participant's spot account and its perpetuals account
+    (`to_perps`: spot to perps), asked by an operator for the participant."""
+
+    participant: str
+    asset: str
+    amount: int
+    to_perps: bool
+    operator: str = ""
+
+
+@dataclass(frozen=True)
+class PerpClock:
+    """Time has reached a perpetual's premium sample or funding time with no other command
+    to carry it: the runner sends it when the engine says one is due."""
+
+
 Command = (
     NewOrder
     | CancelOrder
@@ -270,6 +299,9 @@ Command = (
     | SetMarginAccess
     | MarginReview
     | ForcedSale
+    | IndexQuote
+    | TransferCollateral
+    | PerpClock
 )
 
 # The fields that hold an engine enum, for the journal's codec. Compiled, a command class

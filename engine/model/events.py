@@ -345,6 +345,71 @@ class MarginAccessChanged:
     operator: str
 
 
+@dataclass(frozen=True)
+class CollateralTransferred:
+    """Margin moved between a participant's spot and perpetuals accounts."""
+
+    ts: int
+    participant: str
+    asset: str
+    amount: int
+    to_perps: bool
+    operator: str
+
+
+@dataclass(frozen=True)
+class IndexUpdated:
+    """A perpetual's index or mark price changed (prices in its ticks; `index` 0 while
+    too few sources are fresh and agree). `left_out` names the sources left out and why."""
+
+    ts: int
+    symbol: str
+    index: int
+    mark: int
+    left_out: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class FundingSettled:
+    """A funding time: every position paid or received position x mark x rate; `paid`
+    is what the payers paid, `remainder` what rounding left to the insurance fund."""
+
+    ts: int
+    symbol: str
+    rate_ppm: int
+    mark: int
+    paid: int
+    remainder: int
+    positions: int
+    next_at: int
+
+
+@dataclass(frozen=True)
+class PerpLiquidation:
+    """A perpetuals account fell under its maintenance margin at the mark: its orders are
+    cancelled and its positions closed (through the book, by the insurance fund, by
+    auto-deleveraging). Amounts in the settlement asset's minor unit."""
+
+    ts: int
+    exec_id: int
+    participant: str
+    equity: int
+    maintenance: int
+    text: str
+
+
+@dataclass(frozen=True)
+class FundChanged:
+    """The insurance fund gained (`amount` > 0) or paid out: a liquidation's difference to
+    its bankruptcy price, a funding remainder, a loss taken over."""
+
+    ts: int
+    amount: int
+    balance: int
+    reason: str
+    participant: str
+
+
 Event = (
     OrderAccepted
     | Rejected
@@ -369,4 +434,9 @@ Event = (
     | InterestCharged
     | SecuritiesValued
     | MarginAccessChanged
+    | CollateralTransferred
+    | IndexUpdated
+    | FundingSettled
+    | PerpLiquidation
+    | FundChanged
 )

@@ -16,6 +16,7 @@ cdef class InstrumentSpec:
     cdef readonly object reference_price
     cdef readonly object base_per_lot
     cdef readonly object quote_per_tick_lot
+    cdef readonly bint perpetual
     cdef readonly DecimalUnit tick_unit
     cdef readonly DecimalUnit lot_unit
 

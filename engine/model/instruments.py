@@ -51,6 +51,9 @@ class InstrumentSpec:
     # without accounts.
     base_per_lot: int = 0  # base minor units in one lot
     quote_per_tick_lot: int = 0  # quote minor units in one tick times one lot
+    # a perpetual contract (engine/perps): its lot is contracts of the base asset, margined
+    # and settled in the quote asset, never delivered, so spot prefunding does not apply
+    perpetual: bool = False
     # the tick and the lot as integers, for the order path's conversions (values.py)
     tick_unit: DecimalUnit = field(init=False, repr=False, compare=False)
     lot_unit: DecimalUnit = field(init=False, repr=False, compare=False)
@@ -105,6 +108,7 @@ class InstrumentSpec:
             reference_price=to_units(Decimal(entry["reference_price"]), tick, "price", "tick"),
             base_per_lot=base_per_lot,
             quote_per_tick_lot=quote_per_tick_lot,
+            perpetual=_kind(symbol, entry.get("kind", "spot")),
         )
 
     # -- QUERIES --
@@ -130,6 +134,14 @@ class InstrumentSpec:
             raise ValueRejected(
                 f"quantity {self.qty_text(lots)} is above the maximum {self.qty_text(self.max_qty)}"
             )
+
+
+def _kind(symbol: str, kind: str) -> bool:
+    """Whether the instrument file's `kind` is a perpetual ("spot", the default, or
+    "perpetual")."""
+    if kind not in ("spot", "perpetual"):
+        raise ValueError(f'{symbol}: kind must be "spot" or "perpetual", not {kind!r}')
+    return kind == "perpetual"
 
 
 def _band_ppm(symbol: str, percent: str) -> int:

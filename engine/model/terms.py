@@ -75,6 +75,8 @@ class CancelReason(StrEnum):
     OPERATOR = "venue_operator"
     HALTED = "instrument_halted"  # lots a route gave back during a halt would have crossed
     FORCED_LIQUIDATION = "forced_liquidation"  # a liquidating margin client's open orders
+    PERP_LIQUIDATION = "perp_liquidation"  # a liquidated perpetuals account's open orders
+    REDUCE_ONLY = "reduce_only"  # a reduce-only order its position no longer needs
 
 
 class RequestKind(StrEnum):
@@ -107,6 +109,8 @@ class RejectCode(StrEnum):
     PARTICIPANT_DISABLED = "participant_disabled"
     INVALID_SETTING = "invalid_setting"
     MARGIN_LIMIT = "margin_limit"  # a margin loan the rules do not allow
+    NOT_PROFESSIONAL = "not_professional"  # perpetuals are for professional investors only
+    PERP_MARGIN = "perp_margin"  # equity short of a perpetual order's initial margin
 
 
 @dataclass(frozen=True)

@@ -140,6 +140,8 @@ def capture_parts(engine: Engine, cache: SnapshotCache | None = None) -> list[st
         rest["settlements"] = engine.shared.settlement_rows()
     if engine.margin is not None:
         rest["margin"] = engine.margin.state_rows()
+    if engine.perps is not None:
+        rest["perps"] = engine.perps.state_rows()
     tail = _dumps(rest)
     return [
         head[:-1],
@@ -214,6 +216,10 @@ def _restore(engine: Engine, state: dict[str, Any]) -> None:
         if "margin" not in state:
             raise SnapshotError("the snapshot has no margin book, the venue lends")
         engine.margin.restore(state["margin"])
+    if engine.perps is not None:
+        if "perps" not in state:
+            raise SnapshotError("the snapshot has no perpetuals book, the venue lists some")
+        engine.perps.restore(state["perps"])
     engine._client_id_digest = SetDigest()
     for name, entries in state["client_ids"].items():
         if name not in engine.participants:

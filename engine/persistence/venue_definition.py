@@ -22,6 +22,8 @@ from engine.margin.terms import MarginTerms, from_record, to_record
 from engine.matching.core import Engine
 from engine.model.instruments import InstrumentSpec
 from engine.model.terms import Participant, Role, StpMode
+from engine.perps import terms as perp_terms
+from engine.perps.terms import PerpTerms
 
 FORMAT = 1
 
@@ -37,6 +39,7 @@ class VenueDefinition:
     scales: Mapping[str, int]
     shared_book: SharedBookTerms = NO_SHARED_BOOK
     margin: MarginTerms | None = None
+    perps: PerpTerms | None = None
 
     @classmethod
     def of(
@@ -46,8 +49,9 @@ class VenueDefinition:
         scales: Mapping[str, int],
         shared_book: SharedBookTerms = NO_SHARED_BOOK,
         margin: MarginTerms | None = None,
+        perps: PerpTerms | None = None,
     ) -> VenueDefinition:
-        return cls(tuple(specs), tuple(participants), dict(scales), shared_book, margin)
+        return cls(tuple(specs), tuple(participants), dict(scales), shared_book, margin, perps)
 
     def builder(self) -> Callable[[], Engine]:
         """A builder of fresh engines for this venue."""
@@ -58,6 +62,7 @@ class VenueDefinition:
             ledger=Ledger(names, dict(self.scales)),
             shared_book=self.shared_book,
             margin=self.margin,
+            perps=self.perps,
         )
 
     def text(self) -> str:
@@ -78,6 +83,8 @@ class VenueDefinition:
             }
         if self.margin is not None:  # nor a venue that does not lend
             body["margin"] = to_record(self.margin)
+        if self.perps is not None:  # nor one without perpetuals
+            body["perps"] = perp_terms.to_record(self.perps)
         return json.dumps(body, sort_keys=True, separators=(",", ":"))
 
     @classmethod
@@ -105,9 +112,10 @@ class VenueDefinition:
                     int(shared.get("alert_at", 0)),
                 )
             margin = from_record(body["margin"]) if "margin" in body else None
+            perps = perp_terms.from_record(body["perps"]) if "perps" in body else None
         except (KeyError, TypeError, ValueError, AttributeError) as bad:
             raise DefinitionError(f"the journal's venue definition cannot be read: {bad}") from None
-        return cls(specs, participants, scales, terms, margin)
+        return cls(specs, participants, scales, terms, margin, perps)
 
     def differences(self, other: VenueDefinition) -> list[str]:
         """What differs from `other`, in words an operator can act on."""
@@ -128,6 +136,8 @@ class VenueDefinition:
             found.append("the shared book (affiliates, their instruments or the cover)")
         if self.margin != other.margin:
             found.append("the margin terms (collateral, limits or facilities)")
+        if self.perps != other.perps:
+            found.append("the perpetuals' terms (contracts, margin assets, index or access)")
         if not found and self != other:
             found.append("the order of instruments or participants")
         return found

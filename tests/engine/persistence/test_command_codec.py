@@ -69,6 +69,20 @@ EXAMPLES = [
     commands.SetMarginAccess("alice", False, "ops"),
     commands.MarginReview(),
     commands.ForcedSale("alice"),
+    commands.NewOrder(
+        "bob",
+        "p1",
+        "BTC-USD-PERP",
+        Side.SELL,
+        OrderType.LIMIT,
+        TimeInForce.GTC,
+        5,
+        101,
+        reduce_only=True,
+    ),
+    commands.IndexQuote("FEED1", "BTC-USD-PERP", 200_000),
+    commands.TransferCollateral("bob", "USD", 10_000, True, "ops"),
+    commands.PerpClock(),
 ]
 
 
