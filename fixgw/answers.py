@@ -11,9 +11,18 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from engine.matching.core import Engine
+from engine.matching.perps import requirement
 from engine.model.commands import NewOrder
 from engine.model.refusal import Refused
-from fixgw.fix.inbound import BalanceQuery, MassStatusQuery, OrderStatusQuery, SecurityListQuery
+from engine.perps.terms import SETTLEMENT_ASSET
+from fixgw.fix import perps_reports
+from fixgw.fix.inbound import (
+    BalanceQuery,
+    MassStatusQuery,
+    OrderStatusQuery,
+    PositionQuery,
+    SecurityListQuery,
+)
 from fixgw.fix.marketdata import MarketDataPublisher, MarketDataRequest
 from fixgw.fix.reference import security_list
 from fixgw.fix.reports import Outgoing, ReportWriter
@@ -38,6 +47,7 @@ class StateAnswers:
             SecurityListQuery: self._security_list,
             MarketDataRequest: self._market_data,
             BalanceQuery: self._balances,
+            PositionQuery: self._positions,
         }
 
     def answer(
@@ -115,7 +125,13 @@ class StateAnswers:
             for s in self.engine.instruments.values()
             if not query.symbol or s.spec.symbol == query.symbol
         ]
-        out.append((item.participant, security_list(query.request_id, states)))
+        perps = self.engine.perps
+        texts = (
+            {s: perps_reports.contract_text(perps, s) for s in perps.markets}
+            if perps is not None
+            else {}
+        )
+        out.append((item.participant, security_list(query.request_id, states, texts)))
 
     def _balances(self, item: Request, ts: int, out: list[Outgoing], _md: list[Outgoing]) -> None:
         query = item.command
@@ -141,7 +157,43 @@ class StateAnswers:
         in_loan_asset = lender is not None and query.asset in ("", lender.terms.loan_asset)
         if lender is not None and owner in lender.accounts and in_loan_asset:
             margin = lender.statement(owner, ts)
-        out += [(owner, m) for m in self._writer.balances(owner, query, rows, ts, margin)]
+        answer = self._writer.balances(owner, query, rows, ts, margin)
+        perps = self.engine.perps
+        if (
+            perps is not None
+            and owner in perps.terms.professional
+            and query.asset in ("", SETTLEMENT_ASSET)
+        ):
+            count = str(len(answer))  # the reports so far and this one
+            for report in answer[1:]:
+                report.setField(911, count)
+                report.setField(912, "N")
+            need = requirement(self.engine, perps, perps.accounts[owner], None, 0)
+            scale = perps.ledger.scales[SETTLEMENT_ASSET]
+            answer[0].setField(911, count)
+            answer.append(
+                perps_reports.account_report(perps, owner, query.request_id, count, need, ts, scale)
+            )
+        out += [(owner, m) for m in answer]
+
+    def _positions(self, item: Request, ts: int, out: list[Outgoing], _md: list[Outgoing]) -> None:
+        query = item.command
+        assert isinstance(query, PositionQuery)
+        owner = item.participant
+        perps = self.engine.perps
+        if query.request_type not in ("", "0"):
+            refusal = ("4", "only positions (PosReqType 0) are reported")
+        elif query.account and query.account != owner:
+            refusal = ("3", f"account {query.account} is not yours")
+        elif perps is None:
+            refusal = ("4", "this venue lists no perpetual contracts")
+        else:
+            scale = perps.ledger.scales[SETTLEMENT_ASSET]
+            reports = perps_reports.position_reports(perps, owner, query.request_id, ts, scale)
+            out += [(owner, m) for m in reports]
+            return
+        result, text = refusal
+        out.append((owner, perps_reports.refused(owner, query.request_id, result, text, ts)))
 
     def _market_data(
         self, item: Request, ts: int, _out: list[Outgoing], market_data: list[Outgoing]

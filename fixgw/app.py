@@ -71,6 +71,7 @@ def guarded(callback: Callback) -> Callback:
 
 
 MAX_SECRET = 128
+NOT_AUTHORIZED = "6"  # BusinessRejectReason(380)
 
 
 def _credential(text: str) -> bool:
@@ -110,7 +111,11 @@ class GatewayApp(fix.Application):  # type: ignore[misc]
             "V": reader.market_data,
             "x": reader.security_list,
             "BB": reader.collateral_inquiry,
+            "AN": reader.positions,
+            "W": reader.index_price,
         }
+        # price feeds send index prices (W) and nothing else; no one else sends them
+        self._feeds = frozenset(c for c, e in roster.items() if e.price_feed)
 
     @guarded
     def onCreate(self, session_id: fix.SessionID) -> None:  # noqa: N802 (QuickFIX's name)
@@ -211,6 +216,15 @@ class GatewayApp(fix.Application):  # type: ignore[misc]
             return self._runner.submit(
                 BusinessRejection(participant, str(msg_seq), msg_type, text, "3")
             )
+        if (msg_type == "W") is not (participant in self._feeds):
+            text = (
+                f"{participant} is a price feed: it sends index prices (W) only"
+                if participant in self._feeds
+                else "only a price feed session sends index prices (W)"
+            )
+            return self._runner.submit(
+                BusinessRejection(participant, str(msg_seq), msg_type, text, NOT_AUTHORIZED)
+            )
         side = get(54) or ""
         echo = Echo(
             msg_type,
@@ -220,11 +234,15 @@ class GatewayApp(fix.Application):  # type: ignore[misc]
             get(55) or "",
             side if side in FIX_SIDES else "",
             get(530) or "",
-            get(262) or get(320) or get(584) or get(790) or "",
+            get(262) or get(320) or get(584) or get(790) or get(710) or "",
         )
         try:
             command = handler(participant, fields)
         except Refusal as refusal:
+            if msg_type == "W":  # a feed's price has no reply of its own: a business reject
+                return self._runner.submit(
+                    BusinessRejection(participant, str(msg_seq), msg_type, refusal.text)
+                )
             return self._runner.submit(EdgeRefusal(participant, echo, refusal, msg_seq))
         except Exception:
             log.exception("could not read request", msg_type=msg_type, participant=participant)

@@ -14,10 +14,12 @@ from engine.matching.core import Engine
 from engine.model.instruments import InstrumentSpec
 from engine.model.terms import Participant, Role
 from engine.model.values import ValueRejected, to_units
+from engine.perps.terms import PerpTerms
 from engine.persistence.venue_definition import VenueDefinition
 from fixgw.affiliates.fatf import DEFAULT_FATF_LIST, load_fatf_list
 from fixgw.affiliates.registry import NO_AFFILIATES, Affiliates, load_affiliates
 from fixgw.margin_config import facility_of, load_margin
+from fixgw.perps_config import load_contracts, load_perps
 from fixgw.roster import RosterEntry, load_roster
 
 DEFAULT_INSTRUMENTS = Path(__file__).resolve().parent.parent / "sessions" / "instruments.toml"
@@ -83,6 +85,7 @@ class Venue:
     roster: dict[str, RosterEntry]
     affiliates: Affiliates
     margin: MarginTerms | None = None
+    perps: PerpTerms | None = None
 
     def participants(self) -> list[Participant]:
         """The roster's, then one account per affiliate: the platform's position with it,
@@ -99,6 +102,7 @@ class Venue:
             self.scales,
             self.affiliates.terms(self.scales),
             self.margin,
+            self.perps,
         )
 
     def opening_deposits(self) -> list[tuple[str, str, int]]:
@@ -114,12 +118,18 @@ def load_venue(
     fatf_list: Path = DEFAULT_FATF_LIST,
     affiliates: Path | None = None,
     margin: Path | None = None,
+    perps: Path | None = None,
 ) -> Venue:
-    """Instruments, roster, affiliates and margin terms, each checked against the others."""
+    """Instruments, roster, affiliates, margin and perpetuals' terms, each checked against
+    the others."""
     fatf = load_fatf_list(fatf_list)
     entries = load_roster(roster, fatf)
     specs = load_instruments(instruments)
     scales = load_asset_scales(instruments)
+    if perps is not None:
+        added, contracts = load_contracts(perps, scales)
+        scales.update(added)
+        specs.extend(contracts)
     registry = NO_AFFILIATES
     if affiliates is not None:
         taken = {comp_id: entry.participant.account for comp_id, entry in entries.items()}
@@ -127,8 +137,35 @@ def load_venue(
             affiliates, fatf, {spec.symbol: spec for spec in specs}, taken, scales
         )
     return Venue(
-        tuple(specs), scales, entries, registry, _margin(margin, entries, specs, scales, registry)
+        tuple(specs),
+        scales,
+        entries,
+        registry,
+        _margin(margin, entries, specs, scales, registry),
+        _perps(perps, entries, specs, scales),
     )
+
+
+def _perps(
+    path: Path | None,
+    entries: Mapping[str, RosterEntry],
+    specs: list[InstrumentSpec],
+    scales: Mapping[str, int],
+) -> PerpTerms | None:
+    """The perpetuals' terms; None for a venue that lists none (a roster that needs them
+    then names the missing file)."""
+    if path is None:
+        flagged = [c for c, e in entries.items() if e.professional_investor or e.price_feed]
+        if flagged:
+            raise ValueError(
+                f"{', '.join(flagged)} trade or price perpetuals but the configuration names "
+                "no perpetuals ([files] perps)"
+            )
+        return None
+    professional = frozenset(c for c, e in entries.items() if e.professional_investor)
+    caps = {c: e.perp_max_leverage for c, e in entries.items() if e.perp_max_leverage}
+    feeds = frozenset(c for c, e in entries.items() if e.price_feed)
+    return load_perps(path, {s.symbol: s for s in specs}, scales, professional, caps, feeds)
 
 
 def _margin(

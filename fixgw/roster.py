@@ -212,6 +212,12 @@ class RosterEntry:
     # the entry's margin facility keys as written, read against the venue's loan asset by
     # fixgw/margin_config.py (`facility_of`); empty: no facility
     margin: tuple[tuple[str, object], ...] = ()
+    # perpetuals (fixgw/perps_config.py): only a professional investor may trade them, at
+    # most at its leverage cap (0: the contract's tiers alone decide)
+    professional_investor: bool = False
+    perp_max_leverage: int = 0
+    # a price feed's session sends index prices (spec/README.md) and may not trade
+    price_feed: bool = False
 
 
 ROLES = {
@@ -242,7 +248,8 @@ def load_roster(path: Path, fatf: FatfList | None = None) -> dict[str, RosterEnt
     roster = {}
     for comp_id, entry in table.items():
         try:
-            role = ROLES[entry["role"]]
+            feed = entry["role"] == "price_feed"
+            role = Role.CUSTOMER if feed else ROLES[entry["role"]]
             jurisdiction, local_only = _shared_book(entry, role, fatf)
             participant = Participant(
                 comp_id,
@@ -264,10 +271,24 @@ def load_roster(path: Path, fatf: FatfList | None = None) -> dict[str, RosterEnt
                 jurisdiction,
                 local_only,
                 tuple((k, v) for k, v in entry.items() if k in MARGIN_KEYS),
+                *_perps(entry, feed),
             )
         except (KeyError, ValueError, TypeError, AttributeError) as bad:
             raise ValueError(f"{path}: participant {comp_id}: bad or missing {bad}") from None
     return roster
+
+
+def _perps(entry: dict[str, object], feed: bool) -> tuple[bool, int, bool]:
+    """(professional investor, leverage cap, price feed) as the roster gives them."""
+    professional = entry.get("professional_investor", False)
+    cap = entry.get("perp_max_leverage", 0)
+    if not isinstance(professional, bool):
+        raise ValueError("professional_investor must be true or false")
+    if not isinstance(cap, int) or isinstance(cap, bool) or cap < 0:
+        raise ValueError("perp_max_leverage must be a whole number, 0 for no cap")
+    if feed and (professional or entry.get("funding") or entry.get("margin")):
+        raise ValueError("role: a price_feed sends prices only: no trading, funding or margin")
+    return professional, cap, feed
 
 
 def _shared_book(entry: dict[str, object], role: Role, fatf: FatfList) -> tuple[str, str]:

@@ -23,6 +23,7 @@ from typing import Any
 import structlog
 
 from engine.matching import margin
+from engine.matching import perps as perpetuals
 from engine.matching.core import Engine, EngineFault
 from engine.model.commands import (
     Command,
@@ -31,11 +32,12 @@ from engine.model.commands import (
     ForcedSale,
     MarginReview,
     MassCancel,
+    PerpClock,
     RouteEnded,
     RouteFilled,
     SettleScheduled,
 )
-from engine.model.events import CoverAlert, Event, MarginNotice, RouteSent
+from engine.model.events import CoverAlert, Event, MarginNotice, PerpLiquidation, RouteSent
 from engine.persistence.journal import EVERY_SESSION, Journal, JournalBatch, JournalError, Position
 from engine.persistence.snapshot import SnapshotCache, capture_parts
 from fixgw.affiliates.schedule import DAY_NS, SettlementSchedule
@@ -59,6 +61,7 @@ from fixgw.inbox import (
 from fixgw.operator.affiliate_desk import AffiliateDesk
 from fixgw.operator.desk import QUERIES, AfterCommit, OperatorDesk, OperatorRequest
 from fixgw.operator.margin_desk import MarginDesk
+from fixgw.operator.perps_desk import PerpsDesk
 from fixgw.roster import RosterEntry
 from fixgw.snapshot_writer import SnapshotWriter
 from fixgw.stage_timing import StageTimer
@@ -194,6 +197,10 @@ class Runner:
     def attach_affiliates(self, desk: AffiliateDesk) -> None:
         """The operators' `fixgw affiliates` commands; before the runner starts."""
         self._desk.attach_affiliates(desk)
+
+    def attach_perps(self, desk: PerpsDesk) -> None:
+        """The operators' `fixgw perps` commands; before the runner starts."""
+        self._desk.attach_perps(desk)
 
     def attach_margin(self, desk: MarginDesk) -> None:
         """The operators' `fixgw margin` commands; before the runner starts."""
@@ -574,6 +581,9 @@ class Runner:
                     self._apply(MarginReview(), ts, None, out, market_data)
                 self._forced_sales.extend(sales)
                 self._sell(ts, out, market_data)
+            perps = self.engine.perps
+            if perps is not None and perpetuals.due(perps, ts):
+                self._apply(PerpClock(), ts, None, out, market_data)
 
     def note_position(self, participant: str, msg_seq: int) -> None:
         """Journal a session's position with the next commit, stamped now: at start, or
@@ -617,6 +627,14 @@ class Runner:
                     _log_cover(event)
         if timer is not None:
             timer.lap("market data")
+        if self.engine.perps is not None:
+            for event in events:
+                if type(event) is PerpLiquidation:
+                    log.warning(
+                        "OPERATOR ALERT: perpetuals liquidation",
+                        participant=event.participant,
+                        text=event.text,
+                    )
         if self.engine.margin is not None:
             for event in events:
                 if type(event) is MarginNotice:

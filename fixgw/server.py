@@ -54,6 +54,7 @@ from fixgw.logs import configure as configure_logging
 from fixgw.operator.admin_socket import AdminSocket, check_private
 from fixgw.operator.affiliate_desk import AffiliateDesk
 from fixgw.operator.margin_desk import MarginDesk
+from fixgw.operator.perps_desk import PerpsDesk
 from fixgw.owed_reports import not_handed, rebuilt, with_answers
 from fixgw.quickfix_build import UnpatchedQuickFix, require_patched
 from fixgw.roster import RosterEntry
@@ -91,11 +92,17 @@ class GatewayConfig:
     fatf_list: Path
     affiliates: Path | None  # none: no shared book
     margin: Path | None  # none: the venue does not lend
+    perps: Path | None  # none: the venue lists no perpetuals
     affiliate_settlement_utc: tuple[int, ...]  # ns after UTC midnight; none: operators only
 
     def venue(self) -> Venue:
         return load_venue(
-            self.instruments, self.roster, self.fatf_list, self.affiliates, self.margin
+            self.instruments,
+            self.roster,
+            self.fatf_list,
+            self.affiliates,
+            self.margin,
+            self.perps,
         )
 
 
@@ -155,6 +162,7 @@ def load_config(
         fatf_list=base / files["fatf_list"] if "fatf_list" in files else DEFAULT_FATF_LIST,
         affiliates=base / files["affiliates"] if "affiliates" in files else None,
         margin=base / files["margin"] if "margin" in files else None,
+        perps=base / files["perps"] if "perps" in files else None,
     )
 
 
@@ -268,6 +276,8 @@ class Gateway:
         self.runner.settle_on(config.affiliate_settlement_utc)
         if self.engine.margin is not None:
             self.runner.attach_margin(MarginDesk(self.engine, time.time_ns))
+        if self.engine.perps is not None:
+            self.runner.attach_perps(PerpsDesk(self.engine))
         self.sessions.disabled = set(self.engine.disabled)
         if self.recovered.last_seq == 0 and deposits:
             # A new venue: the roster's and the affiliates' opening balances, journaled like

@@ -11,10 +11,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import ROUND_FLOOR, Decimal, InvalidOperation
 from typing import TypeVar
 
 from engine.margin.terms import FORCED_PREFIX
-from engine.model.commands import CancelOrder, Command, MassCancel, NewOrder, ReplaceOrder
+from engine.matching.perps import VENUE_PREFIXES
+from engine.model.commands import (
+    CancelOrder,
+    Command,
+    IndexQuote,
+    MassCancel,
+    NewOrder,
+    ReplaceOrder,
+)
 from engine.model.instruments import InstrumentSpec
 from engine.model.terms import (
     BUY,
@@ -30,6 +39,9 @@ from fixgw.fix.text import MessageFields
 
 FIX_SIDES = {"1": BUY, "2": SELL}
 POST_ONLY = "6"  # ExecInst(18): participate, don't initiate
+REDUCE_ONLY = "E"  # ExecInst(18): do not increase (a perpetual's reduce-only order)
+INDEX_VALUE = "3"  # MDEntryType(269) of a price feed's index price
+MAX_FEED_PRICE = 24  # characters of a feed's MDEntryPx(270)
 MD_ENTRY_TYPES = ("0", "1", "2")  # bid, offer, trade
 
 # OrdRejReason(103) values used for refusals decided at the edge (FIX 4.4 has no code for
@@ -51,7 +63,7 @@ class Echo:
     symbol: str
     side: str
     request_type: str = ""  # MassCancelRequestType(530) of a mass cancel
-    request_id: str = ""  # MDReqID, SecurityReqID, MassStatusReqID or OrdStatusReqID
+    request_id: str = ""  # MDReqID, SecurityReqID, MassStatusReqID, OrdStatusReqID or PosReqID
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +100,15 @@ class SecurityListQuery:
 
 
 @dataclass(frozen=True, slots=True)
+class PositionQuery:
+    """A RequestForPositions (AN): the participant's perpetual positions."""
+
+    request_id: str
+    request_type: str
+    account: str
+
+
+@dataclass(frozen=True, slots=True)
 class BalanceQuery:
     """CollateralInquiry (BB): the participant's own balances, one asset or all ("")."""
 
@@ -97,7 +118,7 @@ class BalanceQuery:
     subscription: str  # SubscriptionRequestType(263): only snapshots ("" or "0") are served
 
 
-Query = OrderStatusQuery | MassStatusQuery | SecurityListQuery | BalanceQuery
+Query = OrderStatusQuery | MassStatusQuery | SecurityListQuery | BalanceQuery | PositionQuery
 
 
 def _parse_utc(text: str) -> int:
@@ -134,6 +155,12 @@ def _client_order_id(text: str | None) -> str:
             OTHER,
             f"ClOrdID {text!r}: ids beginning {FORCED_PREFIX} are the venue's forced-"
             "liquidation orders",
+        )
+    if text and text.startswith(VENUE_PREFIXES):
+        raise Refusal(
+            OTHER,
+            f"ClOrdID {text!r}: ids beginning {', '.join(VENUE_PREFIXES)} are the venue's "
+            "perpetual liquidation and deleveraging orders",
         )
     return text or ""
 
@@ -186,6 +213,7 @@ class RequestReader:
             price,
             _parse_utc(expire) if expire else 0,
             POST_ONLY in exec_inst,
+            REDUCE_ONLY in exec_inst,
         )
 
     def cancel(self, participant: str, fields: MessageFields) -> Command:
@@ -228,6 +256,33 @@ class RequestReader:
         get = fields.get
         symbol = self._spec(get(55) or "").symbol if get(559) == "0" else ""
         return SecurityListQuery(get(320) or "", symbol)
+
+    def positions(self, participant: str, fields: MessageFields) -> Query:
+        get = fields.get
+        return PositionQuery(get(710) or "", get(724) or "", get(1) or "")
+
+    def index_price(self, participant: str, fields: MessageFields) -> Command:
+        """A price feed's MarketDataSnapshotFullRefresh (W): one MDEntryType 3 (index
+        value) entry for a perpetual, its price rounded down to the contract's tick."""
+        spec = self._spec(fields.get(55) or "")
+        if not spec.perpetual:
+            raise Refusal(UNKNOWN_SYMBOL, f"{spec.symbol} is not a perpetual contract")
+        kinds, prices = list(fields.all(269)), list(fields.all(270))
+        if kinds != [INDEX_VALUE] or len(prices) != 1:
+            raise Refusal(OTHER, "an index price is one MDEntryType 3 entry with its MDEntryPx")
+        text = prices[0]
+        try:
+            if len(text) > MAX_FEED_PRICE:
+                raise InvalidOperation
+            price = Decimal(text)
+            if not price.is_finite() or price <= 0:
+                raise InvalidOperation
+            ticks = int((price / spec.tick).to_integral_value(ROUND_FLOOR))
+        except (InvalidOperation, ArithmeticError):
+            raise Refusal(OTHER, f"MDEntryPx {text[:MAX_FEED_PRICE]!r} is not a price") from None
+        if ticks <= 0:
+            raise Refusal(OTHER, f"MDEntryPx {text!r} is under one tick")
+        return IndexQuote(participant, spec.symbol, ticks)
 
     def collateral_inquiry(self, participant: str, fields: MessageFields) -> Query:
         get = fields.get

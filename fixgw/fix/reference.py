@@ -8,7 +8,7 @@ states the rest in Text(58) as `key=value` pairs (see spec/README.md).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import quickfix as fix
 
@@ -27,7 +27,12 @@ def describe(state: InstrumentState) -> str:
     )
 
 
-def security_list(request_id: str, instruments: Sequence[InstrumentState]) -> fix.Message:
+def security_list(
+    request_id: str, instruments: Sequence[InstrumentState], perps: Mapping[str, str]
+) -> fix.Message:
+    """`perps`: each perpetual's index, mark and funding, added to its Text; a perpetual is
+    SecurityType FUT with no maturity, ContractMultiplier 1 (its quantity is in the
+    underlying) and its underlying named (UnderlyingSymbol, spec/README.md)."""
     msg = message(
         "y",
         [
@@ -41,13 +46,16 @@ def security_list(request_id: str, instruments: Sequence[InstrumentState]) -> fi
     for state in instruments:
         spec = state.spec
         group = fix.Group(146, 55)
-        for tag, value in (
+        fields = [
             (55, spec.symbol),
             (15, spec.quote_asset),
             (561, format(spec.lot, "f")),
             (562, spec.qty_text(spec.min_qty)),
-            (58, describe(state)),
-        ):
+            (58, describe(state) + perps.get(spec.symbol, "")),
+        ]
+        if spec.perpetual:
+            fields[1:1] = [(167, "FUT"), (231, "1")]
+        for tag, value in fields:
             group.setField(tag, value)
         msg.addGroup(group)
     return msg

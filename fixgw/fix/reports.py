@@ -14,6 +14,7 @@ import quickfix as fix
 
 from engine.margin.loans import MarginStatement
 from engine.margin.terms import FORCED_PREFIX
+from engine.matching.perps import DELEVERAGE_PREFIX, LIQUIDATION_PREFIX
 from engine.model.events import (
     CancelPending,
     Event,
@@ -39,6 +40,7 @@ from engine.model.terms import (
     RequestKind,
     TimeInForce,
 )
+from engine.perps.terms import FUND
 from fixgw.fix.inbound import BalanceQuery, Echo
 from fixgw.fix.margin_reports import notice_report, summary_report
 from fixgw.fix.messages import message, utc_timestamp
@@ -64,11 +66,25 @@ CXL_REJ_REASON = {
 FIX_SIDE = ("1", "2")
 # Text(58) on every report of an order the engine sent to sell a margin client's collateral
 FORCED_TEXT = "forced liquidation of margin collateral"
+LIQUIDATION_TEXT = "liquidation: equity under the maintenance margin at the mark"
+DELEVERAGE_TEXT = "auto-deleveraging: closed against a liquidation at its bankruptcy price"
 UNKNOWN_SECURITY = "1"  # the edge's OrdRejReason for an unknown symbol (fixgw/fix/inbound.py)
 AVG_PX_PLACES = 8
 
 
 _OPERATOR_REQUESTS = (RequestKind.FUNDS, RequestKind.OPERATOR)
+
+
+def _venue_text(client_order_id: str) -> str:
+    """Text(58) on every report of an order the venue placed for a client: a margin
+    client's forced sale, a perpetual's liquidation or auto-deleveraging."""
+    if client_order_id.startswith(FORCED_PREFIX):
+        return FORCED_TEXT
+    if client_order_id.startswith(LIQUIDATION_PREFIX):
+        return LIQUIDATION_TEXT
+    if client_order_id.startswith(DELEVERAGE_PREFIX):
+        return DELEVERAGE_TEXT
+    return ""
 
 
 def _commission(spec: InstrumentSpec, fee: int) -> list[tuple[int, str]]:
@@ -131,6 +147,8 @@ class ReportWriter:
             last = spec.price_text(event.price), spec.qty_text(event.qty)  # both sides' own
             if event.maker.participant in self._affiliates:  # routed: the client's side only
                 return [self._fill(event, spec, event.taker, "2", last, event.maker.participant)]
+            if event.maker.participant == FUND:  # taken over by the insurance fund
+                return [self._fill(event, spec, event.taker, "2", last)]
             return [
                 self._fill(event, spec, event.maker, "1", last),
                 self._fill(event, spec, event.taker, "2", last),
@@ -186,8 +204,9 @@ class ReportWriter:
             fields.append((18, "6"))
         if e.expire_time:
             fields.append((126, utc_timestamp(e.expire_time)))
-        if e.client_order_id.startswith(FORCED_PREFIX):
-            fields.append((58, FORCED_TEXT))
+        venue_text = _venue_text(e.client_order_id)
+        if venue_text:
+            fields.append((58, venue_text))
         return e.participant, message("8", fields)
 
     def _fill(
@@ -226,8 +245,9 @@ class ReportWriter:
             *_terms(spec, f.order_qty, f.order_type, f.time_in_force, f.price),
             *charged,
         ]
-        if f.client_order_id.startswith(FORCED_PREFIX):
-            fields.append((58, FORCED_TEXT))
+        venue_text = _venue_text(f.client_order_id)
+        if venue_text:
+            fields.append((58, venue_text))
         if not affiliate:
             return f.participant, message("8", fields)
         fields.append((30, affiliate))
@@ -441,6 +461,10 @@ class ReportWriter:
             )
         if echo.msg_type == "V":
             return message("Y", [(262, echo.request_id), (281, reason), (58, text)])
+        if echo.msg_type == "AN":  # read without refusals: this is a failure to answer one
+            return message(
+                "AO", [(721, f"P{ts}"), (710, echo.request_id), (728, "99"), (729, "2"), (58, text)]
+            )
         if echo.msg_type == "AF":  # the form of "no orders", so the client finds it by 584
             return self._no_orders(echo.request_id, exec_id, ts, text)
         if echo.msg_type == "q":

@@ -28,6 +28,7 @@ RECORDS = (
     "affiliates.show",
     "margin.show",
     "margin.book",
+    "perps.show",
 )  # one record: shown a field per line
 
 # group -> verb -> (arguments: (name, help, kind)); a verb of "" is the group itself
@@ -84,6 +85,17 @@ VERBS: dict[str, dict[str, tuple[Arg, ...]]] = {
         "suspend": (("id", "margin client", str),),
         "resume": (("id", "margin client", str),),
     },
+    "perps": {
+        "show": (("symbol", "perpetual contract", str),),
+        "positions": (("--account", "only this account's", str),),
+        "fund": (),
+        "transfer": (
+            ("id", "professional investor", str),
+            ("asset", "a margin asset, e.g. USD", str),
+            ("amount", "", str),
+            ("--to", "perps (from spot) or spot (from perps)", str),
+        ),
+    },
     "book": {"": (("symbol", "instrument", str), ("--depth", "levels per side", int))},
     "trades": {"": (("--symbol", "only this instrument", str), ("--tail", "how many", int))},
     "accounts": {
@@ -100,6 +112,7 @@ HELP = {
     "affiliates": "the shared book: list, show, suspend, resume, settle",
     "margin": "margin financing: show, calls, book, set-securities, load-securities, "
     "suspend, resume",
+    "perps": "perpetuals: show SYMBOL, positions, fund, transfer",
     "book": "an instrument's order book by price level",
     "trades": "the latest trades",
     "accounts": "balances, deposits and withdrawals",

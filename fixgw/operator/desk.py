@@ -63,6 +63,7 @@ from fixgw.fix.sessions import SessionDirectory
 from fixgw.operator.affiliate_desk import AffiliateDesk
 from fixgw.operator.answer import Answer, ok
 from fixgw.operator.margin_desk import MarginDesk
+from fixgw.operator.perps_desk import PerpsDesk
 from fixgw.roster import RosterEntry
 
 log = structlog.get_logger("fixgw.operator")
@@ -169,6 +170,9 @@ QUERIES = frozenset(
         "margin.show",
         "margin.calls",
         "margin.book",
+        "perps.show",
+        "perps.positions",
+        "perps.fund",
     }
 )
 
@@ -201,10 +205,16 @@ class OperatorDesk:
         }
         self._affiliates: AffiliateDesk | None = None
         self._margin: MarginDesk | None = None
+        self._perps: PerpsDesk | None = None
 
     def attach_margin(self, desk: MarginDesk) -> None:
         """Margin financing's operations, when the venue lends."""
         self._margin = desk
+        self._queries.update(desk.queries())
+
+    def attach_perps(self, desk: PerpsDesk) -> None:
+        """The perpetuals' operations, when the venue lists any."""
+        self._perps = desk
         self._queries.update(desk.queries())
 
     def attach_affiliates(self, desk: AffiliateDesk) -> None:
@@ -481,6 +491,8 @@ class OperatorDesk:
             return self._affiliates.act(op.removeprefix("affiliates."), args, operator, apply)
         if op.startswith("margin.") and self._margin is not None:
             return self._margin.act(op.removeprefix("margin."), args, operator, apply)
+        if op.startswith("perps.") and self._perps is not None:
+            return self._perps.act(op.removeprefix("perps."), args, operator, apply)
         if op.startswith("instruments."):
             return self._instrument_action(op.removeprefix("instruments."), args, operator, apply)
         if op in ("accounts.deposit", "accounts.withdraw"):
