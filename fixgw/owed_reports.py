@@ -105,12 +105,15 @@ def with_answers(
     return out
 
 
+UNIQUE_IDS = ("17", "908", "721")
+
+
 def identity(text: str) -> tuple[str, str]:
     """What tells one report from another: its ExecID, a CollateralReport's CollRptID (a
-    margin notice), or for a message with neither (a cancel reject, a mass cancel report)
-    its type and ClOrdID."""
+    margin notice), a PositionReport's PosMaintRptID (a funding payment), or for a message
+    with none (a cancel reject, a mass cancel report) its type and ClOrdID."""
     fields = dict(f.split("=", 1) for f in text.split(SOH) if "=" in f)
-    for unique in ("17", "908"):
+    for unique in UNIQUE_IDS:
         if unique in fields:
             return (unique, fields[unique])
     return (fields.get("35", ""), fields.get("11", ""))
@@ -148,9 +151,9 @@ def not_handed(
             handed[participant] = {
                 key
                 for sent, text in sent_since(store_dir, comp_id, participant, since, below)
-                # an ExecID or CollRptID is unique; a type and ClOrdID an earlier batch's
-                # reply may share
-                if (key := identity(text))[0] in ("17", "908") or sent >= exact
+                # an ExecID, CollRptID or PosMaintRptID is unique; a type and ClOrdID an
+                # earlier batch's reply may share
+                if (key := identity(text))[0] in UNIQUE_IDS or sent >= exact
             }
     owed = []
     for participant, message in replies:

@@ -30,6 +30,7 @@ from engine.model.commands import Command, MoveFunds, WithdrawMirror
 from engine.model.events import RouteSent
 from engine.model.instruments import InstrumentSpec
 from engine.model.terms import Role
+from engine.perps.terms import SETTLEMENT_ASSET
 from engine.persistence.journal import Journal, JournalError, Position
 from engine.persistence.recovery import RecoveryError, recover
 from fixgw.affiliates.fatf import DEFAULT_FATF_LIST
@@ -258,7 +259,12 @@ class Gateway:
         hours, minutes = (int(part) for part in config.end_of_day_utc.split(":"))
         lending = venue.margin
         loan_asset = (lending.loan_asset, venue.scales[lending.loan_asset]) if lending else ("", 0)
-        writer = ReportWriter(instruments, frozenset(venue.affiliates.by_name), loan_asset)
+        writer = ReportWriter(
+            instruments,
+            frozenset(venue.affiliates.by_name),
+            loan_asset,
+            venue.scales.get(SETTLEMENT_ASSET, 0),
+        )
         self.runner = Runner(
             self.engine,
             writer,

@@ -34,6 +34,7 @@ from engine.model.events import (
     CollateralTransferred,
     Event,
     FundChanged,
+    FundingPaid,
     FundingSettled,
     IndexUpdated,
     OrderAccepted,
@@ -338,12 +339,20 @@ def _settle_funding(book: PerpBook, market: PerpMarket, ts: int) -> list[Event]:
     ]
     moves, remainder = funding.payments(holders, market.mark * market.value_per_lot, rate)
     paid = 0
+    events: list[Event] = []
     for name, amount in moves:
-        book.credit(book.accounts[name], amount)
+        account = book.accounts[name]
+        book.credit(account, amount)
         book.touched.add(name)
         if amount < 0:
             paid -= amount
-    events: list[Event] = []
+        if name != FUND:
+            position = account.positions[symbol]
+            events.append(
+                FundingPaid(
+                    ts, name, symbol, amount, rate, market.mark, position.contracts, position.cost
+                )
+            )
     if remainder:
         book.credit(book.fund, remainder)
         book.fund_history.append((ts, remainder, f"funding remainder {symbol}", ""))

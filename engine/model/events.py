@@ -385,6 +385,21 @@ class FundingSettled:
 
 
 @dataclass(frozen=True)
+class FundingPaid:
+    """One account's part of a funding time (`amount` < 0: it paid), with its position as
+    it stood, so the report needs nothing else (an unsolicited PositionReport)."""
+
+    ts: int
+    participant: str
+    symbol: str
+    amount: int
+    rate_ppm: int
+    mark: int
+    contracts: int
+    cost: int
+
+
+@dataclass(frozen=True)
 class PerpLiquidation:
     """A perpetuals account fell under its maintenance margin at the mark: its orders are
     cancelled and its positions closed (through the book, by the insurance fund, by
@@ -437,6 +452,7 @@ Event = (
     | CollateralTransferred
     | IndexUpdated
     | FundingSettled
+    | FundingPaid
     | PerpLiquidation
     | FundChanged
 )

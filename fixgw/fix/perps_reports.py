@@ -16,6 +16,8 @@ from datetime import UTC, datetime
 
 import quickfix as fix
 
+from engine.model.events import FundingPaid
+from engine.model.instruments import InstrumentSpec
 from engine.perps import funding
 from engine.perps.book import PerpAccount, PerpBook, PerpMarket
 from engine.perps.terms import SETTLEMENT_ASSET
@@ -110,6 +112,50 @@ def position_reports(
         report.addGroup(amount)
         out.append(report)
     return out
+
+
+def funding_report(e: FundingPaid, spec: InstrumentSpec, scale: int) -> fix.Message:
+    """An unsolicited PositionReport at a funding time: the position it was paid on, the
+    amount (PosAmt type CASH, negative: paid) and the rate in Text."""
+    entry = spec.tick_unit.ratio_text(e.cost, abs(e.contracts), 8)
+    unrealised = (
+        e.mark * e.contracts - e.cost if e.contracts > 0 else e.cost - e.mark * -e.contracts
+    ) * spec.quote_per_tick_lot
+    direction = "received" if e.amount > 0 else "paid"
+    report = message(
+        "AP",
+        [
+            (721, f"F{e.ts}-{e.symbol}"),
+            (727, "1"),
+            (728, "0"),
+            (325, "Y"),
+            (715, business_date(e.ts)),
+            (1, e.participant),
+            (581, "1"),
+            (55, e.symbol),
+            (167, "FUT"),
+            (730, spec.price_text(e.mark)),
+            (731, "2"),
+            (734, entry),
+            (
+                58,
+                f"funding {direction} {amount_text(abs(e.amount), scale)} {SETTLEMENT_ASSET} "
+                f"at a rate of {e.rate_ppm} ppm on the mark {spec.price_text(e.mark)}",
+            ),
+        ],
+    )
+    report.addGroup(_parties(e.participant))
+    quantity = fix.Group(702, 703)
+    quantity.setField(703, "TOT")
+    quantity.setField(704, spec.qty_text(max(0, e.contracts)))
+    quantity.setField(705, spec.qty_text(max(0, -e.contracts)))
+    report.addGroup(quantity)
+    for kind, amount in (("FMTM", unrealised), ("CASH", e.amount)):
+        group = fix.Group(753, 707)
+        group.setField(707, kind)
+        group.setField(708, amount_text(amount, scale))
+        report.addGroup(group)
+    return report
 
 
 def _position_text(book: PerpBook, account: PerpAccount, market: PerpMarket, scale: int) -> str:

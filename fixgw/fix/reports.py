@@ -19,6 +19,7 @@ from engine.model.events import (
     CancelPending,
     Event,
     Fill,
+    FundingPaid,
     MarginNotice,
     MassCancelDone,
     OrderAccepted,
@@ -44,6 +45,7 @@ from engine.perps.terms import FUND
 from fixgw.fix.inbound import BalanceQuery, Echo
 from fixgw.fix.margin_reports import notice_report, summary_report
 from fixgw.fix.messages import message, utc_timestamp
+from fixgw.fix.perps_reports import funding_report
 
 Outgoing = tuple[str, fix.Message]  # (participant, message)
 
@@ -134,11 +136,14 @@ class ReportWriter:
         instruments: Mapping[str, InstrumentSpec],
         affiliates: frozenset[str] = frozenset(),
         loan_asset: tuple[str, int] = ("", 0),
+        settlement_scale: int = 0,
     ) -> None:
-        """`loan_asset`: a lending venue's loan asset and its scale (margin reports)."""
+        """`loan_asset`: a lending venue's loan asset and its scale (margin reports);
+        `settlement_scale` the perpetuals' settlement asset's (funding reports)."""
         self._instruments = instruments
         self._affiliates = affiliates
         self._loan_asset = loan_asset
+        self._settlement_scale = settlement_scale
 
     def encode(self, event: Event, echo: Echo | None) -> list[Outgoing]:
         """The messages for one event, each with the participant it goes to."""
@@ -171,6 +176,9 @@ class ReportWriter:
             return [self._mass_cancel_report(event, echo)]
         if isinstance(event, MarginNotice):
             return [(event.participant, notice_report(event, *self._loan_asset))]
+        if isinstance(event, FundingPaid):
+            spec = self._instruments[event.symbol]
+            return [(event.participant, funding_report(event, spec, self._settlement_scale))]
         return []
 
     def _avg_px(self, spec: InstrumentSpec, notional: int, cum_qty: int) -> str:
