@@ -123,9 +123,9 @@ class Link:
 
 
 def order(
-    cid: str, side: str, price: int, tif: str = "1", qty: str = "0.001"
+    cid: str, side: str, price: int, tif: str = "1", qty: str = "0.001", symbol: str = "BTC-HKD"
 ) -> list[tuple[int, str]]:
-    return [(11, cid), (55, "BTC-HKD"), (54, side), (38, qty), (40, "2"), (44, str(price)),
+    return [(11, cid), (55, symbol), (54, side), (38, qty), (40, "2"), (44, str(price)),
             (59, tif), (60, NOW)]  # fmt: skip
 
 

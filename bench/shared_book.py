@@ -95,8 +95,8 @@ def nodelay(session: Link) -> Link:
     return session
 
 
-def rest_ask(maker: Link, cid: str, price: int) -> None:
-    maker.sock.sendall(maker.frame("D", order(cid, "2", price, "1", DEPTH)))
+def rest_ask(maker: Link, cid: str, price: int, symbol: str = "BTC-HKD") -> None:
+    maker.sock.sendall(maker.frame("D", order(cid, "2", price, "1", DEPTH, symbol)))
     answers: list[bytes] = []
 
     def answered(m: bytes) -> bool:
@@ -107,10 +107,10 @@ def rest_ask(maker: Link, cid: str, price: int) -> None:
         raise SystemExit(f"{maker.comp_id}: its ask {cid} was not accepted: {answers[-1:]}")
 
 
-def round_trip(client: Link, cid: str, price: int) -> int:
+def round_trip(client: Link, cid: str, price: int, symbol: str = "BTC-HKD") -> int:
     """ns from sending an IOC buy of 0.001 at `price` to its fill; anything but a fill (a
     maker run dry, a route refused) stops the run rather than being timed."""
-    message = client.frame("D", order(cid, "1", price, "3"))
+    message = client.frame("D", order(cid, "1", price, "3", symbol=symbol))
     answer: list[bytes] = []
 
     def ends(m: bytes) -> bool:

@@ -168,7 +168,7 @@ class StateAnswers:
             for report in answer[1:]:
                 report.setField(911, count)
                 report.setField(912, "N")
-            need = requirement(self.engine, perps, perps.accounts[owner], None, 0)
+            need = requirement(perps, perps.accounts[owner], None, None)
             scale = perps.ledger.scales[SETTLEMENT_ASSET]
             answer[0].setField(911, count)
             answer.append(

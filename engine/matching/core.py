@@ -133,9 +133,10 @@ class Engine(EngineState):
             participant, state = self._check_new(cmd, ts, forced)
             accounts = self._accounts
             funding = None
+            held_at = 0
             if state.spec.perpetual:
                 if accounts is not None:
-                    perpetuals.check_new(self, cmd, participant, state, forced)
+                    held_at = perpetuals.check_new(self, cmd, participant, state, forced)
             elif cmd.reduce_only:
                 raise Refused(
                     RejectCode.UNSUPPORTED_ORDER, "reduce-only orders are for perpetual contracts"
@@ -172,6 +173,8 @@ class Engine(EngineState):
         self._remember(cmd.participant, cmd.client_order_id, order.order_id)
         if cmd.reduce_only:
             self.perps.reduce_only.add(order.order_id)  # type: ignore[union-attr]
+        elif held_at:
+            perpetuals.hold(self.perps, order, held_at)  # type: ignore[arg-type]
         if funding is not None:
             order.reserved, order.reserve_price = funding
         self.keep_open(order)
@@ -262,7 +265,10 @@ class Engine(EngineState):
         order.qty = cmd.qty
         order.leaves_qty = new_leaves
         order.move(Change.REPLACE)
-        if self._accounts is not None:
+        if state.spec.perpetual:
+            if self.perps is not None:
+                perpetuals.rehold(self.perps, order)
+        elif self._accounts is not None:
             self._accounts.refund(order)
         events: list[Event] = [
             OrderReplaced(
@@ -501,7 +507,10 @@ class Engine(EngineState):
         order.leaves_qty -= qty  # not the book's figure: it may have lots routed elsewhere
         order.qty -= qty
         order.move(Change.RESTATE)
-        if self._accounts is not None:
+        perps = self.perps
+        if perps is not None and order.symbol in perps.markets:
+            perpetuals.rehold(perps, order)
+        elif self._accounts is not None:
             self._accounts.refund(order)
         return self._cancelled(order, qty, CancelReason.SELF_TRADE, ts, "")
 
@@ -580,8 +589,12 @@ class Engine(EngineState):
         )
 
     def _retire(self, order: Order) -> None:
-        if order.reserved and self._accounts is not None:
-            self._accounts.release(order)
+        if order.reserved:
+            perps = self.perps
+            if perps is not None and order.symbol in perps.markets:
+                perpetuals.release(perps, order)
+            elif self._accounts is not None:
+                self._accounts.release(order)
         del self._orders[order.order_id]
         own = self._open_of[order.participant]
         del own[order.order_id]

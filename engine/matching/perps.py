@@ -91,8 +91,10 @@ def _usd(book: PerpBook, amount: int) -> str:
 
 def check_new(
     engine: Engine, cmd: NewOrder, participant: Participant, state: InstrumentState, forced: bool
-) -> None:
-    """Refuse a perpetual order its participant may not place or its equity not carry."""
+) -> int:
+    """Refuse a perpetual order its participant may not place or its equity not carry;
+    returns the price its open value is held at (0: it holds none, being reduce-only or
+    the venue's own)."""
     book = _book(engine)
     name = cmd.participant
     if name not in book.terms.professional:
@@ -102,7 +104,7 @@ def check_new(
             "one (SFC, February 2026)",
         )
     if forced:
-        return
+        return 0
     account = book.accounts[name]
     price = cmd.price
     if cmd.order_type is MARKET:
@@ -110,9 +112,10 @@ def check_new(
         price = high if cmd.side is BUY else low
     if cmd.reduce_only:
         _check_reduces(engine, book, account, cmd.symbol, cmd.side, cmd.qty, 0)
-        return
-    need = requirement(engine, book, account, (cmd.symbol, cmd.side, price, cmd.qty), 0)
+        return 0
+    need = requirement(book, account, (cmd.symbol, cmd.side, price, cmd.qty), None)
     _check_covered(book, account, need, 0)
+    return price
 
 
 def check_replace(engine: Engine, cmd: ReplaceOrder, order: Order, state: InstrumentState) -> None:
@@ -129,7 +132,7 @@ def check_replace(engine: Engine, cmd: ReplaceOrder, order: Order, state: Instru
     )
     if riskier:
         extra = (order.symbol, order.side, cmd.price, leaves)
-        need = requirement(engine, book, account, extra, order.order_id)
+        need = requirement(book, account, extra, order)
         _check_covered(book, account, need, order.order_id)
 
 
@@ -177,45 +180,40 @@ def _check_reduces(
 
 
 def requirement(
-    engine: Engine,
     book: PerpBook,
     account: PerpAccount,
     extra: tuple[str, Side, int, int] | None,
-    exclude: int,
+    excluding: Order | None,
 ) -> int:
-    """The initial margin of an account's positions and open orders (and `extra`, an order
-    to be placed, as (symbol, side, price, lots); `exclude` an order it replaces).
+    """The initial margin of an account's positions and open orders, with `extra`, an
+    order to be placed, as (symbol, side, price, lots), in place of `excluding`, one it
+    replaces.
 
     Per contract, the exposure if every open buy filled and if every open sell did, the
-    larger one at the leverage the participant's cap and the notional's tier allow, plus
-    what an order priced through the mark would lose at once if it filled."""
-    name = account.name
-    buys: dict[str, int] = {}
-    sells: dict[str, int] = {}
-    losses = 0
-    orders: list[tuple[str, Side, int, int]] = [
-        (o.symbol, o.side, o.price, o.leaves_qty)
-        for o in engine.open_orders_of(name)
-        if o.symbol in book.markets and o.order_id != exclude and o.order_id not in book.reduce_only
-    ]
-    if extra is not None:
-        orders.append(extra)
-    for symbol, side, price, lots in orders:
-        mark = book.markets[symbol].mark
-        if side is BUY:
-            buys[symbol] = buys.get(symbol, 0) + price * lots
-            if price > mark:
-                losses += (price - mark) * lots * book.markets[symbol].value_per_lot
-        else:
-            sells[symbol] = sells.get(symbol, 0) + price * lots
-            if price < mark:
-                losses += (mark - price) * lots * book.markets[symbol].value_per_lot
-    cap = book.terms.leverage_caps.get(name, 0)
-    total = losses
+    larger one at the leverage the participant's cap and the notional's tier allow; plus
+    what `extra` would lose at once if it filled at a price through the mark (a resting
+    order's is not counted again: it was when it was placed)."""
+    cap = book.terms.leverage_caps.get(account.name, 0)
+    total = 0
     for symbol, market in book.markets.items():
         position = account.positions.get(symbol)
         held = position.contracts * market.mark if position is not None else 0
-        exposure = max(abs(held + buys.get(symbol, 0)), abs(held - sells.get(symbol, 0)))
+        sides = account.open.get(symbol)
+        buys, sells = (sides[0], sides[1]) if sides is not None else (0, 0)
+        if excluding is not None and excluding.symbol == symbol:
+            if excluding.side is BUY:
+                buys -= excluding.reserved
+            else:
+                sells -= excluding.reserved
+        if extra is not None and extra[0] == symbol:
+            _, side, price, lots = extra
+            if side is BUY:
+                buys += price * lots
+                total += max(0, price - market.mark) * lots * market.value_per_lot
+            else:
+                sells += price * lots
+                total += max(0, market.mark - price) * lots * market.value_per_lot
+        exposure = max(abs(held + buys), abs(held - sells))
         if not exposure:
             continue
         notional = exposure * market.value_per_lot
@@ -224,6 +222,32 @@ def requirement(
             leverage = min(leverage, cap)
         total += initial_margin(notional, leverage)
     return total
+
+
+def hold(book: PerpBook, order: Order, price: int) -> None:
+    """Count a new order's open value (price x lots) in its account's sums."""
+    order.reserve_price = price
+    rehold(book, order)
+
+
+def rehold(book: PerpBook, order: Order) -> None:
+    """Bring an order's held open value to what its leaves are worth at its price (after a
+    fill, a cut or a replace); a finished or reduce-only order holds none."""
+    target = 0
+    if order.is_open and order.order_id not in book.reduce_only:
+        target = order.reserve_price * order.leaves_qty
+    change = target - order.reserved
+    if change:
+        sides = book.accounts[order.participant].open.setdefault(order.symbol, [0, 0])
+        sides[0 if order.side is BUY else 1] += change
+        order.reserved = target
+
+
+def release(book: PerpBook, order: Order) -> None:
+    """A finished order's open value leaves its account's sums."""
+    sides = book.accounts[order.participant].open[order.symbol]
+    sides[0 if order.side is BUY else 1] -= order.reserved
+    order.reserved = 0
 
 
 def settle_fill(
@@ -242,6 +266,8 @@ def settle_fill(
         if position is None:
             position = account.positions[order.symbol] = Position()
         pnl = position.fill(order.side is BUY, qty, price)
+        if order.reserved:
+            rehold(book, order)
         fee = 0
         participant = engine.participants.get(order.participant)
         if participant is not None and not order.client_order_id.startswith(VENUE_PREFIXES):
@@ -729,7 +755,7 @@ def transfer_collateral(engine: Engine, cmd: TransferCollateral, ts: int) -> lis
                 raise InsufficientFunds(name, asset, amount, max(0, held))
             account.cash[asset] = held - amount
             try:
-                need = requirement(engine, book, account, None, 0)
+                need = requirement(book, account, None, None)
                 equity = book.equity(account)
             finally:
                 account.cash[asset] = held

@@ -17,13 +17,15 @@ watch is derived state, rebuilt on recovery, never hashed.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from engine.accounts.ledger import Ledger
 from engine.margin.watch import CrossingWatch
 from engine.model.instruments import InstrumentState
+from engine.model.orders import Order
+from engine.model.terms import BUY
 from engine.model.values import PPM
 from engine.perps.positions import Position
 from engine.perps.terms import FUND, SETTLEMENT_ASSET, PerpSpec, PerpTerms
@@ -31,12 +33,16 @@ from engine.perps.tiers import maintenance_margin
 
 
 class PerpAccount:
-    __slots__ = ("cash", "name", "positions")
+    __slots__ = ("cash", "name", "open", "positions")
 
     def __init__(self, name: str) -> None:
         self.name = name
         self.cash: dict[str, int] = {}  # margin asset -> minor units (USD may be negative)
         self.positions: dict[str, Position] = {}
+        # derived: per contract, [buys, sells] of its open orders (reduce-only ones apart) as
+        # price x lots, which the initial margin needs on every order; kept as each order's
+        # `reserved` changes (engine/matching/perps.py `hold`), rebuilt after a restore
+        self.open: dict[str, list[int]] = {}
 
     def row(self) -> tuple[object, ...]:
         return (
@@ -222,6 +228,15 @@ class PerpBook:
                 shorts[symbol] = -(market.mark + room) + 1
         self.longs.file(name, longs)
         self.shorts.file(name, shorts)
+
+    def rebuild_open(self, orders: Iterable[Order]) -> None:
+        """The open orders' sums (`PerpAccount.open`) from the orders themselves."""
+        for account in self.accounts.values():
+            account.open = {}
+        for order in orders:
+            if order.reserved and order.symbol in self.markets:
+                sides = self.accounts[order.participant].open.setdefault(order.symbol, [0, 0])
+                sides[0 if order.side is BUY else 1] += order.reserved
 
     def crossed(self, symbol: str, mark: int) -> list[str]:
         return self.longs.crossed(symbol, mark) + self.shorts.crossed(symbol, -mark)

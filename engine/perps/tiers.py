@@ -36,7 +36,7 @@ def tiers(table: Sequence[tuple[int, int, int]]) -> tuple[Tier, ...]:
                 raise ValueError("the first tier starts at a notional of 0")
             out.append(Tier(floor, mmr, leverage, 0))
             continue
-        last = out[-1]
+        last = out[len(out) - 1]  # compiled without wraparound: no negative index
         if floor <= last.floor or mmr < last.mmr_ppm or leverage > last.max_leverage:
             raise ValueError(
                 "tiers must rise in floor and rate and not rise in leverage: "

@@ -220,6 +220,7 @@ def _restore(engine: Engine, state: dict[str, Any]) -> None:
         if "perps" not in state:
             raise SnapshotError("the snapshot has no perpetuals book, the venue lists some")
         engine.perps.restore(state["perps"])
+        engine.perps.rebuild_open(engine.open_orders())
     engine._client_id_digest = SetDigest()
     for name, entries in state["client_ids"].items():
         if name not in engine.participants:

@@ -113,9 +113,7 @@ class PerpsDesk:
                             position.unrealised(market.mark) * market.value_per_lot
                         ),
                         "equity": self._usd(book.equity(account)),
-                        "initial_margin": self._usd(
-                            requirement(self._engine, book, account, None, 0)
-                        )
+                        "initial_margin": self._usd(requirement(book, account, None, None))
                         if name != FUND
                         else "",
                         "maintenance_margin": self._usd(book.maintenance(account)),
