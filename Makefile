@@ -98,6 +98,10 @@ bench-accounts: build ## Order path with accounts (prefunding, DVP) vs without, 
 bench-margin: build ## Margin clients' order path vs prefunded ones, and the review after a price move with 10,000 margin clients
 	$(BIN)/python -m bench.margin
 
+.PHONY: bench-perps
+bench-perps: build ## Perpetuals: the order path vs spot, re-marking 10,000 positions, a funding settlement
+	$(BIN)/python -m bench.perps
+
 .PHONY: bench-shared
 bench-shared: build ## Shared book: a fill at the affiliate vs one here, and a busy affiliate feed's cost
 	$(BIN)/python -m bench.shared_book

@@ -204,14 +204,34 @@ class PerpBook:
 
     def refile(self, account: PerpAccount, equity: int, maintenance: int) -> None:
         """File a sound account under the prices at which its cushion (equity less
-        maintenance margin) would be gone, split over its positions by notional: a long's
-        loss per tick is its lots x the lot's value (its margin only falls as the price
-        does); a short's adds at most the contract's highest maintenance rate, and one
-        minor unit of rounding."""
+        maintenance margin) would be gone. Floors it is filed under that are still at least
+        as near the mark as its cushion now needs stay (any price short of them is still
+        safe); new ones leave a quarter of the cushion unused, so the account's next fills
+        seldom move them."""
         name = account.name
+        cushion = max(0, equity - maintenance)
+        longs, shorts = self._floors(account, cushion)
+        filed_longs = self.longs.floors_of(name)
+        filed_shorts = self.shorts.floors_of(name)
+        if (
+            (filed_longs or filed_shorts)
+            and filed_longs.keys() == longs.keys()
+            and filed_shorts.keys() == shorts.keys()
+            and all(filed_longs[s] >= floor for s, floor in longs.items())
+            and all(filed_shorts[s] >= floor for s, floor in shorts.items())
+        ):
+            return
+        longs, shorts = self._floors(account, cushion - cushion // 4)
+        self.longs.file(name, longs)
+        self.shorts.file(name, shorts)
+
+    def _floors(self, account: PerpAccount, cushion: int) -> tuple[dict[str, int], dict[str, int]]:
+        """The cushion split over the positions by notional: a long's loss per tick is its
+        lots x the lot's value (its margin only falls as the price does); a short's adds at
+        most the contract's highest maintenance rate, and one minor unit of rounding. A
+        short's price is filed negated (the watch looks for floors a price falls under)."""
         longs: dict[str, int] = {}
         shorts: dict[str, int] = {}
-        cushion = equity - maintenance
         notionals = []
         for symbol, position in account.positions.items():
             if position.contracts:
@@ -219,15 +239,14 @@ class PerpBook:
                 notionals.append((symbol, position, market, position.notional(market.mark)))
         total = sum(n * m.value_per_lot for _, _, m, n in notionals)
         for symbol, position, market, notional in notionals:
-            share = max(0, cushion) * notional * market.value_per_lot // total if total else 0
+            share = cushion * notional * market.value_per_lot // total if total else 0
             per_tick = abs(position.contracts) * market.value_per_lot
             if position.contracts > 0:
                 longs[symbol] = market.mark - share // per_tick + 1
             else:
                 room = max(0, share - 1) * PPM // (per_tick * (PPM + self.max_mmr[symbol]))
                 shorts[symbol] = -(market.mark + room) + 1
-        self.longs.file(name, longs)
-        self.shorts.file(name, shorts)
+        return longs, shorts
 
     def rebuild_open(self, orders: Iterable[Order]) -> None:
         """The open orders' sums (`PerpAccount.open`) from the orders themselves."""
