@@ -22,7 +22,7 @@ SUPPORTED_VALUES = {
     "Side": {"1", "2"},
     "OrdType": {"1", "2"},
     "TimeInForce": {"0", "1", "3", "4", "6"},
-    "ExecInst": {"6"},
+    "ExecInst": {"6", "E"},
     "SubscriptionRequestType": {"0", "1", "2"},
     "MDUpdateType": {"0", "1"},
     "MDEntryType": {"0", "1", "2"},

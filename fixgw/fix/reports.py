@@ -101,8 +101,9 @@ def _cancel_text(e: OrderCancelled, spec: InstrumentSpec, restated: bool) -> str
     """Why: the reason, and an affiliate's price the order saw in the book and passed by
     (it may not route: its owner is outside the shared book, or it is fill-or-kill)."""
     text = f"{'reduced' if restated else 'cancelled'}: {e.reason.value.replace('_', ' ')}"
-    if e.client_order_id.startswith(FORCED_PREFIX):
-        text = f"{FORCED_TEXT}; {text}"
+    venue_text = _venue_text(e.client_order_id)
+    if venue_text:
+        text = f"{venue_text}; {text}"
     if not e.passed_affiliate_at:
         return text
     why = (

@@ -61,7 +61,10 @@ class PerpsDesk:
         quotes = []
         for source in market.spec.sources:
             quote = market.quotes.get(source.name) if source.kind == "feed" else None
-            seen = f"{price(quote[0])} at {utc_timestamp(quote[1])}" if quote else "read live"
+            if quote is not None:
+                seen = f"{price(quote[0])} at {utc_timestamp(quote[1])}"
+            else:
+                seen = "no price yet" if source.kind == "feed" else "its book, read at each use"
             quotes.append(f"{source.name} ({source.kind}, weight {source.weight}): {seen}")
         predicted = funding.rate_ppm(
             funding.average_ppm(market.samples),

@@ -165,6 +165,10 @@ def test_a_professional_investor_trades_pays_funding_and_is_liquidated(
         SYMBOL, "0.1", "0", "90000",
     )  # fmt: skip
     assert position[167] == "FUT"
+    grows = report(pro1, new_order(pro1, "1", "0.1", "89000", SYMBOL, f18="E"), "8")
+    assert grows[58] == f"a reduce-only buy would not reduce a position in {SYMBOL}"
+    beyond = report(pro1, new_order(pro1, "2", "0.2", "91000", SYMBOL, f18="E"), "8")
+    assert beyond[58] == "reduce-only orders of 0.2 would exceed the position of 0.1"
 
     paid = pro1.expect(lambda m: m.type == "AP" and m.get(325) == "Y", timeout=20)
     assert paid[58] == "funding paid 0.9000 USD at a rate of 100 ppm on the mark 90000"
