@@ -11,7 +11,8 @@ SOURCES := setup.py pyproject.toml $(shell find engine fixgw -name "*.pyx" -o -n
 # differential tests, the gateway's units, and the end-to-end order and recovery paths.
 PURE_SUITES := tests/engine tests/fixgw tests/scenarios tests/e2e/test_gateway_orders.py \
 	tests/e2e/test_gateway_bad_input.py tests/e2e/test_gateway_recovery.py \
-	tests/e2e/test_gateway_affiliates.py tests/e2e/test_gateway_margin.py
+	tests/e2e/test_gateway_affiliates.py tests/e2e/test_gateway_margin.py \
+	tests/e2e/test_gateway_perps.py
 
 .PHONY: help
 help: ## List the targets
