@@ -29,6 +29,7 @@ from engine.persistence.command_codec import decode, encode
 from fixgw.demo.orderflow import FULL_MIX, OrderFlow, flow_participants, to_engine_commands
 from tests.engine.accounts.test_accounts import FEE_CAST
 from tests.support.margin import MarginVenue
+from tests.support.perps import PerpVenue
 from tests.support.venue import BTC, SCALES, VENUE_PARTICIPANTS, VENUE_SPECS
 from tests.support.venue import FUNDED_SPECS as SPECS
 
@@ -38,7 +39,8 @@ STEP = 1_000  # ns between commands, as in the in-process differential tests
 
 def build(venue: str) -> Engine:
     """`plain`: the test venue unfunded; `funded`: with accounts and fees; `flow`: the
-    seeded order flow's cast; `margin`: a venue that lends (tests/support/margin.py).
+    seeded order flow's cast; `margin`: a venue that lends (tests/support/margin.py);
+    `perps`: one that lists a perpetual (tests/support/perps.py).
     Always on this process's default book."""
     if venue == "plain":
         return Engine(VENUE_SPECS, VENUE_PARTICIPANTS, OrderBook)
@@ -49,6 +51,8 @@ def build(venue: str) -> Engine:
         return Engine(SPECS, FEE_CAST, OrderBook, ledger)
     if venue == "margin":
         return MarginVenue().engine
+    if venue == "perps":
+        return PerpVenue().engine
     raise ValueError(f"no venue {venue!r}")
 
 

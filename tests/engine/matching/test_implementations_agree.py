@@ -20,16 +20,21 @@ from engine.matching import core
 from engine.model.commands import (
     Command,
     ForcedSale,
+    IndexQuote,
     MarginReview,
     MoveFunds,
     NewOrder,
     SetMarginAccess,
+    TransferCollateral,
 )
 from engine.model.terms import GTC, IOC, LIMIT, OrderType, Side, TimeInForce
 from tests.engine.accounts.test_accounts import DEPOSITS, FUNDING
 from tests.engine.matching.test_differential import streams
 from tests.support.engine_twin import EngineTwin, run, run_seeded
 from tests.support.margin import COIN, HKD
+from tests.support.perps import USD as PERP_USD
+
+PROS = ("PRO1", "PRO2", "PRO3", "MM1")
 
 pytestmark = pytest.mark.skipif(
     PURE, reason="compares the compiled engine with its source; the compiled pass runs it"
@@ -139,6 +144,56 @@ margin_streams = st.lists(margin_actions, min_size=20, max_size=60).map(
 @given(margin_streams)
 def test_a_lending_venue_agrees(interpreted: EngineTwin, stream: list[Command]) -> None:
     assert_agree(interpreted, "margin", stream, check_every=1)
+
+
+# a venue with a perpetual: professional investors margin up, trade (some orders
+# reduce-only), the feeds move the index — down far enough for liquidations, through the
+# book, the fund and deleveraging (tests/support/perps.py's cast and terms)
+PERP_FUNDING = [
+    *(MoveFunds(who, "USD", 3_000 * PERP_USD, "test") for who in PROS),
+    *(TransferCollateral(who, "USD", 3_000 * PERP_USD, True, "test") for who in PROS),
+    IndexQuote("FEED1", "BTC-USD-PERP", 20_000),
+    IndexQuote("FEED2", "BTC-USD-PERP", 20_000),
+]
+perp_orders = st.builds(
+    lambda who, side, price, lots, tif, reduce, n: NewOrder(
+        who, f"p{n}", "BTC-USD-PERP", side, OrderType.LIMIT, tif, lots, price, reduce_only=reduce
+    ),
+    st.sampled_from(PROS),
+    st.sampled_from(Side),
+    st.integers(18_500, 21_500),
+    st.integers(1, 2_000),
+    st.sampled_from((TimeInForce.GTC, TimeInForce.IOC)),
+    st.booleans(),
+    st.integers(0, 10**6),
+)
+
+
+def perp_action(kind: int, order: NewOrder, price: int) -> list[Command]:
+    """An order alone; a crossing pair (the other side from the next professional); or
+    both feeds moving the index to `price`."""
+    if kind < 3:
+        return [order]
+    if kind < 6:
+        other = PROS[(PROS.index(order.participant) + 1) % len(PROS)]
+        side = Side.SELL if order.side is Side.BUY else Side.BUY
+        cid = f"{order.client_order_id}x"
+        taker = NewOrder(other, cid, order.symbol, side, LIMIT, IOC, order.qty, order.price)
+        return [order, taker]
+    return [IndexQuote(feed, "BTC-USD-PERP", price) for feed in ("FEED1", "FEED2")]
+
+
+perp_streams = st.lists(
+    st.builds(perp_action, st.integers(0, 7), perp_orders, st.integers(14_000, 24_000)),
+    min_size=15,
+    max_size=50,
+).map(lambda actions: [command for action in actions for command in action])
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(perp_streams)
+def test_a_venue_with_perpetuals_agrees(interpreted: EngineTwin, stream: list[Command]) -> None:
+    assert_agree(interpreted, "perps", [*PERP_FUNDING, *stream], check_every=1)
 
 
 def test_the_twin_is_the_other_implementation(interpreted: EngineTwin) -> None:
