@@ -112,6 +112,17 @@ def check_new(
         price = high if cmd.side is BUY else low
     if cmd.reduce_only:
         _check_reduces(engine, book, account, cmd.symbol, cmd.side, cmd.qty, 0)
+        # it needs no margin, but what it would lose at once against the mark, it must have
+        market = book.markets[cmd.symbol]
+        through = price - market.mark if cmd.side is BUY else market.mark - price
+        loss = max(0, through) * cmd.qty * market.value_per_lot
+        equity = book.equity(account)
+        if loss > equity:
+            raise Refused(
+                RejectCode.PERP_MARGIN,
+                f"equity {_usd(book, equity)} does not cover the loss of {_usd(book, loss)} "
+                "this reduce-only order would make at its price against the mark",
+            )
         return 0
     need = requirement(book, account, (cmd.symbol, cmd.side, price, cmd.qty), None)
     _check_covered(book, account, need, 0)
@@ -273,7 +284,11 @@ def settle_fill(
         if participant is not None and not order.client_order_id.startswith(VENUE_PREFIXES):
             rate = participant.maker_fee_ppm if maker_side else participant.taker_fee_ppm
             fee = price * qty * per_lot * rate // PPM
-        book.credit(account, pnl * per_lot - fee)
+        book.credit(account, pnl * per_lot)
+        if fee and account.cash.get(SETTLEMENT_ASSET, 0) < fee:
+            # a fee never takes an account below zero: what its equity bears, no more
+            fee = min(fee, max(0, book.equity(account)))
+        book.credit(account, -fee)
         if fee:
             book.ledger.deposit(FEE_ACCOUNT, SETTLEMENT_ASSET, fee)
         fees.append(fee)
@@ -478,6 +493,7 @@ def review(engine: Engine, events: list[Event], ts: int) -> None:
             if not book.holds_positions(account):
                 book.longs.forget(name)
                 book.shorts.forget(name)
+                _cover_deficit(book, account, ts, events)
                 continue
             equity = book.equity(account)
             maintenance = book.maintenance(account)
@@ -486,6 +502,17 @@ def review(engine: Engine, events: list[Event], ts: int) -> None:
             else:
                 book.refile(account, equity, maintenance)
         candidates = set()
+
+
+def _cover_deficit(book: PerpBook, account: PerpAccount, ts: int, events: list[Event]) -> None:
+    """An account left flat below zero (a resting order filled far from a mark that moved
+    since, or a fill's realised loss beyond its equity) is made whole by the insurance
+    fund: a client's equity never stays negative; the venue's fund bears it."""
+    equity = book.equity(account)
+    if equity >= 0:
+        return
+    book.to_fund(account, equity, "covered a deficit", ts)
+    events.append(FundChanged(ts, equity, book.fund_balance(), "covered a deficit", account.name))
 
 
 def _trim_reduce_only(
@@ -630,34 +657,69 @@ def _waterfall(
     events: list[Event],
 ) -> None:
     """The insurance fund takes over what the book did not, at the bankruptcy price, if
-    its equity bears the loss to the mark; otherwise the opposite side is deleveraged."""
+    its equity bears the loss to the mark; otherwise the opposite side is deleveraged at
+    that price, the highest ranked first, each account only as far as its equity bears
+    closing there (a deleveraged account never ends below zero either). What no account
+    can bear, the fund takes over all the same: the venue's capital, never a client's,
+    stands last."""
     symbol = market.spec.symbol
-    loss = (bankruptcy - market.mark if long else market.mark - bankruptcy) * lots
-    loss *= market.value_per_lot
+    per_lot = market.value_per_lot
+    closing = (account.name, long, bankruptcy, symbol)
+    loss = (bankruptcy - market.mark if long else market.mark - bankruptcy) * lots * per_lot
     if book.equity(book.fund) - max(0, loss) >= 0:
-        closing = (account.name, long, bankruptcy, symbol)
-        _cross(engine, book, closing, FUND, FUND_PREFIX, lots, ts, events)
-        if loss > 0:
-            events.append(
-                FundChanged(ts, -loss, book.fund_balance(), "took over at a loss", account.name)
-            )
+        _take_over(engine, book, closing, lots, loss, ts, events)
         return
+    # an opposite position closing at the bankruptcy price loses this much a lot against
+    # the mark (0 when that price is better than the mark for it)
+    worse = max(0, (market.mark - bankruptcy) if long else (bankruptcy - market.mark)) * per_lot
     candidates = []
     for name in sorted(book.accounts):
         other = book.accounts[name]
         position = other.positions.get(symbol)
-        if name == account.name or position is None or not position.contracts:
+        if name in (account.name, FUND) or position is None or not position.contracts:
             continue
         if (position.contracts > 0) == long:
             continue
-        pnl = position.unrealised(market.mark) * market.value_per_lot
-        cost = max(1, position.cost * market.value_per_lot)
-        notional = position.notional(market.mark) * market.value_per_lot
-        rank = adl.rank(pnl, cost, notional, book.equity(other))
-        candidates.append(adl.Candidate(name, abs(position.contracts), rank))
-    closing = (account.name, long, bankruptcy, symbol)
-    for name, take in adl.allocate(candidates, lots):
+        equity = book.equity(other)
+        size = abs(position.contracts)
+        if worse:
+            size = min(size, max(0, equity) // worse)
+        if not size:
+            continue
+        pnl = position.unrealised(market.mark) * per_lot
+        cost = max(1, position.cost * per_lot)
+        notional = position.notional(market.mark) * per_lot
+        candidates.append(adl.Candidate(name, size, adl.rank(pnl, cost, notional, equity)))
+    capacity = sum(c.size for c in candidates)
+    for name, take in adl.allocate(candidates, min(lots, capacity)):
         _cross(engine, book, closing, name, DELEVERAGE_PREFIX, take, ts, events)
+    rest = lots - min(lots, capacity)
+    if rest:
+        loss = (bankruptcy - market.mark if long else market.mark - bankruptcy) * rest * per_lot
+        _take_over(engine, book, closing, rest, loss, ts, events)
+
+
+def _take_over(
+    engine: Engine,
+    book: PerpBook,
+    closing: tuple[str, bool, int, str],
+    lots: int,
+    loss: int,
+    ts: int,
+    events: list[Event],
+) -> None:
+    """The insurance fund takes `lots` over at the bankruptcy price; `loss` is what that
+    costs it against the mark (its equity, not its cash: it holds the position)."""
+    name, long, price, symbol = closing
+    _cross(engine, book, closing, FUND, FUND_PREFIX, lots, ts, events)
+    spec = book.markets[symbol].state.spec
+    side = "long" if long else "short"
+    against = f"{_usd(book, loss)} under the mark" if loss > 0 else "no loss at the mark"
+    reason = (
+        f"took over {spec.qty_text(lots)} {symbol} {side} at {spec.price_text(price)} ({against})"
+    )
+    book.fund_history.append((ts, 0, reason, name))
+    events.append(FundChanged(ts, 0, book.fund_balance(), reason, name))
 
 
 def _cross(

@@ -149,7 +149,7 @@ def test_a_lending_venue_agrees(interpreted: EngineTwin, stream: list[Command]) 
 # a venue with a perpetual: professional investors margin up, trade (some orders
 # reduce-only), the feeds move the index — down far enough for liquidations, through the
 # book, the fund and deleveraging (tests/support/perps.py's cast and terms)
-PERP_FUNDING = [
+PERP_FUNDING: list[Command] = [
     *(MoveFunds(who, "USD", 3_000 * PERP_USD, "test") for who in PROS),
     *(TransferCollateral(who, "USD", 3_000 * PERP_USD, True, "test") for who in PROS),
     IndexQuote("FEED1", "BTC-USD-PERP", 20_000),
