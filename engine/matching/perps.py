@@ -112,17 +112,7 @@ def check_new(
         price = high if cmd.side is BUY else low
     if cmd.reduce_only:
         _check_reduces(engine, book, account, cmd.symbol, cmd.side, cmd.qty, 0)
-        # it needs no margin, but what it would lose at once against the mark, it must have
-        market = book.markets[cmd.symbol]
-        through = price - market.mark if cmd.side is BUY else market.mark - price
-        loss = max(0, through) * cmd.qty * market.value_per_lot
-        equity = book.equity(account)
-        if loss > equity:
-            raise Refused(
-                RejectCode.PERP_MARGIN,
-                f"equity {_usd(book, equity)} does not cover the loss of {_usd(book, loss)} "
-                "this reduce-only order would make at its price against the mark",
-            )
+        _check_reduce_loss(book, account, cmd.symbol, cmd.side, price, cmd.qty, 0)
         return 0
     need = requirement(book, account, (cmd.symbol, cmd.side, price, cmd.qty), None)
     _check_covered(book, account, need, 0)
@@ -137,6 +127,9 @@ def check_replace(engine: Engine, cmd: ReplaceOrder, order: Order, state: Instru
     if order.order_id in book.reduce_only:
         if leaves > order.leaves_qty:
             _check_reduces(engine, book, account, order.symbol, order.side, leaves, order.order_id)
+        _check_reduce_loss(
+            book, account, order.symbol, order.side, cmd.price, leaves, order.order_id
+        )
         return
     riskier = leaves > order.leaves_qty or (
         cmd.price > order.price if order.side is BUY else cmd.price < order.price
@@ -145,6 +138,30 @@ def check_replace(engine: Engine, cmd: ReplaceOrder, order: Order, state: Instru
         extra = (order.symbol, order.side, cmd.price, leaves)
         need = requirement(book, account, extra, order)
         _check_covered(book, account, need, order.order_id)
+
+
+def _check_reduce_loss(
+    book: PerpBook,
+    account: PerpAccount,
+    symbol: str,
+    side: Side,
+    price: int,
+    lots: int,
+    order_id: int,
+) -> None:
+    """A reduce-only order needs no margin, but what it would lose at once against the
+    mark, priced where it is (placed or repriced), its account's equity must cover."""
+    market = book.markets[symbol]
+    through = price - market.mark if side is BUY else market.mark - price
+    loss = max(0, through) * lots * market.value_per_lot
+    equity = book.equity(account)
+    if loss > equity:
+        raise Refused(
+            RejectCode.PERP_MARGIN,
+            f"equity {_usd(book, equity)} does not cover the loss of {_usd(book, loss)} "
+            "this reduce-only order would make at its price against the mark",
+            order_id,
+        )
 
 
 def _check_covered(book: PerpBook, account: PerpAccount, need: int, order_id: int) -> None:
