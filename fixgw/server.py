@@ -255,7 +255,7 @@ class Gateway:
         self.fatal: list[str] = []
         self.stopping = threading.Event()
         self.sessions = SessionDirectory()
-        self.publisher = MarketDataPublisher(instruments, self.engine.books)
+        self.publisher = MarketDataPublisher(instruments, self.engine.books, self.engine.perps)
         hours, minutes = (int(part) for part in config.end_of_day_utc.split(":"))
         lending = venue.margin
         loan_asset = (lending.loan_asset, venue.scales[lending.loan_asset]) if lending else ("", 0)

@@ -25,7 +25,7 @@ SUPPORTED_VALUES = {
     "ExecInst": {"6", "E"},
     "SubscriptionRequestType": {"0", "1", "2"},
     "MDUpdateType": {"0", "1"},
-    "MDEntryType": {"0", "1", "2"},
+    "MDEntryType": {"0", "1", "2", "3", "6"},
     "MassCancelRequestType": {"1", "7"},
     "MassStatusReqType": {"1", "7"},
     "SecurityListRequestType": {"0", "4"},

@@ -27,6 +27,7 @@ from engine.model.instruments import InstrumentState
 from engine.model.orders import Order
 from engine.model.terms import BUY
 from engine.model.values import PPM
+from engine.perps import funding
 from engine.perps.positions import Position
 from engine.perps.terms import FUND, SETTLEMENT_ASSET, PerpSpec, PerpTerms
 from engine.perps.tiers import maintenance_margin
@@ -80,6 +81,13 @@ class PerpMarket:
     def value_per_lot(self) -> int:
         """USD minor units one lot is worth per tick (the instrument's tick x lot)."""
         return int(self.state.spec.quote_per_tick_lot)
+
+    def predicted_rate(self) -> int:
+        """The rate (ppm) the next funding time would settle at with the samples so far."""
+        spec = self.spec
+        return funding.rate_ppm(
+            funding.average_ppm(self.samples), spec.interest_ppm, spec.funding_cap_ppm
+        )
 
     def row(self) -> tuple[object, ...]:
         return (

@@ -42,7 +42,7 @@ POST_ONLY = "6"  # ExecInst(18): participate, don't initiate
 REDUCE_ONLY = "E"  # ExecInst(18): do not increase (a perpetual's reduce-only order)
 INDEX_VALUE = "3"  # MDEntryType(269) of a price feed's index price
 MAX_FEED_PRICE = 24  # characters of a feed's MDEntryPx(270)
-MD_ENTRY_TYPES = ("0", "1", "2")  # bid, offer, trade
+MD_ENTRY_TYPES = ("0", "1", "2", "3", "6")  # bid, offer, trade; a perpetual's index, mark
 
 # OrdRejReason(103) values used for refusals decided at the edge (FIX 4.4 has no code for
 # an off-tick price: that is 99 Other, with the Text naming the tick).
@@ -301,7 +301,9 @@ class RequestReader:
         entry_types = tuple(fields.all(269))
         unsupported = [t for t in entry_types if t not in MD_ENTRY_TYPES]
         if unsupported:  # QuickFIX does not hold a group's fields to the venue's values
-            raise Refusal("8", f"MDEntryType {unsupported[0]!r} is not supported (0, 1 or 2)")
+            raise Refusal(
+                "8", f"MDEntryType {unsupported[0]!r} is not supported (0, 1, 2; 3, 6 perpetuals)"
+            )
         return MarketDataRequest(
             participant,
             get(262) or "",

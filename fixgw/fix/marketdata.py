@@ -6,12 +6,19 @@ subscriber was last told, and only the difference is sent (or, for MDUpdateType=
 snapshot). FIX 4.4 has no per-entry sequence in a standard incremental refresh; gap-free, ordered
 delivery rests on the FIX session's own sequence numbers. Subscriptions end
 with the session.
+
+A perpetual's subscribers may also ask for its index (MDEntryType 3, index value) and its
+mark (6, settlement price: a perpetual never settles, so the venue publishes its mark
+there), the mark entry carrying the funding as `key=value` Text (spec/README.md): custom
+tags would make a client on a stock FIX 4.4 dictionary reject the whole message. They are
+sent whole (MDUpdateAction 0) whenever they change.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 import quickfix as fix
 
@@ -19,9 +26,10 @@ from engine.book.books import Book
 from engine.book.codes import BUY, SELL
 from engine.model.events import Event, Trade, TradingStatusChanged
 from engine.model.instruments import InstrumentSpec, TradingStatus
+from engine.perps.book import PerpBook
 from fixgw.fix.messages import message, utc_timestamp
 
-BID, OFFER, TRADE = "0", "1", "2"
+BID, OFFER, TRADE, INDEX, MARK = "0", "1", "2", "3", "6"
 # MarketDepth 0 ("full book") and any larger depth show this many levels a side: each
 # subscription's view is compared level by level on every change of its book
 FULL_DEPTH = 100
@@ -50,12 +58,21 @@ class MarketDataRequest:
 class _Subscription:
     request: MarketDataRequest
     views: dict[str, dict[Level, int]] = field(default_factory=dict)  # symbol -> level -> qty
+    # a perpetual's index, mark and funding as this subscriber was last told them
+    perps: dict[str, tuple[int, ...]] = field(default_factory=dict)
 
 
 class MarketDataPublisher:
-    def __init__(self, instruments: Mapping[str, InstrumentSpec], books: Mapping[str, Book]):
+    def __init__(
+        self,
+        instruments: Mapping[str, InstrumentSpec],
+        books: Mapping[str, Book],
+        perps: PerpBook | None = None,
+    ):
+        """`perps`: the engine's perpetuals, whose index, mark and funding are published."""
         self._instruments = instruments
         self._books = books
+        self._perps = perps
         self._subscriptions: dict[tuple[str, str], _Subscription] = {}
         self._last_trade: dict[str, tuple[int, int]] = {}
 
@@ -189,6 +206,7 @@ class MarketDataPublisher:
         ]
         if TRADE in req.entry_types and symbol in self._last_trade:
             entries.append(self._entry(spec, TRADE, *self._last_trade[symbol]))
+        entries += self._perp_entries(subscription, symbol, "")
         for group in entries:
             msg.addGroup(group)
         if not entries:
@@ -214,14 +232,49 @@ class MarketDataPublisher:
                 changes.append((*level, qty, "0"))
             elif before[level] != qty:
                 changes.append((*level, qty, "1"))
-        if not changes:
+        perp_entries = self._perp_entries(subscription, symbol, "0")
+        if not changes and not perp_entries:
             return None
         msg = message("X", [(262, req.request_id)])
         for entry_type, price, qty, action in changes:
             group = self._entry(spec, entry_type, price, qty, action)
             group.setField(55, symbol)
             msg.addGroup(group)
+        for group in perp_entries:
+            group.setField(55, symbol)
+            msg.addGroup(group)
         return msg
+
+    def _perp_entries(
+        self, subscription: _Subscription, symbol: str, action: str
+    ) -> list[fix.Group]:
+        """A perpetual's index and mark entries the subscription asked for: all of them in
+        a snapshot (`action` ""), only those that changed since it was last told in an
+        incremental refresh."""
+        perps = self._perps
+        if perps is None or symbol not in perps.markets:
+            return []
+        req = subscription.request
+        market = perps.markets[symbol]
+        spec = self._instruments[symbol]
+        predicted = market.predicted_rate()
+        now = (market.index, market.mark, market.last_rate, predicted, market.next_funding_at)
+        before = subscription.perps.get(symbol, (0, 0, 0, 0, 0))
+        subscription.perps[symbol] = now
+        out = []
+        if INDEX in req.entry_types and market.index and (not action or now[0] != before[0]):
+            group = self._entry(spec, INDEX, market.index, 0, action)
+            out.append(group)
+        if MARK in req.entry_types and (not action or now[1:] != before[1:]):
+            group = self._entry(spec, MARK, market.mark, 0, action)
+            when = utc_timestamp(market.next_funding_at) if market.next_funding_at else "none"
+            group.setField(
+                58,
+                f"funding_rate={_rate(market.last_rate)} next_funding_rate={_rate(predicted)} "
+                f"next_funding_time={when}",
+            )
+            out.append(group)
+        return out
 
     @staticmethod
     def _entry(
@@ -232,12 +285,18 @@ class MarketDataPublisher:
             group.setField(279, action)
         group.setField(269, entry_type)
         group.setField(270, spec.price_text(price))
-        group.setField(271, spec.qty_text(qty))
+        if qty:
+            group.setField(271, spec.qty_text(qty))
         return group
 
     @staticmethod
     def _reject(request_id: str, reason: str, text: str) -> fix.Message:
         return message("Y", [(262, request_id), (281, reason), (58, text)])
+
+
+def _rate(ppm: int) -> str:
+    """A rate in parts per million as a decimal fraction: 100 ppm is 0.0001."""
+    return format(Decimal(ppm).scaleb(-6).normalize(), "f") if ppm else "0"
 
 
 def _repeated(values: tuple[str, ...]) -> str:

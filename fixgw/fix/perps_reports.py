@@ -18,7 +18,6 @@ import quickfix as fix
 
 from engine.model.events import FundingPaid
 from engine.model.instruments import InstrumentSpec
-from engine.perps import funding
 from engine.perps.book import PerpAccount, PerpBook, PerpMarket
 from engine.perps.terms import SETTLEMENT_ASSET
 from engine.perps.tiers import maintenance_margin
@@ -210,9 +209,7 @@ def contract_text(book: PerpBook, symbol: str) -> str:
     """What the SecurityList's Text adds for a perpetual: its index, mark and funding."""
     market = book.markets[symbol]
     spec = market.state.spec
-    predicted = funding.rate_ppm(
-        funding.average_ppm(market.samples), market.spec.interest_ppm, market.spec.funding_cap_ppm
-    )
+    predicted = market.predicted_rate()
     return (
         f" index={spec.price_text(market.index) if market.index else 'none'} "
         f"mark={spec.price_text(market.mark)} funding_rate_ppm={market.last_rate} "

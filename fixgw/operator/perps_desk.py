@@ -19,7 +19,6 @@ from engine.matching.perps import requirement
 from engine.model.commands import Command, TransferCollateral
 from engine.model.events import CollateralTransferred, Event, Rejected
 from engine.model.values import ValueRejected, parse_decimal, to_units
-from engine.perps import funding
 from engine.perps.book import PerpBook
 from engine.perps.terms import FUND, SETTLEMENT_ASSET
 from fixgw.fix.messages import utc_timestamp
@@ -66,11 +65,7 @@ class PerpsDesk:
             else:
                 seen = "no price yet" if source.kind == "feed" else "its book, read at each use"
             quotes.append(f"{source.name} ({source.kind}, weight {source.weight}): {seen}")
-        predicted = funding.rate_ppm(
-            funding.average_ppm(market.samples),
-            market.spec.interest_ppm,
-            market.spec.funding_cap_ppm,
-        )
+        predicted = market.predicted_rate()
         row = {
             "symbol": symbol,
             "index": price(market.index) if market.index else "none yet",

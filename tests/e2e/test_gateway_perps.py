@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 
 from fixgw.roster import hash_password
+from tests.e2e.test_gateway_marketdata import md_request
 from tests.support.fixclient import FixClient, Received
 from tests.support.gateway import new_order, report
 from tests.support.launch import PASSWORDS, GatewayProcess
@@ -144,6 +145,12 @@ def test_a_professional_investor_trades_pays_funding_and_is_liquidated(
     pro1, mm1 = clients["PRO1"], clients["MM1"]
     for feed in ("FEED1", "FEED2"):
         quote(clients[feed], "90000")
+    # PRO1 follows the index, the mark and the funding: a snapshot, then what changes
+    md_request(pro1, "md1", "1", [SYMBOL], entry_types=("3", "6"))
+    snapshot = pro1.expect(lambda m: m.type == "W" and m.get(262) == "md1")
+    assert snapshot.all(269)[-1] == "6" and snapshot.all(270)[-1] == "90000"
+    # the last interval's rate, the one the samples so far predict (premium 0: interest)
+    assert snapshot[58].startswith("funding_rate=0 next_funding_rate=0.0001 next_funding_time=")
 
     refused = report(
         clients["CLIENT1"], new_order(clients["CLIENT1"], "1", "0.1", "90000", SYMBOL), "8"
@@ -178,6 +185,12 @@ def test_a_professional_investor_trades_pays_funding_and_is_liquidated(
     liquidated = pro1.expect(
         lambda m: m.type == "8" and m[150] == "F" and m[11].startswith("LIQ-"), timeout=15
     )
+
+    def new_index(m: Received) -> bool:
+        return m.type == "X" and m.all(269)[:1] == ["3"] and m.all(270)[:1] == ["70000"]
+
+    # the index's refresh follows the command's reports, or came just before them
+    assert any(new_index(m) for m in pro1.skipped) or pro1.expect(new_index, timeout=15)
     assert liquidated[58] == "liquidation: equity under the maintenance margin at the mark"
     assert (liquidated[54], liquidated[32]) == ("2", "0.1")
     # equity USD 2,000 - 0.9 x the fundings paid, on 0.1 BTC: the bankruptcy price is
