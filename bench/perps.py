@@ -106,6 +106,8 @@ def perp_engine(participants: tuple[Participant, ...]) -> Engine:
     for i, name in enumerate(names):
         engine.apply(MoveFunds(name, "USD", PLENTY), i)
         engine.apply(TransferCollateral(name, "USD", PLENTY, True), i)
+    for feed in FEEDS:  # orders are accepted once there is an index
+        engine.apply(IndexQuote(feed, SYMBOL, perp_spec().reference_price), len(names))
     return engine
 
 

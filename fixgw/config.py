@@ -142,7 +142,7 @@ def load_venue(
         entries,
         registry,
         _margin(margin, entries, specs, scales, registry),
-        _perps(perps, entries, specs, scales),
+        _perps(perps, entries, specs, scales, registry.terms(scales).affiliates),
     )
 
 
@@ -151,9 +151,11 @@ def _perps(
     entries: Mapping[str, RosterEntry],
     specs: list[InstrumentSpec],
     scales: Mapping[str, int],
+    affiliates: Mapping[str, frozenset[str]],
 ) -> PerpTerms | None:
     """The perpetuals' terms; None for a venue that lists none (a roster that needs them
-    then names the missing file)."""
+    then names the missing file). `affiliates`: the instruments each affiliate shares."""
+    registry_symbols = {symbol for symbols in affiliates.values() for symbol in symbols}
     if path is None:
         flagged = [c for c, e in entries.items() if e.professional_investor or e.price_feed]
         if flagged:
@@ -162,6 +164,9 @@ def _perps(
                 "no perpetuals ([files] perps)"
             )
         return None
+    shared = [s for s in specs if s.perpetual and s.symbol in registry_symbols]
+    if shared:
+        raise ValueError(f"{shared[0].symbol}: a perpetual is not shared with affiliate venues")
     professional = frozenset(c for c, e in entries.items() if e.professional_investor)
     caps = {c: e.perp_max_leverage for c, e in entries.items() if e.perp_max_leverage}
     feeds = frozenset(c for c, e in entries.items() if e.price_feed)

@@ -174,8 +174,8 @@ def _contract(
             sources.append(IndexSource(name, kind, weight))
             continue
         book = specs.get(str(item.get("symbol", "")))
-        if book is None:
-            raise ValueError(f"{symbol}: source {name} names no instrument of the venue")
+        if book is None or book.perpetual:
+            raise ValueError(f"{symbol}: source {name} names no spot instrument of the venue")
         # a price in the book's ticks to the contract's: book tick / (units per USD x tick)
         per_usd = _decimal(item.get("units_per_usd", "1"), f"{symbol} {name} units_per_usd")
         rate = Fraction(book.tick) / (Fraction(per_usd) * Fraction(spec.tick))

@@ -173,7 +173,7 @@ class Engine(EngineState):
         self._remember(cmd.participant, cmd.client_order_id, order.order_id)
         if cmd.reduce_only:
             self.perps.reduce_only.add(order.order_id)  # type: ignore[union-attr]
-        elif held_at:
+        if held_at:
             perpetuals.hold(self.perps, order, held_at)  # type: ignore[arg-type]
         if funding is not None:
             order.reserved, order.reserve_price = funding
@@ -261,13 +261,16 @@ class Engine(EngineState):
             book.cancel(order.order_id)
         elif new_leaves < order.leaves_qty:
             book.reduce(order.order_id, new_leaves)
+        perps = self.perps
+        if perps is not None and state.spec.perpetual:
+            perpetuals.release(perps, order)  # held again below, at its new price
         order.price = order.reserve_price = cmd.price
         order.qty = cmd.qty
         order.leaves_qty = new_leaves
         order.move(Change.REPLACE)
         if state.spec.perpetual:
-            if self.perps is not None:
-                perpetuals.rehold(self.perps, order)
+            if perps is not None:
+                perpetuals.rehold(perps, order)
         elif self._accounts is not None:
             self._accounts.refund(order)
         events: list[Event] = [

@@ -39,9 +39,10 @@ from engine.model.events import (
     IndexUpdated,
     OrderAccepted,
     PerpLiquidation,
+    Rejected,
     Trade,
 )
-from engine.model.instruments import InstrumentState
+from engine.model.instruments import HALTED, InstrumentState
 from engine.model.orders import Order
 from engine.model.refusal import Refused
 from engine.model.terms import (
@@ -57,9 +58,9 @@ from engine.model.terms import (
     Role,
     Side,
 )
-from engine.model.values import PPM
+from engine.model.values import INT64_MAX, PPM
 from engine.perps import adl, funding
-from engine.perps.book import PerpAccount, PerpBook, PerpMarket
+from engine.perps.book import OpenOrders, PerpAccount, PerpBook, PerpMarket
 from engine.perps.index import Quote, index_price, mark_price
 from engine.perps.positions import Position
 from engine.perps.terms import FUND, SETTLEMENT_ASSET
@@ -105,6 +106,11 @@ def check_new(
         )
     if forced:
         return 0
+    if not book.markets[cmd.symbol].index:
+        raise Refused(
+            RejectCode.TRADING_HALTED,
+            f"{cmd.symbol} has no index yet: orders are accepted once its price sources agree",
+        )
     account = book.accounts[name]
     price = cmd.price
     if cmd.order_type is MARKET:
@@ -112,8 +118,8 @@ def check_new(
         price = high if cmd.side is BUY else low
     if cmd.reduce_only:
         _check_reduces(engine, book, account, cmd.symbol, cmd.side, cmd.qty, 0)
-        _check_reduce_loss(book, account, cmd.symbol, cmd.side, price, cmd.qty, 0)
-        return 0
+        _check_reduce_loss(book, account, (cmd.symbol, cmd.side, price, cmd.qty), 0)
+        return price
     need = requirement(book, account, (cmd.symbol, cmd.side, price, cmd.qty), None)
     _check_covered(book, account, need, 0)
     return price
@@ -127,9 +133,8 @@ def check_replace(engine: Engine, cmd: ReplaceOrder, order: Order, state: Instru
     if order.order_id in book.reduce_only:
         if leaves > order.leaves_qty:
             _check_reduces(engine, book, account, order.symbol, order.side, leaves, order.order_id)
-        _check_reduce_loss(
-            book, account, order.symbol, order.side, cmd.price, leaves, order.order_id
-        )
+        extra = (order.symbol, order.side, cmd.price, leaves)
+        _check_reduce_loss(book, account, extra, order.order_id)
         return
     riskier = leaves > order.leaves_qty or (
         cmd.price > order.price if order.side is BUY else cmd.price < order.price
@@ -141,25 +146,18 @@ def check_replace(engine: Engine, cmd: ReplaceOrder, order: Order, state: Instru
 
 
 def _check_reduce_loss(
-    book: PerpBook,
-    account: PerpAccount,
-    symbol: str,
-    side: Side,
-    price: int,
-    lots: int,
-    order_id: int,
+    book: PerpBook, account: PerpAccount, extra: tuple[str, Side, int, int], order_id: int
 ) -> None:
-    """A reduce-only order needs no margin, but what it would lose at once against the
-    mark, priced where it is (placed or repriced), its account's equity must cover."""
-    market = book.markets[symbol]
-    through = price - market.mark if side is BUY else market.mark - price
-    loss = max(0, through) * lots * market.value_per_lot
+    """A reduce-only order needs no margin, but what it and the account's other orders
+    could lose at once against the mark, priced where they are, its equity must cover."""
+    market = book.markets[extra[0]]
+    loss = open_loss(market, account.open.get(extra[0]), extra)
     equity = book.equity(account)
     if loss > equity:
         raise Refused(
             RejectCode.PERP_MARGIN,
             f"equity {_usd(book, equity)} does not cover the loss of {_usd(book, loss)} "
-            "this reduce-only order would make at its price against the mark",
+            "this order and the account's others could make at once against the mark",
             order_id,
         )
 
@@ -217,30 +215,29 @@ def requirement(
     order to be placed, as (symbol, side, price, lots), in place of `excluding`, one it
     replaces.
 
-    Per contract, the exposure if every open buy filled and if every open sell did, the
-    larger one at the leverage the participant's cap and the notional's tier allow; plus
-    what `extra` would lose at once if it filled at a price through the mark (a resting
-    order's is not counted again: it was when it was placed)."""
+    Per contract, the exposure if every open buy filled and if every open sell did
+    (reduce-only orders among them), the larger one at the leverage the participant's cap
+    and the notional's tier allow; plus what the orders could lose at once against the mark
+    if they filled where they are priced (`open_loss`)."""
     cap = book.terms.leverage_caps.get(account.name, 0)
     total = 0
     for symbol, market in book.markets.items():
         position = account.positions.get(symbol)
         held = position.contracts * market.mark if position is not None else 0
-        sides = account.open.get(symbol)
-        buys, sells = (sides[0], sides[1]) if sides is not None else (0, 0)
+        orders = account.open.get(symbol)
+        buys, sells = (orders.value[0], orders.value[1]) if orders is not None else (0, 0)
         if excluding is not None and excluding.symbol == symbol:
             if excluding.side is BUY:
                 buys -= excluding.reserved
             else:
                 sells -= excluding.reserved
-        if extra is not None and extra[0] == symbol:
-            _, side, price, lots = extra
-            if side is BUY:
-                buys += price * lots
-                total += max(0, price - market.mark) * lots * market.value_per_lot
+        added = extra if extra is not None and extra[0] == symbol else None
+        if added is not None:
+            if added[1] is BUY:
+                buys += added[2] * added[3]
             else:
-                sells += price * lots
-                total += max(0, market.mark - price) * lots * market.value_per_lot
+                sells += added[2] * added[3]
+        total += open_loss(market, orders, added)
         exposure = max(abs(held + buys), abs(held - sells))
         if not exposure:
             continue
@@ -252,6 +249,20 @@ def requirement(
     return total
 
 
+def open_loss(
+    market: PerpMarket, orders: OpenOrders | None, extra: tuple[str, Side, int, int] | None
+) -> int:
+    """What an account's open orders on a contract (and `extra`) could lose at once against
+    the mark if they all filled: every resting lot at its side's most aggressive price (an
+    order being replaced still counts: the bound only errs the venue's way), in USD."""
+    mark = market.mark
+    ticks = orders.loss(mark) if orders is not None else 0
+    if extra is not None:
+        _, side, price, lots = extra
+        ticks += max(0, (price - mark) if side is BUY else (mark - price)) * lots
+    return ticks * market.value_per_lot
+
+
 def hold(book: PerpBook, order: Order, price: int) -> None:
     """Count a new order's open value (price x lots) in its account's sums."""
     order.reserve_price = price
@@ -260,22 +271,26 @@ def hold(book: PerpBook, order: Order, price: int) -> None:
 
 def rehold(book: PerpBook, order: Order) -> None:
     """Bring an order's held open value to what its leaves are worth at its price (after a
-    fill, a cut or a replace); a finished or reduce-only order holds none."""
-    target = 0
-    if order.is_open and order.order_id not in book.reduce_only:
-        target = order.reserve_price * order.leaves_qty
+    fill, a cut or a replace at the same price); a finished order holds none."""
+    target = order.reserve_price * order.leaves_qty if order.is_open else 0
     change = target - order.reserved
     if change:
-        sides = book.accounts[order.participant].open.setdefault(order.symbol, [0, 0])
-        sides[0 if order.side is BUY else 1] += change
+        account = book.accounts[order.participant]
+        orders = account.open.get(order.symbol)
+        if orders is None:
+            orders = account.open[order.symbol] = OpenOrders()
+        price = order.reserve_price
+        orders.add(0 if order.side is BUY else 1, price, change // price)
         order.reserved = target
 
 
 def release(book: PerpBook, order: Order) -> None:
-    """A finished order's open value leaves its account's sums."""
-    sides = book.accounts[order.participant].open[order.symbol]
-    sides[0 if order.side is BUY else 1] -= order.reserved
-    order.reserved = 0
+    """An order's open value leaves its account's sums (it finished, or is repriced)."""
+    if order.reserved:
+        price = order.reserve_price
+        orders = book.accounts[order.participant].open[order.symbol]
+        orders.add(0 if order.side is BUY else 1, price, -(order.reserved // price))
+        order.reserved = 0
 
 
 def settle_fill(
@@ -404,7 +419,9 @@ def _settle_funding(book: PerpBook, market: PerpMarket, ts: int) -> list[Event]:
         book.touched.add(name)
         if amount < 0:
             paid -= amount
-        if name != FUND:
+        if name == FUND:
+            book.fund_history.append((ts, amount, f"funding {symbol}", ""))
+        else:
             position = account.positions[symbol]
             events.append(
                 FundingPaid(
@@ -626,6 +643,8 @@ def _through_book(
     takes them; what a fill gets beyond that price goes to the fund. Returns lots left."""
     state = market.state
     spec = state.spec
+    if state.status is HALTED:  # no trading here: the waterfall, off the book, alone
+        return lots
     low, high = state.band()
     if long:
         if bankruptcy > high:
@@ -644,6 +663,10 @@ def _through_book(
             LIMIT, IOC, qty, limit,
         )  # fmt: skip
         placed = engine.place(cmd, ts)
+        if any(type(e) is Rejected for e in placed):
+            engine.next_order_id += 1  # its ClOrdID is never used again
+            events.extend(placed)
+            break
         events.extend(placed)
         filled = 0
         for event in placed:
@@ -794,8 +817,8 @@ def index_quote(engine: Engine, cmd: IndexQuote, ts: int) -> list[Event]:
             raise Refused(
                 RejectCode.INVALID_SETTING, f"{cmd.source} is not a price feed of {cmd.symbol}"
             )
-        if cmd.price <= 0:
-            raise Refused(RejectCode.INVALID_PRICE, "an index price must be positive")
+        if not 0 < cmd.price <= INT64_MAX:
+            raise Refused(RejectCode.INVALID_PRICE, "an index price must be positive and bounded")
     except Refused as refusal:
         return [engine._rejected(ts, RequestKind.OPERATOR, "", "", refusal)]
     market.quotes[cmd.source] = (cmd.price, ts)

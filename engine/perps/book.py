@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from heapq import heappop, heappush
 from typing import Any
 
 from engine.accounts.ledger import Ledger
@@ -33,6 +34,58 @@ from engine.perps.terms import FUND, SETTLEMENT_ASSET, PerpSpec, PerpTerms
 from engine.perps.tiers import maintenance_margin
 
 
+class OpenOrders:
+    """An account's open orders on one contract, per side (0 buys, 1 sells): their value
+    (price x lots), their lots, and their lots at each price, with the most aggressive price
+    (the highest buy, the lowest sell) at hand, so the loss they could make at once against
+    the mark is bounded without walking them: every lot at the most aggressive price. The
+    prices sit in heaps from which prices no longer held are dropped as they surface."""
+
+    __slots__ = ("heaps", "levels", "lots", "value")
+
+    def __init__(self) -> None:
+        self.value = [0, 0]
+        self.lots = [0, 0]
+        self.levels: tuple[dict[int, int], dict[int, int]] = ({}, {})
+        self.heaps: tuple[list[int], list[int]] = ([], [])
+
+    def add(self, side: int, price: int, lots: int) -> None:
+        """`lots` (negative: fewer) at `price` on `side`."""
+        self.value[side] += price * lots
+        self.lots[side] += lots
+        levels = self.levels[side]
+        held = levels.get(price, 0) + lots
+        if not held:
+            del levels[price]
+            return
+        if price not in levels:
+            heappush(self.heaps[side], -price if side == 0 else price)
+        levels[price] = held
+
+    def extreme(self, side: int) -> int:
+        """The highest buy (side 0) or lowest sell (1) price held; 0 for none."""
+        heap = self.heaps[side]
+        levels = self.levels[side]
+        while heap:
+            price = -heap[0] if side == 0 else heap[0]
+            if price in levels:
+                return price
+            heappop(heap)
+        return 0
+
+    def loss(self, mark: int) -> int:
+        """At most what the orders lose at once against `mark` if they all filled, in
+        tick-lots."""
+        total = 0
+        top = self.extreme(0)
+        if top > mark:
+            total += (top - mark) * self.lots[0]
+        low = self.extreme(1)
+        if low and low < mark:
+            total += (mark - low) * self.lots[1]
+        return total
+
+
 class PerpAccount:
     __slots__ = ("cash", "name", "open", "positions")
 
@@ -40,10 +93,10 @@ class PerpAccount:
         self.name = name
         self.cash: dict[str, int] = {}  # margin asset -> minor units (USD may be negative)
         self.positions: dict[str, Position] = {}
-        # derived: per contract, [buys, sells] of its open orders (reduce-only ones apart) as
-        # price x lots, which the initial margin needs on every order; kept as each order's
-        # `reserved` changes (engine/matching/perps.py `hold`), rebuilt after a restore
-        self.open: dict[str, list[int]] = {}
+        # derived: per contract, its open orders' sums, which the initial margin needs on
+        # every order; kept as each order's `reserved` (price x leaves) changes
+        # (engine/matching/perps.py `rehold`), rebuilt after a restore
+        self.open: dict[str, OpenOrders] = {}
 
     def row(self) -> tuple[object, ...]:
         return (
@@ -262,8 +315,12 @@ class PerpBook:
             account.open = {}
         for order in orders:
             if order.reserved and order.symbol in self.markets:
-                sides = self.accounts[order.participant].open.setdefault(order.symbol, [0, 0])
-                sides[0 if order.side is BUY else 1] += order.reserved
+                account = self.accounts[order.participant]
+                held = account.open.get(order.symbol)
+                if held is None:
+                    held = account.open[order.symbol] = OpenOrders()
+                price = order.reserve_price
+                held.add(0 if order.side is BUY else 1, price, order.reserved // price)
 
     def crossed(self, symbol: str, mark: int) -> list[str]:
         return self.longs.crossed(symbol, mark) + self.shorts.crossed(symbol, -mark)

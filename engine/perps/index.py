@@ -34,14 +34,18 @@ def _median(values: Sequence[int]) -> int:
 
 
 def weighted_median(quotes: Sequence[Quote]) -> int:
-    """The price at which half the weight lies on each side (the lower on a tie)."""
+    """The price at which half the weight lies on each side; where exactly half lies at or
+    below one price, the midpoint between it and the next (so two sources give their
+    middle, and neither alone decides the index)."""
     ordered = sorted(quotes, key=lambda q: (q.price, q.source))
     total = sum(q.weight for q in ordered)
     running = 0
-    for quote in ordered:
-        running += quote.weight
-        if 2 * running >= total:
-            return quote.price
+    for i in range(len(ordered)):
+        running += ordered[i].weight
+        if 2 * running > total:
+            return ordered[i].price
+        if 2 * running == total:
+            return (ordered[i].price + ordered[i + 1].price) // 2
     raise ValueError("no quote carries weight")
 
 

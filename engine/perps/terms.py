@@ -113,6 +113,14 @@ def check_spec(spec: PerpSpec) -> None:
         )
     if not spec.tiers:
         raise PerpTermsError(f"{spec.symbol}: at least one margin tier")
+    for tier in spec.tiers:
+        # a tier's maintenance margin under its initial margin, or an account would be
+        # liquidable as soon as it opened
+        if tier.max_leverage < 1 or tier.mmr_ppm * tier.max_leverage >= PPM:
+            raise PerpTermsError(
+                f"{spec.symbol}: a tier's leverage must be 1 or more and its maintenance rate "
+                f"under 1 / leverage ({tier.mmr_ppm} ppm at {tier.max_leverage}x)"
+            )
     try:
         check_interval(spec.funding_interval_ns)
     except ValueError as bad:
@@ -166,6 +174,8 @@ def check_terms(terms: PerpTerms, participants: Sequence[str]) -> None:
                 )
             if source.per_tick <= 0 or source.per_ticks <= 0:
                 raise PerpTermsError(f"{spec.symbol}: source {source.name} needs a positive rate")
+    if FUND in terms.professional:
+        raise PerpTermsError(f"{FUND} is the insurance fund's account, not a participant's")
     known = set(participants)
     for name, cap in terms.leverage_caps.items():
         if name not in known or cap <= 0:

@@ -8,10 +8,11 @@ runner answers in order with everything else; nothing here mutates anything.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import ROUND_FLOOR, Decimal, InvalidOperation
+from decimal import ROUND_FLOOR, Decimal
 from typing import TypeVar
 
 from engine.margin.terms import FORCED_PREFIX
@@ -42,6 +43,7 @@ POST_ONLY = "6"  # ExecInst(18): participate, don't initiate
 REDUCE_ONLY = "E"  # ExecInst(18): do not increase (a perpetual's reduce-only order)
 INDEX_VALUE = "3"  # MDEntryType(269) of a price feed's index price
 MAX_FEED_PRICE = 24  # characters of a feed's MDEntryPx(270)
+FEED_PRICE = re.compile(r"[0-9]{1,12}(\.[0-9]{1,11})?")
 MD_ENTRY_TYPES = ("0", "1", "2", "3", "6")  # bid, offer, trade; a perpetual's index, mark
 
 # OrdRejReason(103) values used for refusals decided at the edge (FIX 4.4 has no code for
@@ -271,15 +273,11 @@ class RequestReader:
         if kinds != [INDEX_VALUE] or len(prices) != 1:
             raise Refusal(OTHER, "an index price is one MDEntryType 3 entry with its MDEntryPx")
         text = prices[0]
-        try:
-            if len(text) > MAX_FEED_PRICE:
-                raise InvalidOperation
-            price = Decimal(text)
-            if not price.is_finite() or price <= 0:
-                raise InvalidOperation
-            ticks = int((price / spec.tick).to_integral_value(ROUND_FLOOR))
-        except (InvalidOperation, ArithmeticError):
-            raise Refusal(OTHER, f"MDEntryPx {text[:MAX_FEED_PRICE]!r} is not a price") from None
+        # QuickFIX does not check a group's field formats: plain decimals only (no
+        # exponent, sign or spaces), of a bounded size, before anything converts them
+        if not FEED_PRICE.fullmatch(text):
+            raise Refusal(OTHER, f"MDEntryPx {text[:MAX_FEED_PRICE]!r} is not a price")
+        ticks = int((Decimal(text) / spec.tick).to_integral_value(ROUND_FLOOR))
         if ticks <= 0:
             raise Refusal(OTHER, f"MDEntryPx {text!r} is under one tick")
         return IndexQuote(participant, spec.symbol, ticks)

@@ -149,6 +149,8 @@ def test_a_professional_investor_trades_pays_funding_and_is_liquidated(
     md_request(pro1, "md1", "1", [SYMBOL], entry_types=("3", "6"))
     snapshot = pro1.expect(lambda m: m.type == "W" and m.get(262) == "md1")
     assert snapshot.all(269)[-1] == "6" and snapshot.all(270)[-1] == "90000"
+    if "3" not in snapshot.all(269):  # the feeds' prices came in after the subscription
+        pro1.expect(lambda m: m.type == "X" and m.all(269)[:1] == ["3"])
     # the last interval's rate, the one the samples so far predict (premium 0: interest)
     assert snapshot[58].startswith("funding_rate=0 next_funding_rate=0.0001 next_funding_time=")
 
@@ -220,3 +222,5 @@ def test_feeds_only_price_and_clients_never_price(
     assert rejected[58] == "BTC-HKD is not a perpetual contract"
     quote(clients["FEED1"], "-5")
     assert clients["FEED1"].expect("j")[58] == "MDEntryPx '-5' is not a price"
+    quote(clients["FEED1"], "1E+5000")  # a number no bound holds: refused before converting
+    assert clients["FEED1"].expect("j")[58] == "MDEntryPx '1E+5000' is not a price"

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 from engine.accounts.ledger import FEE_ACCOUNT
 from engine.matching.perps import DELEVERAGE_PREFIX, FUND_PREFIX, LIQUIDATION_PREFIX
-from engine.model.commands import PerpClock, TransferCollateral
+from engine.model.commands import IndexQuote, PerpClock, SetTradingStatus, TransferCollateral
 from engine.model.events import (
     Event,
     FundingSettled,
@@ -24,6 +24,7 @@ from engine.model.events import (
     Rejected,
     Trade,
 )
+from engine.model.instruments import TradingStatus
 from engine.model.terms import CancelReason, RejectCode, Side, TimeInForce
 from engine.perps.terms import FUND
 from engine.persistence.snapshot import capture, restore
@@ -282,4 +283,62 @@ def test_a_snapshot_replays_to_the_same_state() -> None:
         v.index(19_095)
         at(v, utc(8))
     assert copy.engine.state_hash() == venue.engine.state_hash()
+    assert venue.equity("PRO2") == 0
+
+
+# -- WHAT AN ADVERSARIAL REVIEW TRIED --
+
+
+def test_resting_orders_through_the_mark_count_together() -> None:
+    """Buys of 0.1 BTC at 21,900 with the mark at 20,000 each could lose USD 190 at once;
+    four (USD 760, and USD 175.2 of margin) fit in USD 1,000, the fifth does not: USD 950
+    of loss and USD 219 of margin (5 x 0.1 x 21,900 / 50)."""
+    venue = PerpVenue()
+    venue.margin("PRO2", 1_000)
+    venue.index(20_000)
+    for _ in range(4):
+        assert not any(isinstance(e, Rejected) for e in venue.order("PRO2", BUY, 21_900, 100))
+    refused = rejection(venue.order("PRO2", BUY, 21_900, 100))
+    assert refused.text == (
+        "equity USD 1,000 does not cover the initial margin USD 1,169 of the positions and "
+        "open orders with this order"
+    )
+
+
+def test_reduce_only_orders_count_in_the_exposure() -> None:
+    """Long 2 BTC with a reduce-only sell of 2 resting, a sell of 4 more would leave the
+    account short 4 if all filled: USD 80,040 of exposure needs USD 1,600.8 at 50x (the sell
+    alone would have seemed to need USD 800.2, within PRO2's USD 1,000)."""
+    venue = opened()
+    venue.order("MM1", SELL, 20_000, 1_000)
+    venue.order("PRO2", BUY, 20_000, 1_000)
+    venue.order("PRO2", SELL, 20_010, 2_000, reduce_only=True)
+    refused = rejection(venue.order("PRO2", SELL, 20_005, 4_000))
+    assert refused.code is RejectCode.PERP_MARGIN
+    assert "initial margin USD 1,600.8" in refused.text
+
+
+def test_an_index_price_beyond_any_amount_is_refused_not_a_fault() -> None:
+    venue = PerpVenue()
+    refused = rejection(venue.apply(IndexQuote("FEED1", SYMBOL, 2**63)))
+    assert refused.text == "an index price must be positive and bounded"
+
+
+def test_orders_wait_for_an_index() -> None:
+    venue = PerpVenue()
+    venue.margin("PRO2", 1_000)
+    refused = rejection(venue.order("PRO2", BUY, 20_000, 1))
+    assert refused.text == (
+        f"{SYMBOL} has no index yet: orders are accepted once its price sources agree"
+    )
+
+
+def test_a_halted_contract_is_liquidated_off_the_book() -> None:
+    """No liquidation order is sent to a halted book (a client would see it rejected);
+    the waterfall takes the position at the bankruptcy price."""
+    venue = opened()
+    venue.apply(SetTradingStatus(SYMBOL, TradingStatus.HALTED, "ops"))
+    events = venue.index(18_000)
+    assert not any(isinstance(e, Rejected) for e in events)
+    assert trades(events) == [(f"{LIQUIDATION_PREFIX}3", f"{FUND_PREFIX}4", 19_000, 1_000)]
     assert venue.equity("PRO2") == 0

@@ -159,3 +159,11 @@ def test_adl_closes_exactly_what_is_asked_highest_rank_first(
         for c in candidates:
             if c.account not in taken and c.size:
                 assert (-c.rank, c.account) > (-last.rank, last.account)
+
+
+def test_two_sources_give_their_middle() -> None:
+    """With two fresh sources of equal weight neither alone sets the index (a lower-of-two
+    median would let one feed pull it down by the whole deviation allowed)."""
+    quotes = [index.Quote("feed1", 20_000, 1, at=0), index.Quote("feed2", 18_200, 1, at=0)]
+    assert index.weighted_median(quotes) == 19_100
+    assert index.weighted_median([*quotes, index.Quote("spot", 19_000, 2, at=0)]) == 19_000
