@@ -33,6 +33,7 @@ import time
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from bench.accounts import CHUNK, WARM_UP, build, take_turns
 from bench.book_throughput import RESULTS, machine
@@ -280,6 +281,11 @@ def through_gateway(orders: int, warm_up: int = 200) -> tuple[list[int], list[in
         try:
             for who in ("MM1", "PRO1"):
                 _transfer(gateway, who, "50000000")
+            for feed in ("FEED1", "FEED2"):
+                link = Link(gateway.port, feed, "bench-feed", "FIX.4.4")
+                index = [(55, SYMBOL), (268, "1"), (269, "3"), (270, str(PERP_ASK))]
+                link.sock.sendall(link.frame("W", index))
+            _await_index(gateway)
             maker = nodelay(Link(gateway.port, "MM1", PASSWORDS["MM1"], "FIX.4.4"))
             spot = nodelay(Link(gateway.port, "CLIENT1", PASSWORDS["CLIENT1"], "FIX.4.4"))
             perp = nodelay(Link(gateway.port, "PRO1", PRO_PASSWORD, "FIX.4.4"))
@@ -300,14 +306,30 @@ def through_gateway(orders: int, warm_up: int = 200) -> tuple[list[int], list[in
     return times
 
 
-def _transfer(gateway: GatewayProcess, who: str, usd: str) -> None:
+def _await_index(gateway: GatewayProcess) -> None:
+    """Until the feeds' prices are in: orders wait for a first index."""
+    for _ in range(100):
+        shown = _cli(gateway, "perps", "show", SYMBOL)["rows"][0]
+        if shown["index"] != "none yet":
+            return
+        time.sleep(0.1)
+    raise SystemExit("the feeds' index prices never arrived")
+
+
+def _cli(gateway: GatewayProcess, *args: str) -> dict[str, Any]:
     done = subprocess.run(
-        [sys.executable, "-m", "fixgw.cli", "perps", "transfer", who, "USD", usd, "--to",
-         "perps", "--data-dir", str(gateway.workdir / "var"), "--json"],
+        [sys.executable, "-m", "fixgw.cli", *args, "--data-dir", str(gateway.workdir / "var"),
+         "--json"],
         capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
-    if done.returncode != 0 or not json.loads(done.stdout).get("ok"):
-        raise SystemExit(f"transfer for {who} failed: {done.stdout} {done.stderr}")
+    answer: dict[str, Any] = json.loads(done.stdout) if done.stdout else {}
+    if done.returncode != 0 or not answer.get("ok"):
+        raise SystemExit(f"fixgw {' '.join(args)} failed: {done.stdout} {done.stderr}")
+    return answer
+
+
+def _transfer(gateway: GatewayProcess, who: str, usd: str) -> None:
+    _cli(gateway, "perps", "transfer", who, "USD", usd, "--to", "perps")
 
 
 def main() -> None:
