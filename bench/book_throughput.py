@@ -142,6 +142,12 @@ def run_timed(calls: list[Call]) -> list[int]:
     return samples
 
 
+def percentile_us(samples_ns: list[int], q: float) -> float:
+    """The `q` quantile (0 to 1) of nanosecond samples, in microseconds."""
+    ordered = sorted(samples_ns)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] / 1_000
+
+
 def percentiles(samples: list[int]) -> dict[str, float]:
     ordered = sorted(samples)
     out = {

@@ -33,6 +33,7 @@ from pathlib import Path
 
 from bench.accounts import CHUNK, WARM_UP, take_turns
 from bench.book_throughput import RESULTS, machine
+from bench.book_throughput import percentile_us as pct
 from bench.journal_throughput import flow
 from bench.loadgen import Link
 from bench.shared_book import nodelay, rest_ask, round_trip
@@ -281,10 +282,6 @@ def main() -> None:
     trade_ns, review_ns = moves(engine, ts, args.moves)
     empty, ts2 = crowd(0)
     plain_ns, _ = moves(empty, ts2, args.moves)
-
-    def pct(values: list[int], q: float) -> float:
-        ordered = sorted(values)
-        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] / 1_000
 
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     report = "\n".join(

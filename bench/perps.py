@@ -37,6 +37,7 @@ from typing import Any
 
 from bench.accounts import CHUNK, WARM_UP, build, take_turns
 from bench.book_throughput import RESULTS, machine
+from bench.book_throughput import percentile_us as pct
 from bench.loadgen import Link
 from bench.shared_book import nodelay, rest_ask, round_trip
 from engine.accounts.ledger import Ledger
@@ -348,10 +349,6 @@ def main() -> None:
     engine, ts = crowd(args.accounts)
     quote_ns, review_ns = remarks(engine, ts, args.moves)
     funding_ns, paid = funding_time(engine, ts + 10 * args.moves)
-
-    def pct(values: list[int], q: float) -> float:
-        ordered = sorted(values)
-        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] / 1_000
 
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     report = "\n".join(

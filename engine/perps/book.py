@@ -17,7 +17,7 @@ watch is derived state, rebuilt on recovery, never hashed.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from heapq import heappop, heappush
 from typing import Any
@@ -244,10 +244,6 @@ class PerpBook:
             tuple(self.fund_history),
             tuple(sorted(self.reduce_only)),
         )
-
-    def rows(self) -> Iterator[tuple[object, ...]]:
-        for name in sorted(self.accounts):
-            yield self.accounts[name].row()
 
     # -- COMMANDS --
 

@@ -19,6 +19,7 @@ import quickfix as fix
 from engine.model.events import FundingPaid
 from engine.model.instruments import InstrumentSpec
 from engine.perps.book import PerpAccount, PerpBook, PerpMarket
+from engine.perps.positions import Position
 from engine.perps.terms import SETTLEMENT_ASSET
 from engine.perps.tiers import maintenance_margin
 from fixgw.fix.margin_reports import amount_text
@@ -75,81 +76,80 @@ def position_reports(
     ack.addGroup(_parties(participant))
     out = [ack]
     for i, (market, position) in enumerate(held, 1):
-        spec = market.state.spec
-        cost, lots = position.entry_price()
-        entry = spec.tick_unit.ratio_text(cost, lots, 8)
-        report = message(
-            "AP",
-            [
-                (721, f"P{ts}-{i}"),
-                (710, request_id),
-                (724, "0"),
-                (727, count),
-                (728, "0"),
-                (325, "N"),
-                (715, business_date(ts)),
-                (1, participant),
-                (581, "1"),
-                (55, spec.symbol),
-                (167, "FUT"),
-                (730, spec.price_text(market.mark)),
-                (731, "2"),
-                (734, entry),
-                (58, _position_text(book, account, market, scale)),  # type: ignore[arg-type]
-            ],
-        )
-        report.addGroup(_parties(participant))
-        quantity = fix.Group(702, 703)
-        quantity.setField(703, "TOT")
-        quantity.setField(704, spec.qty_text(max(0, position.contracts)))
-        quantity.setField(705, spec.qty_text(max(0, -position.contracts)))
-        report.addGroup(quantity)
-        amount = fix.Group(753, 707)
-        amount.setField(707, "FMTM")
+        header = [(721, f"P{ts}-{i}"), (710, request_id), (724, "0"), (727, count), (325, "N")]
         unrealised = position.unrealised(market.mark) * market.value_per_lot
-        amount.setField(708, amount_text(unrealised, scale))
-        report.addGroup(amount)
-        out.append(report)
+        text = _position_text(book, account, market, scale)  # type: ignore[arg-type]
+        out.append(
+            _position_report(
+                header,
+                participant,
+                market.state.spec,
+                position,
+                market.mark,
+                ts,
+                text,
+                [("FMTM", unrealised)],
+                scale,
+            )
+        )
     return out
 
 
 def funding_report(e: FundingPaid, spec: InstrumentSpec, scale: int) -> fix.Message:
     """An unsolicited PositionReport at a funding time: the position it was paid on, the
     amount (PosAmt type CASH, negative: paid) and the rate in Text."""
-    entry = spec.tick_unit.ratio_text(e.cost, abs(e.contracts), 8)
-    unrealised = (
-        e.mark * e.contracts - e.cost if e.contracts > 0 else e.cost - e.mark * -e.contracts
-    ) * spec.quote_per_tick_lot
+    position = Position(e.contracts, e.cost)
+    unrealised = position.unrealised(e.mark) * spec.quote_per_tick_lot
     direction = "received" if e.amount > 0 else "paid"
+    text = (
+        f"funding {direction} {amount_text(abs(e.amount), scale)} {SETTLEMENT_ASSET} "
+        f"at a rate of {e.rate_ppm} ppm on the mark {spec.price_text(e.mark)}"
+    )
+    header = [(721, f"F{e.ts}-{e.symbol}"), (727, "1"), (325, "Y")]
+    amounts = [("FMTM", unrealised), ("CASH", e.amount)]
+    return _position_report(
+        header, e.participant, spec, position, e.mark, e.ts, text, amounts, scale
+    )
+
+
+def _position_report(
+    header: list[tuple[int, str]],
+    participant: str,
+    spec: InstrumentSpec,
+    position: Position,
+    mark: int,
+    ts: int,
+    text: str,
+    amounts: list[tuple[str, int]],
+    scale: int,
+) -> fix.Message:
+    """A PositionReport (AP) of one open position: `header` its ids, then what every one
+    says — the contract, the mark (SettlPrice), the average entry (PriorSettlPrice), the
+    quantity long or short and `amounts` (PosAmtType, USD minor units)."""
+    cost, lots = position.entry_price()
     report = message(
         "AP",
         [
-            (721, f"F{e.ts}-{e.symbol}"),
-            (727, "1"),
+            *header,
             (728, "0"),
-            (325, "Y"),
-            (715, business_date(e.ts)),
-            (1, e.participant),
+            (715, business_date(ts)),
+            (1, participant),
             (581, "1"),
-            (55, e.symbol),
+            (55, spec.symbol),
             (167, "FUT"),
-            (730, spec.price_text(e.mark)),
+            (730, spec.price_text(mark)),
             (731, "2"),
-            (734, entry),
-            (
-                58,
-                f"funding {direction} {amount_text(abs(e.amount), scale)} {SETTLEMENT_ASSET} "
-                f"at a rate of {e.rate_ppm} ppm on the mark {spec.price_text(e.mark)}",
-            ),
+            (734, spec.tick_unit.ratio_text(cost, lots, 8)),
+            (58, text),
         ],
     )
-    report.addGroup(_parties(e.participant))
+    report.addGroup(_parties(participant))
     quantity = fix.Group(702, 703)
     quantity.setField(703, "TOT")
-    quantity.setField(704, spec.qty_text(max(0, e.contracts)))
-    quantity.setField(705, spec.qty_text(max(0, -e.contracts)))
+    quantity.setField(704, spec.qty_text(max(0, position.contracts)))
+    quantity.setField(705, spec.qty_text(max(0, -position.contracts)))
     report.addGroup(quantity)
-    for kind, amount in (("FMTM", unrealised), ("CASH", e.amount)):
+    for kind, amount in amounts:
         group = fix.Group(753, 707)
         group.setField(707, kind)
         group.setField(708, amount_text(amount, scale))

@@ -77,9 +77,14 @@ AVG_PX_PLACES = 8
 _OPERATOR_REQUESTS = (RequestKind.FUNDS, RequestKind.OPERATOR)
 
 
+_VENUE_PREFIXES = (FORCED_PREFIX, LIQUIDATION_PREFIX, DELEVERAGE_PREFIX)
+
+
 def _venue_text(client_order_id: str) -> str:
     """Text(58) on every report of an order the venue placed for a client: a margin
     client's forced sale, a perpetual's liquidation or auto-deleveraging."""
+    if not client_order_id.startswith(_VENUE_PREFIXES):  # a client's own: the common case
+        return ""
     if client_order_id.startswith(FORCED_PREFIX):
         return FORCED_TEXT
     if client_order_id.startswith(LIQUIDATION_PREFIX):

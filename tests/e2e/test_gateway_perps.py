@@ -12,16 +12,13 @@ fund takes the position over at the bankruptcy price; PRO1's reports say so.
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from fixgw.roster import hash_password
+from tests.e2e.test_gateway_margin import answer as fixgw
 from tests.e2e.test_gateway_marketdata import md_request
 from tests.support.fixclient import FixClient, Received
 from tests.support.gateway import new_order, report
@@ -97,27 +94,6 @@ def venue(tmp_path: Path) -> Iterator[tuple[GatewayProcess, dict[str, FixClient]
     for client in clients.values():
         client.close()
     gateway.stop()
-
-
-def fixgw(gateway: GatewayProcess, *args: str) -> dict[str, Any]:
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "fixgw.cli",
-            *args,
-            "--data-dir",
-            str(gateway.workdir / "var"),
-            "--json",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr + done.stdout
-    result: dict[str, Any] = json.loads(done.stdout)
-    return result
 
 
 def quote(feed: FixClient, price: str) -> None:
