@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from heapq import heappop, heappush
+from heapq import heapify, heappop, heappush
 from typing import Any
 
 from engine.accounts.ledger import Ledger
@@ -57,6 +57,12 @@ class OpenOrders:
         held = levels.get(price, 0) + lots
         if not held:
             del levels[price]
+            heap = self.heaps[side]
+            if len(heap) > 2 * len(levels) + 32:
+                # prices placed and withdrawn behind the best one never surface to be
+                # dropped: the heap is rebuilt from what is held, so it stays bounded
+                heap[:] = [-p if side == 0 else p for p in levels]
+                heapify(heap)
             return
         if price not in levels:
             heappush(self.heaps[side], -price if side == 0 else price)

@@ -15,7 +15,13 @@ from datetime import UTC, datetime
 
 from engine.accounts.ledger import FEE_ACCOUNT
 from engine.matching.perps import DELEVERAGE_PREFIX, FUND_PREFIX, LIQUIDATION_PREFIX
-from engine.model.commands import IndexQuote, PerpClock, SetTradingStatus, TransferCollateral
+from engine.model.commands import (
+    CancelOrder,
+    IndexQuote,
+    PerpClock,
+    SetTradingStatus,
+    TransferCollateral,
+)
 from engine.model.events import (
     Event,
     FundingSettled,
@@ -342,3 +348,18 @@ def test_a_halted_contract_is_liquidated_off_the_book() -> None:
     assert not any(isinstance(e, Rejected) for e in events)
     assert trades(events) == [(f"{LIQUIDATION_PREFIX}3", f"{FUND_PREFIX}4", 19_000, 1_000)]
     assert venue.equity("PRO2") == 0
+
+
+def test_orders_placed_and_withdrawn_behind_the_best_leave_no_trace() -> None:
+    """A market maker placing and cancelling bids at ever new prices under its best one:
+    what the book of its open orders keeps stays bounded by what it holds."""
+    venue = PerpVenue()
+    venue.margin("PRO2", 100_000)
+    venue.index(20_000)
+    venue.order("PRO2", BUY, 19_999, 1)
+    for i in range(500):
+        venue.order("PRO2", BUY, 18_500 + i, 1)
+        venue.apply(CancelOrder("PRO2", f"x{i}", f"o{venue.seq}"))
+    orders = venue.book.accounts["PRO2"].open[SYMBOL]
+    assert orders.levels[0] == {19_999: 1}
+    assert len(orders.heaps[0]) <= 2 * len(orders.levels[0]) + 32
